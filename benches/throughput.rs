@@ -1,0 +1,51 @@
+//! Throughput of every backend, in elements per second.
+//!
+//! Inputs are `black_box`ed inside the timed closure: a pure kernel called twice with the same
+//! arguments would otherwise be computed once.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use parsum::{Backend, LaneKernel, Scalar, Simd, SumRequest};
+
+fn run(backend: &dyn Backend, start: u64, n: u64) -> u128 {
+    let request = SumRequest::new(black_box(start)..black_box(start + n)).expect("valid range");
+    request.run(backend).expect("verified sum").sum
+}
+
+fn group(c: &mut Criterion, name: &str, backend: &dyn Backend, sizes: &[u64]) {
+    let mut g = c.benchmark_group(name);
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    for &n in sizes {
+        g.throughput(Throughput::Elements(n));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            b.iter(|| run(backend, 0, n))
+        });
+    }
+    g.finish();
+}
+
+fn cpu(c: &mut Criterion) {
+    let sizes = [1_000_000, 100_000_000, 1_000_000_000];
+    group(c, "scalar", &Scalar::new(), &sizes);
+    group(c, "simd", &Simd::new(), &sizes);
+    group(c, "simd-1-thread", &Simd::with_threads(1).unwrap(), &sizes);
+}
+
+fn kernels(c: &mut Criterion) {
+    for kernel in LaneKernel::available() {
+        let backend = Simd::with_threads(1).unwrap().kernel(kernel).unwrap();
+        group(
+            c,
+            &format!("kernel-{}", kernel.name()),
+            &backend,
+            &[100_000_000],
+        );
+    }
+}
+
+criterion_group!(benches, cpu, kernels);
+criterion_main!(benches);

@@ -1,0 +1,148 @@
+//! What the CLI prints: text for people, one JSON object per run for programs.
+
+use std::time::Duration;
+
+use parsum::SumReport;
+use serde_json::json;
+
+/// Min, median and max of the timed runs.
+pub struct Timing {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+    pub runs: usize,
+}
+
+impl Timing {
+    pub fn of(times: &[Duration]) -> Self {
+        let mut s: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
+        s.sort_by(f64::total_cmp);
+        let n = s.len();
+        let median = if !n.is_multiple_of(2) {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2.0
+        };
+        Self {
+            min: s[0],
+            median,
+            max: s[n - 1],
+            runs: n,
+        }
+    }
+}
+
+fn rate(elements: u128, seconds: f64) -> f64 {
+    elements as f64 / seconds.max(1e-12)
+}
+
+pub fn json(report: &SumReport, times: &[Duration]) -> String {
+    let t = Timing::of(times);
+    let elements = report.range.len();
+    let mut obj = json!({
+        "backend": report.backend.kind.as_str(),
+        "kernel": report.backend.kernel,
+        "device": report.backend.device,
+        "threads": report.backend.threads,
+        "start": report.range.start().to_string(),
+        "end": report.range.end().to_string(),
+        "elements": elements.to_string(),
+        "chunks": report.chunks,
+        "sum": report.sum.to_string(),
+        "expected": report.expected.to_string(),
+        "verified": report.verified,
+        "seconds": t.median,
+        "elements_per_second": rate(elements, t.median),
+    });
+    if t.runs > 1 || times.len() > 1 {
+        obj["runs"] = json!(t.runs);
+        obj["seconds_min"] = json!(t.min);
+        obj["seconds_max"] = json!(t.max);
+    }
+    obj.to_string()
+}
+
+pub fn human(report: &SumReport, times: &[Duration]) -> String {
+    let t = Timing::of(times);
+    let b = &report.backend;
+    let elements = report.range.len();
+    let mut out = String::new();
+    let threads = if b.threads == 1 {
+        "1 thread".to_string()
+    } else {
+        format!("{} threads", b.threads)
+    };
+    out += &format!(
+        "backend  {} ({}, {threads}) on {}\n",
+        b.kind, b.kernel, b.device
+    );
+    out += &format!(
+        "range    {}..{} ({} elements, {} chunks)\n",
+        group(report.range.start()),
+        group(report.range.end()),
+        group(elements),
+        group(report.chunks as u128)
+    );
+    out += &format!("sum      {}\n", group(report.sum));
+    if report.verified {
+        out += &format!(
+            "check    ok: every chunk and the total equal n·(a+b)/2 = {}\n",
+            group(report.expected)
+        );
+    } else {
+        out += &format!(
+            "check    skipped (--no-verify); closed form n·(a+b)/2 = {}{}\n",
+            group(report.expected),
+            if report.sum == report.expected {
+                " (same)"
+            } else {
+                " (DIFFERS)"
+            }
+        );
+    }
+    if t.runs > 1 {
+        out += &format!(
+            "time     median {} s, min {} s, max {} s over {} runs after 1 warm-up\n",
+            secs(t.median),
+            secs(t.min),
+            secs(t.max),
+            t.runs
+        );
+    } else {
+        out += &format!("time     {} s\n", secs(t.median));
+    }
+    out += &format!("speed    {} elements/s\n", si(rate(elements, t.median)));
+    out
+}
+
+/// 1234567 -> "1,234,567".
+pub fn group(v: u128) -> String {
+    let digits = v.to_string();
+    let mut out = String::with_capacity(digits.len() * 4 / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn secs(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.3}")
+    } else {
+        format!("{s:.6}")
+    }
+}
+
+/// 1.2e10 -> "12.00 G".
+pub fn si(v: f64) -> String {
+    let units = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")];
+    for (scale, unit) in units {
+        if v >= scale {
+            return format!("{:.2} {unit}", v / scale);
+        }
+    }
+    format!("{v:.0} ")
+}

@@ -1,0 +1,132 @@
+//! The sink every backend hands its chunk partials to: it checks each one against the closed form,
+//! adds them up, reports progress and carries the cancellation flag.
+//!
+//! Verification lives here, above the backends, so that a backend only sums and cannot skip it.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::chunk::ChunkPlan;
+use crate::error::{Error, Result};
+
+/// Progress of one sum, as handed to an observer after each chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Chunks finished so far.
+    pub chunks_done: u64,
+    /// Chunks in the plan.
+    pub chunks_total: u64,
+    /// Elements summed so far.
+    pub elements_done: u128,
+    /// Elements in the range.
+    pub elements_total: u128,
+}
+
+/// Receives chunk partials from a backend (see [`crate::Backend::sum_chunks`]).
+pub struct ChunkSink<'a> {
+    plan: &'a ChunkPlan,
+    verify: bool,
+    cancel: Option<&'a AtomicBool>,
+    observer: Option<&'a (dyn Fn(Progress) + Sync)>,
+    state: Mutex<Tally>,
+}
+
+#[derive(Default)]
+struct Tally {
+    total: u128,
+    chunks: u64,
+    elements: u128,
+}
+
+impl<'a> ChunkSink<'a> {
+    pub(crate) fn new(
+        plan: &'a ChunkPlan,
+        verify: bool,
+        cancel: Option<&'a AtomicBool>,
+        observer: Option<&'a (dyn Fn(Progress) + Sync)>,
+    ) -> Self {
+        Self {
+            plan,
+            verify,
+            cancel,
+            observer,
+            state: Mutex::new(Tally::default()),
+        }
+    }
+
+    /// Takes the partial sum of chunk `index`. Returns an error when the partial disagrees with
+    /// the chunk's closed form (verification on) or the sum was cancelled: the backend must stop
+    /// and return that error.
+    pub fn accept(&self, index: u64, partial: u128) -> Result<()> {
+        if index >= self.plan.len() {
+            return Err(Error::MissingChunks {
+                got: index + 1,
+                expected: self.plan.len(),
+            });
+        }
+        let chunk = self.plan.chunk(index);
+        if self.verify {
+            let expected = chunk.closed_form();
+            if partial != expected {
+                return Err(Error::Mismatch {
+                    chunk: index,
+                    first: chunk.first,
+                    last: chunk.last,
+                    got: partial,
+                    expected,
+                });
+            }
+        }
+        let progress = {
+            let mut tally = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            // Cannot overflow: the sum of any u64 range is below 2^127.
+            tally.total += partial;
+            tally.chunks += 1;
+            tally.elements += chunk.len();
+            Progress {
+                chunks_done: tally.chunks,
+                chunks_total: self.plan.len(),
+                elements_done: tally.elements,
+                elements_total: self.plan.range().len(),
+            }
+        };
+        if let Some(observe) = self.observer {
+            observe(progress);
+        }
+        self.check_cancelled()
+    }
+
+    /// `Err(Cancelled)` once the caller's cancellation flag is set; backends call it between
+    /// pieces of work that take long.
+    pub fn check_cancelled(&self) -> Result<()> {
+        match self.cancel {
+            Some(flag) if flag.load(Ordering::Relaxed) => Err(Error::Cancelled),
+            _ => Ok(()),
+        }
+    }
+
+    /// The plan the partials belong to.
+    pub fn plan(&self) -> &ChunkPlan {
+        self.plan
+    }
+
+    /// Closes the tally: every chunk must have been reported, and with verification on the total
+    /// must equal the range's closed form.
+    pub(crate) fn finish(self) -> Result<u128> {
+        let tally = self.state.into_inner().unwrap_or_else(|e| e.into_inner());
+        if tally.chunks != self.plan.len() {
+            return Err(Error::MissingChunks {
+                got: tally.chunks,
+                expected: self.plan.len(),
+            });
+        }
+        let expected = self.plan.range().closed_form();
+        if self.verify && tally.total != expected {
+            return Err(Error::TotalMismatch {
+                got: tally.total,
+                expected,
+            });
+        }
+        Ok(tally.total)
+    }
+}

@@ -1,0 +1,194 @@
+//! One conformance suite for every backend: `conformance!(name, expr)` instantiates it for a
+//! backend built by `expr`, an `Option<impl Backend>` (`None` = this backend is not available on
+//! this machine, which each test then reports, and fails on when `PARSUM_REQUIRE_GPU=1`).
+#![allow(dead_code)]
+
+use parsum::{Backend, SumRequest};
+
+/// An oracle independent of the library's closed form: n·first + n(n−1)/2, for short ranges.
+pub fn oracle(first: u64, n: u128) -> u128 {
+    if n == 0 {
+        return 0;
+    }
+    n * first as u128 + n * (n - 1) / 2
+}
+
+/// Sums `request` on `backend` and checks it against `oracle` and the report's own fields.
+pub fn check(backend: &dyn Backend, request: SumRequest<'_>) -> parsum::SumReport {
+    let range = request.range();
+    let report = request
+        .run(backend)
+        .unwrap_or_else(|e| panic!("{range:?} on {:?}: {e}", backend.info()));
+    let want = oracle(range.start() as u64, range.len());
+    assert_eq!(report.sum, want, "{range:?} on {:?}", backend.info());
+    assert_eq!(report.expected, want);
+    assert!(report.verified);
+    report
+}
+
+/// Returns the backend, or prints why it is skipped (and panics when the environment says the
+/// backend is required).
+pub fn available<B>(name: &str, backend: Option<B>, required_by: &str) -> Option<B> {
+    if backend.is_none() {
+        if std::env::var(required_by).is_ok_and(|v| v == "1") {
+            panic!("{name} backend unavailable but {required_by}=1");
+        }
+        eprintln!(
+            "SKIPPED: {name} backend unavailable on this machine (set {required_by}=1 to fail instead)"
+        );
+    }
+    backend
+}
+
+#[macro_export]
+macro_rules! conformance {
+    ($name:ident, $make:expr) => {
+        $crate::conformance!($name, $make, "PARSUM_REQUIRE_NOTHING");
+    };
+    ($name:ident, $make:expr, $required_by:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use parsum::{Backend, Error, SumRequest};
+            use std::sync::OnceLock;
+
+            use $crate::common::{available, check, oracle};
+
+            fn backend() -> Option<&'static (dyn Backend + 'static)> {
+                static B: OnceLock<Option<Box<dyn Backend>>> = OnceLock::new();
+                B.get_or_init(|| {
+                    available(stringify!($name), $make, $required_by)
+                        .map(|b| Box::new(b) as Box<dyn Backend>)
+                })
+                .as_deref()
+            }
+
+            macro_rules! with_backend {
+                ($b:ident) => {
+                    let Some($b) = backend() else { return };
+                };
+            }
+
+            #[test]
+            fn empty_ranges() {
+                with_backend!(b);
+                for r in [SumRequest::new(0..0), SumRequest::new(5..5), SumRequest::new(u64::MAX..u64::MAX)] {
+                    let report = check(b, r.unwrap());
+                    assert_eq!((report.sum, report.chunks), (0, 0));
+                }
+            }
+
+            #[test]
+            fn one_element() {
+                with_backend!(b);
+                for v in [0, 1, 7, u32::MAX as u64, 1 << 32, u64::MAX - 1, u64::MAX] {
+                    let report = check(b, SumRequest::new(v..=v).unwrap());
+                    assert_eq!(report.sum, v as u128);
+                }
+            }
+
+            #[test]
+            fn crossing_2_pow_32_and_2_pow_63() {
+                with_backend!(b);
+                for mid in [1u64 << 32, 1u64 << 63] {
+                    for chunks in [1, 3, 64] {
+                        check(b, SumRequest::new(mid - 100_003..mid + 99_999).unwrap().chunks(chunks));
+                    }
+                }
+            }
+
+            #[test]
+            fn ending_at_u64_max() {
+                with_backend!(b);
+                check(b, SumRequest::new(u64::MAX - 300_000..=u64::MAX).unwrap().chunks(7));
+                check(b, SumRequest::new(u64::MAX - 12_345..).unwrap());
+                check(b, SumRequest::new((u64::MAX - 40)..=u64::MAX).unwrap().chunks(40));
+            }
+
+            #[test]
+            fn totals_above_u64_max() {
+                with_backend!(b);
+                let report = check(b, SumRequest::new((1u64 << 40)..(1u64 << 40) + (1 << 25)).unwrap());
+                assert!(report.sum > u64::MAX as u128);
+            }
+
+            #[test]
+            fn uneven_chunks_and_lengths() {
+                with_backend!(b);
+                for chunks in [1, 2, 3, 7, 10, 99, 1000] {
+                    check(b, SumRequest::new(12_345..12_345 + 1_000_003).unwrap().chunks(chunks));
+                }
+                check(b, SumRequest::new(3..1_000_000).unwrap().chunk_len(65_537));
+                // Every length around the lane and workgroup widths, from an odd start.
+                for n in (0..300u64).chain([1023, 1024, 1025, 4095, 4096, 4097, 65_535, 65_536, 65_537]) {
+                    check(b, SumRequest::new(999_999_937..999_999_937 + n).unwrap());
+                }
+            }
+
+            #[test]
+            fn more_chunks_than_elements() {
+                with_backend!(b);
+                let report = check(b, SumRequest::new(10..15).unwrap().chunks(100));
+                assert_eq!(report.chunks, 5);
+                let report = check(b, SumRequest::new(0..1000).unwrap().chunk_len(1));
+                assert_eq!(report.chunks, 1000);
+            }
+
+            #[test]
+            fn inclusive_and_open_forms() {
+                with_backend!(b);
+                assert_eq!(check(b, SumRequest::new(..=1000).unwrap()).sum, 500_500);
+                assert_eq!(check(b, SumRequest::new(..1000).unwrap()).sum, 499_500);
+                assert_eq!(check(b, SumRequest::new(1..=1000).unwrap()).sum, 500_500);
+                let tail = check(b, SumRequest::new(u64::MAX - 999..).unwrap());
+                assert_eq!(tail.sum, oracle(u64::MAX - 999, 1000));
+            }
+
+            #[test]
+            fn ten_million_default_chunks() {
+                with_backend!(b);
+                let report = check(b, SumRequest::new(0..10_000_000).unwrap());
+                assert_eq!(report.sum, 49_999_995_000_000);
+                assert_eq!(report.chunks, parsum::DEFAULT_CHUNKS);
+            }
+
+            #[test]
+            fn reversed_and_zero_chunks_are_errors() {
+                with_backend!(b);
+                assert!(matches!(SumRequest::new(10..5), Err(Error::InvalidRange { .. })));
+                let zero = SumRequest::new(0..10).unwrap().chunks(0).run(b);
+                assert_eq!(zero.unwrap_err(), Error::ZeroChunks);
+            }
+
+            #[test]
+            fn shared_by_eight_threads() {
+                with_backend!(b);
+                std::thread::scope(|s| {
+                    for t in 0..8u64 {
+                        s.spawn(move || {
+                            for k in 0..4u64 {
+                                let start = (t << 60) + k * 1_000_003 + (u32::MAX as u64 - 500_000);
+                                check(b, SumRequest::new(start..start + 1_000_000 + t * 17).unwrap().chunks(1 + t));
+                            }
+                        });
+                    }
+                });
+            }
+
+            proptest::proptest! {
+                #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+                #[test]
+                fn random_ranges_match_the_closed_form(
+                    start in proptest::prelude::any::<u64>(),
+                    len in 0u64..200_000,
+                    chunks in 1u64..40,
+                ) {
+                    let Some(b) = backend() else { return Ok(()) };
+                    let start = start.min(u64::MAX - len);
+                    let report = SumRequest::new(start..start + len).unwrap().chunks(chunks).run(b).unwrap();
+                    proptest::prop_assert_eq!(report.sum, oracle(start, len as u128));
+                }
+            }
+        }
+    };
+}

@@ -1,0 +1,16 @@
+//! The conformance suite, once per backend.
+#![allow(clippy::reversed_empty_ranges)] // reversed ranges are what these tests feed in
+
+mod common;
+
+use parsum::{LaneKernel, Scalar, Simd};
+
+conformance!(scalar, Some(Scalar::new()));
+conformance!(simd, Some(Simd::new()));
+conformance!(simd_two_threads, Simd::with_threads(2).ok());
+conformance!(simd_wide_kernel, Simd::new().kernel(LaneKernel::Wide).ok());
+conformance!(
+    simd_avx2_kernel,
+    Simd::new().kernel(LaneKernel::Avx2).ok(),
+    "PARSUM_REQUIRE_AVX2"
+);

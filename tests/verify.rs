@@ -1,0 +1,128 @@
+//! The sink verifies what backends report: fake backends that lie are caught.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parsum::{
+    Backend, BackendInfo, BackendKind, ChunkSink, Error, Progress, Result, Scalar, SumRequest,
+};
+
+/// Reports chunk partials computed by `f(chunk, true_partial)`, for chunks `which` selects.
+struct Liar<F: Fn(u64, u128) -> Option<(u64, u128)> + Send + Sync>(F);
+
+impl<F: Fn(u64, u128) -> Option<(u64, u128)> + Send + Sync> Backend for Liar<F> {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            kind: BackendKind::Scalar,
+            kernel: "liar".into(),
+            device: "test".into(),
+            threads: 1,
+        }
+    }
+    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
+        for c in sink.plan().iter() {
+            if let Some((index, partial)) = (self.0)(c.index, c.closed_form()) {
+                sink.accept(index, partial)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn wrong_partial_names_the_chunk() {
+    let liar = Liar(|i, p| Some((i, if i == 2 { p + 1 } else { p })));
+    let err = SumRequest::new(0..100)
+        .unwrap()
+        .chunks(4)
+        .run(&liar)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Mismatch {
+            chunk: 2,
+            first: 50,
+            last: 74,
+            got: 1551,
+            expected: 1550
+        }
+    );
+    // With verification off, a wrong partial is passed through (the CLI says so).
+    let report = SumRequest::new(0..100)
+        .unwrap()
+        .chunks(4)
+        .verify(false)
+        .run(&liar)
+        .unwrap();
+    assert_eq!(report.sum, report.expected + 1);
+    assert!(!report.verified);
+}
+
+#[test]
+fn skipped_and_duplicated_chunks_are_caught() {
+    let skip = Liar(|i, p| (i != 1).then_some((i, p)));
+    let err = SumRequest::new(0..100)
+        .unwrap()
+        .chunks(4)
+        .run(&skip)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::MissingChunks {
+            got: 3,
+            expected: 4
+        }
+    );
+    // Chunk 0 (the value 0) reported twice, chunk 1 never: each report is right on its own.
+    let dup = Liar(|i, p| Some(if i == 1 { (0, 0) } else { (i, p) }));
+    let err = SumRequest::new(0..4)
+        .unwrap()
+        .chunks(4)
+        .run(&dup)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::TotalMismatch {
+            got: 5,
+            expected: 6
+        }
+    );
+    let out_of_plan = Liar(|i, p| Some((i + 10, p)));
+    assert!(matches!(
+        SumRequest::new(0..4).unwrap().chunks(4).run(&out_of_plan),
+        Err(Error::MissingChunks { .. })
+    ));
+}
+
+#[test]
+fn cancellation_stops_between_chunks() {
+    let flag = AtomicBool::new(true);
+    let err = SumRequest::new(0..10_000_000)
+        .unwrap()
+        .cancel_on(&flag)
+        .run(&Scalar::new());
+    assert_eq!(err.unwrap_err(), Error::Cancelled);
+    flag.store(false, Ordering::Relaxed);
+    let ok = SumRequest::new(0..10_000_000)
+        .unwrap()
+        .cancel_on(&flag)
+        .run(&Scalar::new());
+    assert!(ok.is_ok());
+}
+
+#[test]
+fn observer_sees_every_chunk() {
+    let seen = Mutex::new(Vec::<Progress>::new());
+    let observer = |p: Progress| seen.lock().unwrap().push(p);
+    SumRequest::new(0..1000)
+        .unwrap()
+        .chunks(10)
+        .observe(&observer)
+        .run(&Scalar::new())
+        .unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen.len(), 10);
+    let last = seen.last().unwrap();
+    assert_eq!((last.chunks_done, last.chunks_total), (10, 10));
+    assert_eq!((last.elements_done, last.elements_total), (1000, 1000));
+}
