@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use parsum::{Backend, LaneKernel, Scalar, Simd, SumRequest};
+use parsum::{Backend, Gpu, LaneKernel, Scalar, Simd, SumRequest};
 
 fn run(backend: &dyn Backend, start: u64, n: u64) -> u128 {
     let request = SumRequest::new(black_box(start)..black_box(start + n)).expect("valid range");
@@ -47,5 +47,17 @@ fn kernels(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, cpu, kernels);
+/// The GPU's work is waited for inside the timed region: a call returns after the readback.
+fn gpu(c: &mut Criterion) {
+    match Gpu::new() {
+        Ok(gpu) => {
+            let name = format!("gpu ({})", gpu.adapter().describe());
+            let sizes = [1_000, 1_000_000, 100_000_000, 1_000_000_000, 10_000_000_000];
+            group(c, &name, &gpu, &sizes);
+        }
+        Err(e) => eprintln!("gpu benches skipped: {e}"),
+    }
+}
+
+criterion_group!(benches, cpu, kernels, gpu);
 criterion_main!(benches);

@@ -156,3 +156,60 @@ fn usage_errors_exit_2_with_one_line() {
         assert!(out.stdout.is_empty(), "{args:?} printed a result");
     }
 }
+
+#[test]
+fn forced_vulkan_without_a_driver_is_a_clean_error() {
+    let out = Command::new(exe())
+        .args(["--backend", "gpu", "--end", "1000"])
+        .env("WGPU_BACKEND", "vulkan")
+        .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("no GPU available"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn list_names_every_backend() {
+    let out = parsum(&["--list", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = v["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["backend"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["scalar", "simd"]);
+    assert!(v["adapters"].is_array());
+}
+
+#[test]
+fn gpu_json_matches_the_closed_form_when_a_gpu_exists() {
+    let out = parsum(&[
+        "--backend",
+        "gpu",
+        "--start",
+        "4294967000",
+        "--end",
+        "4294968000",
+        "--json",
+    ]);
+    if out.status.code() == Some(3) {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            std::env::var("PARSUM_REQUIRE_GPU").as_deref() != Ok("1"),
+            "no GPU but PARSUM_REQUIRE_GPU=1: {err}"
+        );
+        eprintln!("SKIPPED: no GPU: {err}");
+        return;
+    }
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["backend"], "gpu");
+    assert_eq!(v["sum"], v["expected"]);
+    assert_eq!(v["sum"], "4294967499500");
+}

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use parsum::{Backend, Error, Scalar, Simd, SumRange, SumReport, SumRequest};
+use parsum::{Backend, Error, Gpu, Scalar, Simd, SumRange, SumReport, SumRequest};
 
 /// Sum a range of u64 values exactly, on one core or every core with SIMD, and check the result
 /// against the closed form n·(a+b)/2.
@@ -41,12 +41,20 @@ struct Args {
     /// Print one JSON object per run instead of text.
     #[arg(long)]
     json: bool,
+    /// GPU adapter to use: part of its name (see --list); default: WGPU_ADAPTER_NAME, else the
+    /// high-performance one.
+    #[arg(long, value_name = "NAME")]
+    adapter: Option<String>,
+    /// List every backend and GPU adapter, then exit.
+    #[arg(long)]
+    list: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum BackendArg {
     Scalar,
     Simd,
+    Gpu,
 }
 
 /// What went wrong, sorted by the exit code it earns.
@@ -65,6 +73,7 @@ impl From<Error> for Failure {
             Error::InvalidRange { .. } | Error::ZeroChunks | Error::Threads(_) => {
                 Failure::Usage(e.to_string())
             }
+            Error::NotCompiled { .. } => Failure::Usage(e.to_string()),
             other => Failure::Backend(other),
         }
     }
@@ -90,6 +99,10 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), Failure> {
+    if args.list {
+        print!("{}", output::list(args.json));
+        return Ok(());
+    }
     let range = SumRange::from_bounds(args.start, args.end)?;
     if args.repeat == Some(0) {
         return Err(Failure::Usage("--repeat must be at least 1".into()));
@@ -102,22 +115,63 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     request.plan()?;
     let backend = make_backend(args)?;
-    let (report, times) = timed_runs(&request, backend.as_ref(), args.repeat)?;
+    let (report, times) = timed_runs(&request, &backend, args.repeat)?;
+    let kernel = backend.gpu.as_ref().and_then(Gpu::last_kernel_time);
     if args.json {
-        println!("{}", output::json(&report, &times));
+        println!("{}", output::json(&report, &times, kernel));
     } else {
-        print!("{}", output::human(&report, &times));
+        print!("{}", output::human(&report, &times, kernel));
     }
     Ok(())
 }
 
-fn make_backend(args: &Args) -> Result<Box<dyn Backend>, Failure> {
-    Ok(match args.backend {
+/// The backend asked for; the GPU is kept by its type so that its kernel time can be read.
+struct Chosen {
+    cpu: Option<Box<dyn Backend>>,
+    gpu: Option<Gpu>,
+}
+
+impl Chosen {
+    fn get(&self) -> &dyn Backend {
+        match (&self.cpu, &self.gpu) {
+            (Some(cpu), _) => cpu.as_ref(),
+            (None, Some(gpu)) => gpu,
+            (None, None) => unreachable!("a backend is always chosen"),
+        }
+    }
+}
+
+fn make_backend(args: &Args) -> Result<Chosen, Failure> {
+    if args.threads.is_some() && args.backend != BackendArg::Simd {
+        return Err(Failure::Usage(
+            "--threads applies to --backend simd only".into(),
+        ));
+    }
+    if args.adapter.is_some() && args.backend != BackendArg::Gpu {
+        return Err(Failure::Usage(
+            "--adapter applies to --backend gpu only".into(),
+        ));
+    }
+    let cpu: Box<dyn Backend> = match args.backend {
         BackendArg::Scalar => Box::new(Scalar::new()),
         BackendArg::Simd => match args.threads {
             Some(n) => Box::new(Simd::with_threads(n)?),
             None => Box::new(Simd::new()),
         },
+        BackendArg::Gpu => {
+            let gpu = match &args.adapter {
+                Some(name) => Gpu::with_adapter(name)?,
+                None => Gpu::new()?,
+            };
+            return Ok(Chosen {
+                cpu: None,
+                gpu: Some(gpu),
+            });
+        }
+    };
+    Ok(Chosen {
+        cpu: Some(cpu),
+        gpu: None,
     })
 }
 
@@ -125,9 +179,10 @@ fn make_backend(args: &Args) -> Result<Box<dyn Backend>, Failure> {
 /// duration.
 fn timed_runs(
     request: &SumRequest<'_>,
-    backend: &dyn Backend,
+    chosen: &Chosen,
     repeat: Option<u32>,
 ) -> Result<(SumReport, Vec<Duration>), Failure> {
+    let backend = chosen.get();
     let mut report = request.run(backend)?;
     let Some(n) = repeat else {
         let once = report.elapsed;

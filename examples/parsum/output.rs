@@ -36,7 +36,7 @@ fn rate(elements: u128, seconds: f64) -> f64 {
     elements as f64 / seconds.max(1e-12)
 }
 
-pub fn json(report: &SumReport, times: &[Duration]) -> String {
+pub fn json(report: &SumReport, times: &[Duration], kernel: Option<Duration>) -> String {
     let t = Timing::of(times);
     let elements = report.range.len();
     let mut obj = json!({
@@ -54,6 +54,10 @@ pub fn json(report: &SumReport, times: &[Duration]) -> String {
         "seconds": t.median,
         "elements_per_second": rate(elements, t.median),
     });
+    if let Some(k) = kernel {
+        obj["kernel_seconds"] = json!(k.as_secs_f64());
+        obj["kernel_elements_per_second"] = json!(rate(elements, k.as_secs_f64()));
+    }
     if t.runs > 1 || times.len() > 1 {
         obj["runs"] = json!(t.runs);
         obj["seconds_min"] = json!(t.min);
@@ -62,7 +66,7 @@ pub fn json(report: &SumReport, times: &[Duration]) -> String {
     obj.to_string()
 }
 
-pub fn human(report: &SumReport, times: &[Duration]) -> String {
+pub fn human(report: &SumReport, times: &[Duration], kernel: Option<Duration>) -> String {
     let t = Timing::of(times);
     let b = &report.backend;
     let elements = report.range.len();
@@ -112,6 +116,13 @@ pub fn human(report: &SumReport, times: &[Duration]) -> String {
         out += &format!("time     {} s\n", secs(t.median));
     }
     out += &format!("speed    {} elements/s\n", si(rate(elements, t.median)));
+    if let Some(k) = kernel {
+        out += &format!(
+            "kernel   {} s on the device (last run, timestamp queries): {} elements/s\n",
+            secs(k.as_secs_f64()),
+            si(rate(elements, k.as_secs_f64()))
+        );
+    }
     out
 }
 
@@ -145,4 +156,54 @@ pub fn si(v: f64) -> String {
         }
     }
     format!("{v:.0} ")
+}
+
+/// `--list`: every backend and GPU adapter.
+pub fn list(as_json: bool) -> String {
+    use parsum::{Backend, LaneKernel, Scalar, Simd};
+    let cpu = [Scalar::new().info(), Simd::new().info()];
+    let adapters = parsum::adapters();
+    if as_json {
+        let backends: Vec<_> = cpu
+            .iter()
+            .map(|b| json!({"backend": b.kind.as_str(), "kernel": b.kernel, "device": b.device, "threads": b.threads}))
+            .collect();
+        let gpus: Vec<_> = adapters
+            .iter()
+            .map(|a| json!({"name": a.name, "device_type": a.device_type, "api": a.api, "driver": a.driver}))
+            .collect();
+        return format!("{}\n", json!({"backends": backends, "adapters": gpus}));
+    }
+    let mut out = String::from("backends:\n");
+    for b in &cpu {
+        out += &format!(
+            "  {:<7} {} on {}, {} thread(s)\n",
+            b.kind.as_str(),
+            b.kernel,
+            b.device,
+            b.threads
+        );
+    }
+    let kernels: Vec<&str> = LaneKernel::available().iter().map(|k| k.name()).collect();
+    out += &format!(
+        "  simd kernels on this CPU, fastest first: {}\n",
+        kernels.join(", ")
+    );
+    if adapters.is_empty() {
+        out += "  gpu     no adapter found (or built without the gpu feature)\n";
+    }
+    for a in &adapters {
+        out += &format!(
+            "  gpu     {} — {} on {}{}\n",
+            a.name,
+            a.device_type,
+            a.api,
+            if a.driver.is_empty() {
+                String::new()
+            } else {
+                format!(", driver {}", a.driver)
+            }
+        );
+    }
+    out
 }

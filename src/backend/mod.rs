@@ -3,6 +3,12 @@
 //! A backend sums the chunks of a [`ChunkPlan`] and hands each partial to a [`ChunkSink`], which
 //! verifies it: backends never check themselves and never compute the closed form.
 
+#[cfg(feature = "gpu")]
+pub mod gpu;
+#[cfg(not(feature = "gpu"))]
+#[path = "gpu_stub.rs"]
+pub mod gpu;
+pub mod gpu_options;
 pub mod lanes;
 pub mod scalar;
 pub mod simd;

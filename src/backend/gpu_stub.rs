@@ -1,0 +1,67 @@
+//! Stand-in for the GPU backend when parsum is built without the `gpu` feature: it compiles,
+//! and every attempt to make a GPU backend says why there is none.
+
+use std::time::Duration;
+
+use super::gpu_options::{AdapterSummary, GpuOptions};
+use super::{Backend, BackendInfo};
+use crate::error::{Error, Result};
+use crate::verify::ChunkSink;
+
+fn not_compiled() -> Error {
+    Error::NotCompiled {
+        backend: "gpu",
+        feature: "gpu",
+    }
+}
+
+/// The GPU backend; without the `gpu` feature no value of it can exist.
+#[derive(Debug)]
+pub enum Gpu {}
+
+impl Gpu {
+    /// Always [`Error::NotCompiled`].
+    pub fn new() -> Result<Self> {
+        Err(not_compiled())
+    }
+
+    /// Always [`Error::NotCompiled`].
+    pub fn with_adapter(_name: &str) -> Result<Self> {
+        Err(not_compiled())
+    }
+
+    /// Always [`Error::NotCompiled`].
+    pub fn with_options(_options: GpuOptions) -> Result<Self> {
+        Err(not_compiled())
+    }
+
+    /// The adapter in use.
+    pub fn adapter(&self) -> &AdapterSummary {
+        match *self {}
+    }
+
+    /// Kernel time of the last call.
+    pub fn last_kernel_time(&self) -> Option<Duration> {
+        match *self {}
+    }
+
+    /// Destroys the device.
+    pub fn lose_device(&self) {
+        match *self {}
+    }
+}
+
+impl Backend for Gpu {
+    fn info(&self) -> BackendInfo {
+        match *self {}
+    }
+
+    fn sum_chunks(&self, _sink: &ChunkSink<'_>) -> Result<()> {
+        match *self {}
+    }
+}
+
+/// No adapters without the `gpu` feature.
+pub fn adapters() -> Vec<AdapterSummary> {
+    Vec::new()
+}
