@@ -1,10 +1,11 @@
-// Exact sum of u64 ranges with u32 arithmetic only (WGSL has no u64).
+// Exact sum of u64 ranges on the GPU: the part shared by both kernel variants.
 //
 // A batch is a list of segments (pieces of chunks, at most 2^31 elements each). Every segment gets
 // whole workgroups; every invocation adds `per_invocation` consecutive values one by one into exact
-// accumulators, the workgroup reduces its 256 partials in workgroup memory, and writes one 128-bit
-// partial (four u32 limbs, little-endian) per workgroup. The host adds the workgroup partials in u128.
-// No 64-bit atomics and no waiting between workgroups.
+// accumulators (`sum_run`, defined by the variant appended to this file), the workgroup reduces its
+// 256 partials in workgroup memory, and writes one 128-bit partial (four u32 limbs, little-endian)
+// per workgroup. The host adds the workgroup partials in u128. No 64-bit atomics and no waiting
+// between workgroups.
 
 const WG: u32 = 256u;
 
@@ -46,22 +47,10 @@ fn add128(a: vec4<u32>, b: vec4<u32>) -> vec4<u32> {
     return vec4<u32>(x, y, z, w);
 }
 
-// Adds the n values hi·2^32 + lo, hi·2^32 + lo + 1, … (lo does not wrap within them) into
-// acc = (sum of low halves mod 2^32, its carries, sum of high halves mod 2^32, its carries).
-fn add_run(acc: vec4<u32>, lo_start: u32, hi: u32, n: u32) -> vec4<u32> {
-    var s0 = acc.x;
-    var c0 = acc.y;
-    var s1 = acc.z;
-    var c1 = acc.w;
-    var lo = lo_start;
-    for (var i = 0u; i < n; i++) {
-        s0 += lo;
-        c0 += carry(s0, lo);
-        s1 += hi;
-        c1 += carry(s1, hi);
-        lo += 1u;
-    }
-    return vec4<u32>(s0, c0, s1, c1);
+// lo_sum + hi_sum·2^32 as 128-bit limbs, each sum given as (low word, high word) of a 64-bit value.
+fn combine(lo_sum: vec2<u32>, hi_sum: vec2<u32>) -> vec4<u32> {
+    let mid = lo_sum.y + hi_sum.x;
+    return vec4<u32>(lo_sum.x, mid, hi_sum.y + carry(mid, lo_sum.y), 0u);
 }
 
 @compute @workgroup_size(256)
@@ -99,16 +88,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if lo != 0u {
         before_wrap = min(count, 0u - lo);
     }
-    var acc = add_run(vec4<u32>(0u), lo, hi, before_wrap);
+    var acc = sum_run(lo, hi, before_wrap);
     if count > before_wrap {
-        acc = add_run(acc, 0u, hi + 1u, count - before_wrap);
+        acc = add128(acc, sum_run(0u, hi + 1u, count - before_wrap));
     }
 
-    // acc.x + (acc.y + acc.z)·2^32 + acc.w·2^64 as four limbs.
-    let mid_limb = acc.y + acc.z;
-    scratch[lid] = vec4<u32>(acc.x, mid_limb, acc.w + carry(mid_limb, acc.y), 0u);
+    scratch[lid] = acc;
     workgroupBarrier();
-
     for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
         if lid < stride {
             scratch[lid] = add128(scratch[lid], scratch[lid + stride]);

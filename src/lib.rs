@@ -32,7 +32,7 @@ mod request;
 mod verify;
 
 pub use backend::gpu::{Gpu, adapters};
-pub use backend::gpu_options::{AdapterSummary, GpuOptions};
+pub use backend::gpu_options::{AdapterSummary, GpuKernel, GpuOptions};
 pub use backend::lanes::LaneKernel;
 pub use backend::scalar::Scalar;
 pub use backend::simd::Simd;

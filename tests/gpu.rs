@@ -5,7 +5,7 @@
 
 mod common;
 
-use parsum::{Error, Gpu, GpuOptions};
+use parsum::{Error, Gpu, GpuKernel, GpuOptions};
 
 /// A GPU backend with `options`, or `None` with the reason printed.
 fn gpu(options: GpuOptions) -> Option<Gpu> {
@@ -28,14 +28,27 @@ fn small_batches(max_batch_elements: u64) -> GpuOptions {
     }
 }
 
+fn kernel(kernel: GpuKernel, max_batch_elements: u64) -> GpuOptions {
+    GpuOptions {
+        kernel: Some(kernel),
+        ..small_batches(max_batch_elements)
+    }
+}
+
 conformance!(
     gpu_default,
     gpu(GpuOptions::default()),
     "PARSUM_REQUIRE_GPU"
 );
 conformance!(
-    gpu_tiny_batches,
-    gpu(small_batches(1000)),
+    gpu_u32_tiny_batches,
+    gpu(kernel(GpuKernel::U32Pairs, 1000)),
+    "PARSUM_REQUIRE_GPU"
+);
+// Lavapipe offers SHADER_INT64, so CI runs this variant too; elsewhere it may be skipped.
+conformance!(
+    gpu_native_u64,
+    gpu(kernel(GpuKernel::NativeU64, 1 << 32)),
     "PARSUM_REQUIRE_GPU"
 );
 
@@ -51,16 +64,33 @@ mod gpu_only {
 
     #[test]
     fn more_than_2_pow_32_elements_in_many_submissions() {
-        let Some(g) = required(small_batches(1 << 28)) else {
+        for k in [GpuKernel::U32Pairs, GpuKernel::NativeU64] {
+            let Some(g) = required(kernel(k, 1 << 28)) else {
+                return;
+            };
+            // Starts below a 2^32 boundary of the low half, ends past the next one: every
+            // submission is bounded, segments cross low-half wraps, chunks span submissions.
+            let start = (7u64 << 32) - 1_234_567;
+            let n = (1u64 << 32) + 4_321;
+            let report = check(&g, SumRequest::new(start..start + n).unwrap().chunks(3));
+            assert_eq!(report.sum, oracle(start, n as u128));
+            assert_eq!(report.chunks, 3);
+        }
+    }
+
+    #[test]
+    fn auto_kernel_choice_is_measured() {
+        let Some(g) = required(GpuOptions::default()) else {
             return;
         };
-        // Starts below a 2^32 boundary of the low half, ends past the next one: every submission
-        // is bounded, segments cross low-half wraps, and chunks span submissions.
-        let start = (7u64 << 32) - 1_234_567;
-        let n = (1u64 << 32) + 4_321;
-        let report = check(&g, SumRequest::new(start..start + n).unwrap().chunks(3));
-        assert_eq!(report.sum, oracle(start, n as u128));
-        assert_eq!(report.chunks, 3);
+        let timed = g.calibration();
+        if !timed.is_empty() {
+            assert_eq!(timed.len(), 2);
+            let fastest = timed.iter().min_by_key(|(_, t)| *t).unwrap().0;
+            assert_eq!(g.kernel(), fastest, "{timed:?}");
+        }
+        use parsum::Backend;
+        assert_eq!(g.info().kernel, format!("gpu/{}", g.kernel().name()));
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use parsum::{Backend, Error, Gpu, Scalar, Simd, SumRange, SumReport, SumRequest};
+use parsum::{
+    Backend, Error, Gpu, GpuKernel, GpuOptions, Scalar, Simd, SumRange, SumReport, SumRequest,
+};
 
 /// Sum a range of u64 values exactly, on one core or every core with SIMD, and check the result
 /// against the closed form n·(a+b)/2.
@@ -45,6 +47,9 @@ struct Args {
     /// high-performance one.
     #[arg(long, value_name = "NAME")]
     adapter: Option<String>,
+    /// GPU kernel: auto times both where the device has 64-bit integers and keeps the faster.
+    #[arg(long, value_enum, default_value_t = GpuKernelArg::Auto)]
+    gpu_kernel: GpuKernelArg,
     /// List every backend and GPU adapter, then exit.
     #[arg(long)]
     list: bool,
@@ -55,6 +60,13 @@ enum BackendArg {
     Scalar,
     Simd,
     Gpu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum GpuKernelArg {
+    Auto,
+    U32Pairs,
+    NativeU64,
 }
 
 /// What went wrong, sorted by the exit code it earns.
@@ -118,7 +130,8 @@ fn run(args: &Args) -> Result<(), Failure> {
     let (report, times) = timed_runs(&request, &backend, args.repeat)?;
     let kernel = backend.gpu.as_ref().and_then(Gpu::last_kernel_time);
     if args.json {
-        println!("{}", output::json(&report, &times, kernel));
+        let calibration = backend.gpu.as_ref().map_or(&[][..], Gpu::calibration);
+        println!("{}", output::json(&report, &times, kernel, calibration));
     } else {
         print!("{}", output::human(&report, &times, kernel));
     }
@@ -159,10 +172,15 @@ fn make_backend(args: &Args) -> Result<Chosen, Failure> {
             None => Box::new(Simd::new()),
         },
         BackendArg::Gpu => {
-            let gpu = match &args.adapter {
-                Some(name) => Gpu::with_adapter(name)?,
-                None => Gpu::new()?,
-            };
+            let gpu = Gpu::with_options(GpuOptions {
+                adapter: args.adapter.clone(),
+                kernel: match args.gpu_kernel {
+                    GpuKernelArg::Auto => None,
+                    GpuKernelArg::U32Pairs => Some(GpuKernel::U32Pairs),
+                    GpuKernelArg::NativeU64 => Some(GpuKernel::NativeU64),
+                },
+                ..GpuOptions::default()
+            })?;
             return Ok(Chosen {
                 cpu: None,
                 gpu: Some(gpu),

@@ -36,7 +36,12 @@ fn rate(elements: u128, seconds: f64) -> f64 {
     elements as f64 / seconds.max(1e-12)
 }
 
-pub fn json(report: &SumReport, times: &[Duration], kernel: Option<Duration>) -> String {
+pub fn json(
+    report: &SumReport,
+    times: &[Duration],
+    kernel: Option<Duration>,
+    calibration: &[(parsum::GpuKernel, Duration)],
+) -> String {
     let t = Timing::of(times);
     let elements = report.range.len();
     let mut obj = json!({
@@ -57,6 +62,12 @@ pub fn json(report: &SumReport, times: &[Duration], kernel: Option<Duration>) ->
     if let Some(k) = kernel {
         obj["kernel_seconds"] = json!(k.as_secs_f64());
         obj["kernel_elements_per_second"] = json!(rate(elements, k.as_secs_f64()));
+    }
+    if !calibration.is_empty() {
+        obj["gpu_calibration"] = calibration
+            .iter()
+            .map(|(k, t)| json!({"kernel": k.name(), "seconds": t.as_secs_f64()}))
+            .collect();
     }
     if t.runs > 1 || times.len() > 1 {
         obj["runs"] = json!(t.runs);

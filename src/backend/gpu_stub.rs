@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::gpu_options::{AdapterSummary, GpuOptions};
+use super::gpu_options::{AdapterSummary, GpuKernel, GpuOptions};
 use super::{Backend, BackendInfo};
 use crate::error::{Error, Result};
 use crate::verify::ChunkSink;
@@ -42,6 +42,16 @@ impl Gpu {
 
     /// Kernel time of the last call.
     pub fn last_kernel_time(&self) -> Option<Duration> {
+        match *self {}
+    }
+
+    /// The kernel in use.
+    pub fn kernel(&self) -> GpuKernel {
+        match *self {}
+    }
+
+    /// The set-up's kernel timings.
+    pub fn calibration(&self) -> &[(GpuKernel, Duration)] {
         match *self {}
     }
 

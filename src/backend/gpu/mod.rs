@@ -1,8 +1,10 @@
-//! The GPU backend: a WGSL compute shader (`shaders/range_sum.wgsl`) run through wgpu.
+//! The GPU backend: a WGSL compute shader (`shaders/range_sum.wgsl` plus one of the `sum_run_*`
+//! variants) run through wgpu.
 //!
 //! Adapter, device, pipeline and buffers are made once in [`Gpu::new`]; a call writes a few
 //! parameters, dispatches, and reads back one 128-bit partial per workgroup. WGSL has no u64, so
-//! the shader adds each value as a pair of u32 halves with counted carries: exact for any range.
+//! the portable kernel adds each value as a pair of u32 halves with counted carries; where the
+//! device offers 64-bit integers a native-u64 kernel is timed against it and the faster kept.
 //!
 //! ```no_run
 //! use parsum::{Gpu, Simd, SumRequest};
@@ -21,7 +23,7 @@ use std::time::Duration;
 
 use batch::{Batch, BatchLimits, Batches, MAX_SEGMENTS};
 
-use super::gpu_options::{AdapterSummary, GpuOptions};
+use super::gpu_options::{AdapterSummary, GpuKernel, GpuOptions};
 use super::{Backend, BackendInfo, BackendKind};
 use crate::error::{Error, Result};
 use crate::verify::ChunkSink;
@@ -34,6 +36,19 @@ const SUBMISSION_TIMEOUT: Duration = Duration::from_secs(60);
 const PARTIAL: u64 = 16;
 /// Bytes at the start of the readback buffer that hold the two pass timestamps.
 const STAMPS: u64 = 16;
+/// Kernel calibration stops doubling its size once one run takes this long.
+const CALIBRATION_TIME: Duration = Duration::from_millis(2);
+
+fn shader_source(kernel: GpuKernel) -> String {
+    let variant = match kernel {
+        GpuKernel::U32Pairs => include_str!("../../../shaders/sum_run_u32.wgsl"),
+        GpuKernel::NativeU64 => include_str!("../../../shaders/sum_run_u64.wgsl"),
+    };
+    format!(
+        "{}\n{variant}",
+        include_str!("../../../shaders/range_sum.wgsl")
+    )
+}
 
 /// The wgpu compute backend. Made once, shared by reference: calls from several threads take
 /// turns on the device.
@@ -41,6 +56,8 @@ pub struct Gpu {
     device: wgpu::Device,
     queue: wgpu::Queue,
     pipeline: wgpu::ComputePipeline,
+    kernel: GpuKernel,
+    calibration: Vec<(GpuKernel, Duration)>,
     adapter: AdapterSummary,
     limits: BatchLimits,
     /// Nanoseconds per timestamp tick, when the device has timestamp queries.
@@ -96,12 +113,17 @@ impl Gpu {
         let instance = adapter::instance();
         let chosen = adapter::choose(&instance, options.adapter.as_deref())?;
         let summary = AdapterSummary::of(&chosen.get_info());
-        let stamps = chosen.features().contains(wgpu::Features::TIMESTAMP_QUERY);
-        let required_features = if stamps {
-            wgpu::Features::TIMESTAMP_QUERY
-        } else {
-            wgpu::Features::empty()
-        };
+        let offered = chosen.features();
+        let stamps = offered.contains(wgpu::Features::TIMESTAMP_QUERY);
+        let int64 = offered.contains(wgpu::Features::SHADER_INT64);
+        if options.kernel == Some(GpuKernel::NativeU64) && !int64 {
+            return Err(Error::GpuUnavailable(format!(
+                "{}: the native-u64 kernel needs SHADER_INT64, which this adapter lacks",
+                summary.describe()
+            )));
+        }
+        let required_features =
+            offered & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_INT64);
         let (device, queue) = pollster::block_on(chosen.request_device(&wgpu::DeviceDescriptor {
             label: Some("parsum"),
             required_features,
@@ -133,18 +155,18 @@ impl Gpu {
             limits.max_elements /= 2;
         }
 
+        let candidates: Vec<GpuKernel> = match options.kernel {
+            Some(k) => vec![k],
+            None if int64 => vec![GpuKernel::U32Pairs, GpuKernel::NativeU64],
+            None => vec![GpuKernel::U32Pairs],
+        };
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module =
-            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/range_sum.wgsl"));
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("range_sum"),
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        let state = State::new(&device, &pipeline, &limits, stamps);
+        let layout = bind_group_layout(&device);
+        let pipelines: Vec<(GpuKernel, wgpu::ComputePipeline)> = candidates
+            .iter()
+            .map(|&k| (k, make_pipeline(&device, &layout, k)))
+            .collect();
+        let state = State::new(&device, &layout, &limits, stamps);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::GpuUnavailable(format!(
                 "{}: pipeline set-up failed: {e}",
@@ -152,17 +174,82 @@ impl Gpu {
             )));
         }
         let timestamp_period = stamps.then(|| queue.get_timestamp_period() as f64);
-        Ok(Self {
+        let mut pipelines = pipelines.into_iter();
+        let (kernel, pipeline) = pipelines.next().expect("at least one candidate kernel");
+        let mut gpu = Self {
             device,
             queue,
             pipeline,
+            kernel,
+            calibration: Vec::new(),
             adapter: summary,
             limits,
             timestamp_period,
             lost,
             uncaptured,
             state: Mutex::new(state),
+        };
+        for (kernel, pipeline) in pipelines {
+            gpu.calibrate(kernel, pipeline)?;
+        }
+        Ok(gpu)
+    }
+
+    /// Times the kernel in use against `challenger` on the same range and keeps the faster. A
+    /// challenger whose sum is wrong is dropped, whatever its speed.
+    fn calibrate(&mut self, challenger: GpuKernel, pipeline: wgpu::ComputePipeline) -> Result<()> {
+        let mut n: u64 = 1 << 22;
+        let incumbent = loop {
+            let t = self.time_range(&self.pipeline, n)?;
+            if t >= CALIBRATION_TIME || n >= self.limits.max_elements.min(1 << 32) {
+                break t.min(self.time_range(&self.pipeline, n)?);
+            }
+            n *= 2;
+        };
+        let theirs = match self.time_range(&pipeline, n) {
+            Ok(t) => t.min(self.time_range(&pipeline, n)?),
+            Err(Error::Gpu(_)) => Duration::MAX,
+            Err(e) => return Err(e),
+        };
+        self.calibration = vec![(self.kernel, incumbent), (challenger, theirs)];
+        if theirs < incumbent {
+            self.pipeline = pipeline;
+            self.kernel = challenger;
+        }
+        Ok(())
+    }
+
+    /// Device time (wall time without timestamp queries) of one verified sum of `0..n`.
+    fn time_range(&self, pipeline: &wgpu::ComputePipeline, n: u64) -> Result<Duration> {
+        let range = crate::SumRange::new(0..n)?;
+        let plan = crate::ChunkPlan::new(range, crate::Chunking::Count(1))?;
+        let mut st = lock(&self.state);
+        let started = std::time::Instant::now();
+        let mut kernel = Duration::ZERO;
+        let mut total = 0u128;
+        for batch in Batches::new(&plan, self.limits) {
+            let (sums, time) = self.run_batch(&mut st, pipeline, &batch)?;
+            kernel += time.unwrap_or_default();
+            total += sums.iter().sum::<u128>();
+        }
+        if total != range.closed_form() {
+            return Err(Error::Gpu(format!("calibration sum of 0..{n} was wrong")));
+        }
+        Ok(if self.timestamp_period.is_some() {
+            kernel
+        } else {
+            started.elapsed()
         })
+    }
+
+    /// The kernel in use.
+    pub fn kernel(&self) -> GpuKernel {
+        self.kernel
+    }
+
+    /// The set-up's kernel timings (kernel, time of one sum), when both kernels were timed.
+    pub fn calibration(&self) -> &[(GpuKernel, Duration)] {
+        &self.calibration
     }
 
     /// The adapter in use.
@@ -207,7 +294,12 @@ impl Gpu {
     }
 
     /// Runs one batch; returns each segment's exact sum and the kernel time.
-    fn run_batch(&self, st: &mut State, batch: &Batch) -> Result<(Vec<u128>, Option<Duration>)> {
+    fn run_batch(
+        &self,
+        st: &mut State,
+        pipeline: &wgpu::ComputePipeline,
+        batch: &Batch,
+    ) -> Result<(Vec<u128>, Option<Duration>)> {
         let params = [
             batch.total_groups,
             batch.segments.len() as u32,
@@ -240,7 +332,7 @@ impl Gpu {
                 label: Some("range_sum"),
                 timestamp_writes,
             });
-            pass.set_pipeline(&self.pipeline);
+            pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &st.bind_group, &[]);
             let (x, y) = batch.grid();
             pass.dispatch_workgroups(x, y, 1);
@@ -304,10 +396,55 @@ impl Gpu {
     }
 }
 
+fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("range_sum"),
+        entries: &[
+            entry(0, wgpu::BufferBindingType::Uniform),
+            entry(1, wgpu::BufferBindingType::Storage { read_only: true }),
+            entry(2, wgpu::BufferBindingType::Storage { read_only: false }),
+        ],
+    })
+}
+
+fn make_pipeline(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    kernel: GpuKernel,
+) -> wgpu::ComputePipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(kernel.name()),
+        source: wgpu::ShaderSource::Wgsl(shader_source(kernel).into()),
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some("range_sum"),
+        bind_group_layouts: &[Some(layout)],
+        immediate_size: 0,
+    });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(kernel.name()),
+        layout: Some(&pipeline_layout),
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    })
+}
+
 impl State {
     fn new(
         device: &wgpu::Device,
-        pipeline: &wgpu::ComputePipeline,
+        layout: &wgpu::BindGroupLayout,
         limits: &BatchLimits,
         stamps: bool,
     ) -> Self {
@@ -335,7 +472,7 @@ impl State {
         );
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("range_sum"),
-            layout: &pipeline.get_bind_group_layout(0),
+            layout,
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
@@ -376,7 +513,7 @@ impl Backend for Gpu {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             kind: BackendKind::Gpu,
-            kernel: "gpu/u32-pairs".into(),
+            kernel: format!("gpu/{}", self.kernel.name()),
             device: self.adapter.describe(),
             threads: 1,
         }
@@ -390,7 +527,7 @@ impl Backend for Gpu {
         let mut chunk_sum = 0u128;
         for batch in Batches::new(sink.plan(), self.limits) {
             sink.check_cancelled()?;
-            let (sums, time) = self.run_batch(&mut st, &batch)?;
+            let (sums, time) = self.run_batch(&mut st, &self.pipeline, &batch)?;
             if let Some(t) = time {
                 *kernel.get_or_insert(Duration::ZERO) += t;
             }
