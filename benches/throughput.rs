@@ -59,5 +59,21 @@ fn gpu(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, cpu, kernels, gpu);
+/// Auto's own cost: choosing a backend, and `parsum::sum` of a small range end to end (the
+/// process-wide `Auto` is built, and calibrated or read from the cache, before timing).
+fn auto(c: &mut Criterion) {
+    let auto = parsum::global().expect("auto builds");
+    let mut g = c.benchmark_group("auto");
+    g.sample_size(50).measurement_time(Duration::from_secs(2));
+    g.bench_function("pick", |b| b.iter(|| auto.pick(black_box(1_000_000_000))));
+    for n in [1_000u64, 10_000] {
+        g.throughput(Throughput::Elements(n));
+        g.bench_with_input(BenchmarkId::new("parsum::sum", n), &n, |b, &n| {
+            b.iter(|| parsum::sum(black_box(0)..black_box(n)).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, cpu, kernels, gpu, auto);
 criterion_main!(benches);

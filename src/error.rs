@@ -53,6 +53,9 @@ pub enum Error {
         /// Chunks in the plan.
         expected: u64,
     },
+    /// A setting (such as `PARSUM_BACKEND`) is not understood, or no backend is usable.
+    #[error("configuration: {0}")]
+    Config(String),
     /// The sum was stopped by its cancellation token before it finished.
     #[error("cancelled")]
     Cancelled,

@@ -29,6 +29,7 @@ mod chunk;
 mod error;
 mod range;
 mod request;
+pub mod select;
 mod verify;
 
 pub use backend::gpu::{Gpu, adapters};
@@ -41,12 +42,18 @@ pub use chunk::{Chunk, ChunkPlan, Chunking, DEFAULT_CHUNKS, MIN_AUTO_CHUNK};
 pub use error::{Error, Result};
 pub use range::{DOMAIN_END, SumRange, closed_form};
 pub use request::{SumReport, SumRequest};
+pub use select::{
+    Auto, AutoOptions, CacheSetting, CandidateReport, ChosenBy, CostModel, Explanation, Selection,
+};
 pub use verify::{ChunkSink, Progress};
 
 use std::ops::RangeBounds;
 use std::sync::OnceLock;
 
-/// Sums `range` exactly, verified against the closed form, on the fastest CPU backend.
+/// Sums `range` exactly, verified against the closed form, on the fastest backend for its size.
+///
+/// The first call builds one process-wide [`Auto`] (finding the backends, and calibrating them
+/// unless a cached calibration fits); every later call only picks and runs.
 ///
 /// ```
 /// assert_eq!(parsum::sum(1..=100)?, 5050);
@@ -55,7 +62,11 @@ use std::sync::OnceLock;
 /// # Ok::<(), parsum::Error>(())
 /// ```
 pub fn sum(range: impl RangeBounds<u64>) -> Result<u128> {
-    static DEFAULT: OnceLock<Simd> = OnceLock::new();
-    let backend = DEFAULT.get_or_init(Simd::new);
-    Ok(SumRequest::new(range)?.run(backend)?.sum)
+    Ok(SumRequest::new(range)?.run(global()?)?.sum)
+}
+
+/// The process-wide [`Auto`] behind [`sum`], built on first use.
+pub fn global() -> Result<&'static Auto> {
+    static AUTO: OnceLock<Result<Auto>> = OnceLock::new();
+    AUTO.get_or_init(Auto::new).as_ref().map_err(Clone::clone)
 }

@@ -9,6 +9,7 @@ use crate::backend::{Backend, BackendInfo};
 use crate::chunk::{ChunkPlan, Chunking};
 use crate::error::Result;
 use crate::range::SumRange;
+use crate::select::Selection;
 use crate::verify::{ChunkSink, Progress};
 
 /// A sum to run: the range, how to chunk it, whether to verify, and optional progress and
@@ -100,7 +101,11 @@ impl<'a> SumRequest<'a> {
         let started = Instant::now();
         backend.sum_chunks(&sink)?;
         let elapsed = started.elapsed();
-        let sum = sink.finish()?;
+        let (sum, choice) = sink.finish()?;
+        let (ran_on, selection) = match choice {
+            Some((info, selection)) => (info, Some(selection)),
+            None => (backend.info(), None),
+        };
         Ok(SumReport {
             range: self.range,
             chunks: plan.len(),
@@ -108,7 +113,8 @@ impl<'a> SumRequest<'a> {
             expected: self.range.closed_form(),
             verified: self.verify,
             elapsed,
-            backend: backend.info(),
+            backend: ran_on,
+            selection,
         })
     }
 }
@@ -129,8 +135,10 @@ pub struct SumReport {
     pub verified: bool,
     /// Time spent in the backend.
     pub elapsed: Duration,
-    /// The backend that ran it.
+    /// The backend that ran it (for [`crate::Auto`], the one it chose).
     pub backend: BackendInfo,
+    /// How [`crate::Auto`] chose the backend, and any fallback; `None` for a backend run directly.
+    pub selection: Option<Selection>,
 }
 
 impl SumReport {

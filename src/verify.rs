@@ -6,8 +6,10 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::backend::BackendInfo;
 use crate::chunk::ChunkPlan;
 use crate::error::{Error, Result};
+use crate::select::Selection;
 
 /// Progress of one sum, as handed to an observer after each chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,7 @@ pub struct ChunkSink<'a> {
     cancel: Option<&'a AtomicBool>,
     observer: Option<&'a (dyn Fn(Progress) + Sync)>,
     state: Mutex<Tally>,
+    choice: Mutex<Option<(BackendInfo, Selection)>>,
 }
 
 #[derive(Default)]
@@ -51,6 +54,7 @@ impl<'a> ChunkSink<'a> {
             cancel,
             observer,
             state: Mutex::new(Tally::default()),
+            choice: Mutex::new(None),
         }
     }
 
@@ -105,6 +109,16 @@ impl<'a> ChunkSink<'a> {
         }
     }
 
+    /// Forgets every partial received so far: a backend that failed half-way is being replaced.
+    pub(crate) fn restart(&self) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Tally::default();
+    }
+
+    /// Notes which backend actually ran the sum, and how it was chosen (for [`crate::Auto`]).
+    pub(crate) fn record_choice(&self, info: BackendInfo, selection: Selection) {
+        *self.choice.lock().unwrap_or_else(|e| e.into_inner()) = Some((info, selection));
+    }
+
     /// The plan the partials belong to.
     pub fn plan(&self) -> &ChunkPlan {
         self.plan
@@ -112,7 +126,7 @@ impl<'a> ChunkSink<'a> {
 
     /// Closes the tally: every chunk must have been reported, and with verification on the total
     /// must equal the range's closed form.
-    pub(crate) fn finish(self) -> Result<u128> {
+    pub(crate) fn finish(self) -> Result<(u128, Option<(BackendInfo, Selection)>)> {
         let tally = self.state.into_inner().unwrap_or_else(|e| e.into_inner());
         if tally.chunks != self.plan.len() {
             return Err(Error::MissingChunks {
@@ -127,6 +141,7 @@ impl<'a> ChunkSink<'a> {
                 expected,
             });
         }
-        Ok(tally.total)
+        let choice = self.choice.into_inner().unwrap_or_else(|e| e.into_inner());
+        Ok((tally.total, choice))
     }
 }

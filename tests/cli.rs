@@ -20,12 +20,21 @@ fn exe() -> PathBuf {
     p
 }
 
-fn parsum(args: &[&str]) -> Output {
-    Command::new(exe())
-        .args(args)
+fn cache_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("parsum-cli-cache-{}", std::process::id()))
+}
+
+/// The example with a private calibration cache and no backend override.
+fn command(args: &[&str]) -> Command {
+    let mut c = Command::new(exe());
+    c.args(args)
         .env("PARSUM_BACKEND", "")
-        .output()
-        .unwrap()
+        .env("PARSUM_CACHE_DIR", cache_dir());
+    c
+}
+
+fn parsum(args: &[&str]) -> Output {
+    command(args).output().unwrap()
 }
 
 fn json(args: &[&str]) -> serde_json::Value {
@@ -159,8 +168,7 @@ fn usage_errors_exit_2_with_one_line() {
 
 #[test]
 fn forced_vulkan_without_a_driver_is_a_clean_error() {
-    let out = Command::new(exe())
-        .args(["--backend", "gpu", "--end", "1000"])
+    let out = command(&["--backend", "gpu", "--end", "1000"])
         .env("WGPU_BACKEND", "vulkan")
         .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
         .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
@@ -212,4 +220,126 @@ fn gpu_json_matches_the_closed_form_when_a_gpu_exists() {
     assert_eq!(v["backend"], "gpu");
     assert_eq!(v["sum"], v["expected"]);
     assert_eq!(v["sum"], "4294967499500");
+}
+
+#[test]
+fn auto_is_the_default_and_names_what_ran() {
+    let v = json(&["--end", "1e6"]);
+    assert_eq!(v["chosen_by"], "auto");
+    assert!(
+        ["scalar", "simd", "gpu"].contains(&v["backend"].as_str().unwrap()),
+        "{v}"
+    );
+    assert_eq!(v["sum"], "499999500000");
+    let v = json(&["--backend", "simd", "--end", "1e6"]);
+    assert_eq!(v["chosen_by"], "flag");
+}
+
+#[test]
+fn parsum_backend_overrides_auto() {
+    let out = command(&["--end", "1e6", "--json"])
+        .env("PARSUM_BACKEND", "scalar")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["backend"].as_str(), v["chosen_by"].as_str()),
+        (Some("scalar"), Some("PARSUM_BACKEND"))
+    );
+    let out = command(&["--end", "1e6"])
+        .env("PARSUM_BACKEND", "abacus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PARSUM_BACKEND=abacus"));
+}
+
+#[test]
+fn explain_shows_every_candidate_and_the_pick() {
+    let out = parsum(&["--end", "1e7", "--explain"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("auto for 10000000 elements"), "{text}");
+    assert!(
+        text.contains("scalar") && text.contains("simd") && text.contains("picked: "),
+        "{text}"
+    );
+    let out = parsum(&["--backend", "simd", "--explain"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn bench_json_has_rows_and_auto() {
+    let plot = cache_dir().join("bench.svg");
+    let out = parsum(&[
+        "--bench",
+        "--bench-max",
+        "1e5",
+        "--json",
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert!(rows.len() >= 6, "{v}");
+    for r in rows {
+        for key in ["backend", "elements", "seconds", "elements_per_second"] {
+            assert!(r.get(key).is_some(), "{key} missing in {r}");
+        }
+    }
+    let auto = v["auto"].as_array().unwrap();
+    assert_eq!(auto.len(), 3);
+    for a in auto {
+        let ratio = a["ratio"].as_f64().unwrap();
+        assert!(ratio > 0.0 && ratio <= 1.0, "{a}");
+        assert!(a["picked"].is_string() && a["fastest"].is_string());
+    }
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("polyline"),
+        "not an SVG plot"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_cleanly_with_130() {
+    let child = command(&[
+        "--backend",
+        "scalar",
+        "--end",
+        "1e13",
+        "--chunks",
+        "10000",
+        "--json",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "a partial result was printed");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
 }

@@ -41,6 +41,7 @@ pub fn json(
     times: &[Duration],
     kernel: Option<Duration>,
     calibration: &[(parsum::GpuKernel, Duration)],
+    explain: Option<String>,
 ) -> String {
     let t = Timing::of(times);
     let elements = report.range.len();
@@ -62,6 +63,17 @@ pub fn json(
     if let Some(k) = kernel {
         obj["kernel_seconds"] = json!(k.as_secs_f64());
         obj["kernel_elements_per_second"] = json!(rate(elements, k.as_secs_f64()));
+    }
+    let chosen_by = report
+        .selection
+        .as_ref()
+        .map_or("flag", |s| s.chosen_by.as_str());
+    obj["chosen_by"] = json!(chosen_by);
+    if let Some(why) = report.selection.as_ref().and_then(|s| s.fallback.clone()) {
+        obj["fallback"] = json!(why);
+    }
+    if let Some(text) = explain {
+        obj["explain"] = json!(text);
     }
     if !calibration.is_empty() {
         obj["gpu_calibration"] = calibration

@@ -25,6 +25,9 @@ pub struct GpuOptions {
     /// Adapter to use: a case-insensitive part of its name. `None` honours `WGPU_ADAPTER_NAME`,
     /// then `WGPU_POWER_PREF` (high performance by default).
     pub adapter: Option<String>,
+    /// Graphics API the adapter must use: `Vulkan`, `Metal`, `Dx12` or `Gl` (case-insensitive);
+    /// `None` takes any that `WGPU_BACKEND` allows.
+    pub api: Option<String>,
     /// Most elements one submission adds (default 2^32: about 2 ms on an H100, so no long sum
     /// trips a driver watchdog). Smaller values force more submissions.
     pub max_batch_elements: u64,
@@ -37,6 +40,7 @@ impl Default for GpuOptions {
     fn default() -> Self {
         Self {
             adapter: None,
+            api: None,
             max_batch_elements: 1 << 32,
             kernel: None,
         }

@@ -27,6 +27,8 @@ pub enum BackendKind {
     Simd,
     /// A WGSL compute shader through wgpu.
     Gpu,
+    /// [`crate::Auto`], which runs each sum on one of the others.
+    Auto,
 }
 
 impl BackendKind {
@@ -36,13 +38,14 @@ impl BackendKind {
             Self::Scalar => "scalar",
             Self::Simd => "simd",
             Self::Gpu => "gpu",
+            Self::Auto => "auto",
         }
     }
 }
 
 impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -107,15 +110,19 @@ impl<B: Backend + ?Sized> Backend for std::sync::Arc<B> {
     }
 }
 
-/// The CPU's model name, for [`BackendInfo::device`].
+/// The CPU's model name, for [`BackendInfo::device`] (read once: `info()` is on every call's path).
 pub(crate) fn cpu_name() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| format!("{} CPU", std::env::consts::ARCH))
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_else(|| format!("{} CPU", std::env::consts::ARCH))
+    })
+    .clone()
 }

@@ -40,20 +40,35 @@ pub fn adapters() -> Vec<AdapterSummary> {
 
 /// The adapter named `name` (a case-insensitive substring), else `WGPU_ADAPTER_NAME`'s, else the
 /// one wgpu prefers for `WGPU_POWER_PREF` (high performance by default).
-pub(crate) fn choose(instance: &wgpu::Instance, name: Option<&str>) -> Result<wgpu::Adapter> {
+pub(crate) fn choose(
+    instance: &wgpu::Instance,
+    name: Option<&str>,
+    api: Option<&str>,
+) -> Result<wgpu::Adapter> {
     let env_name = std::env::var("WGPU_ADAPTER_NAME").ok();
     let wanted = name.map(str::to_string).or(env_name);
     let tried = format!("backends {:?}", backends());
-    if let Some(wanted) = wanted.filter(|w| !w.is_empty()) {
+    if wanted.as_deref().is_some_and(|w| !w.is_empty()) || api.is_some() {
+        let wanted = wanted.unwrap_or_default();
         let all = pollster::block_on(instance.enumerate_adapters(backends()));
-        let names: Vec<String> = all.iter().map(|a| a.get_info().name).collect();
+        let names: Vec<String> = all
+            .iter()
+            .map(|a| AdapterSummary::of(&a.get_info()).describe())
+            .collect();
         let needle = wanted.to_lowercase();
+        let api_ok = |info: &wgpu::AdapterInfo| {
+            api.is_none_or(|api| format!("{:?}", info.backend).eq_ignore_ascii_case(api))
+        };
         return all
             .into_iter()
-            .find(|a| a.get_info().name.to_lowercase().contains(&needle))
+            .find(|a| {
+                let info = a.get_info();
+                info.name.to_lowercase().contains(&needle) && api_ok(&info)
+            })
             .ok_or_else(|| {
                 Error::GpuUnavailable(format!(
-                    "no adapter named like '{wanted}' on {tried}; found: {}",
+                    "no adapter named like '{wanted}'{} on {tried}; found: {}",
+                    api.map(|a| format!(" on {a}")).unwrap_or_default(),
                     if names.is_empty() {
                         "none".to_string()
                     } else {

@@ -16,8 +16,11 @@ pub const MAX_SEGMENTS: usize = 4096;
 pub const MIN_PER_INVOCATION: u32 = 16;
 /// See [`MIN_PER_INVOCATION`].
 pub const MAX_PER_INVOCATION: u32 = 4096;
-/// Workgroups a batch aims for: a few waves on a large GPU.
+/// Workgroups a batch aims for on a GPU: a few waves on a large one.
 pub const TARGET_GROUPS: u64 = 8192;
+/// Workgroups a batch aims for on a CPU device (lavapipe): a few per core, since each workgroup
+/// costs a CPU implementation far more to start than a GPU.
+pub const TARGET_GROUPS_CPU: u64 = 64;
 
 /// Limits of one batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +29,8 @@ pub struct BatchLimits {
     pub max_elements: u64,
     /// Most workgroups per grid dimension on the device.
     pub max_groups_per_dim: u32,
+    /// Workgroups a batch aims for ([`TARGET_GROUPS`] or [`TARGET_GROUPS_CPU`]).
+    pub target_groups: u64,
 }
 
 impl BatchLimits {
@@ -77,9 +82,9 @@ impl Batch {
     }
 }
 
-/// Values per invocation for a batch of `elements`: enough invocations for [`TARGET_GROUPS`].
-fn per_invocation(elements: u64) -> u32 {
-    let want = elements.div_ceil(WORKGROUP as u64 * TARGET_GROUPS);
+/// Values per invocation for a batch of `elements`: enough invocations for `target_groups`.
+fn per_invocation(elements: u64, target_groups: u64) -> u32 {
+    let want = elements.div_ceil(WORKGROUP as u64 * target_groups.max(1));
     (want.next_power_of_two() as u32).clamp(MIN_PER_INVOCATION, MAX_PER_INVOCATION)
 }
 
@@ -139,7 +144,7 @@ impl Iterator for Batches<'_> {
         if pieces.is_empty() {
             return None;
         }
-        let k = per_invocation(elements);
+        let k = per_invocation(elements, self.limits.target_groups);
         let span = WORKGROUP as u64 * k as u64;
         let mut group_base = 0u64;
         let segments = pieces
@@ -177,6 +182,7 @@ mod tests {
     const LIMITS: BatchLimits = BatchLimits {
         max_elements: 1 << 32,
         max_groups_per_dim: 65535,
+        target_groups: TARGET_GROUPS,
     };
 
     fn all(plan: &ChunkPlan, limits: BatchLimits) -> Vec<Batch> {
@@ -243,6 +249,7 @@ mod tests {
         let small = BatchLimits {
             max_elements: 1000,
             max_groups_per_dim: 7,
+            target_groups: TARGET_GROUPS_CPU,
         };
         check(&plan(5..100_005, Chunking::Count(3)), small);
         check(&plan(u64::MAX - 5000..=u64::MAX, Chunking::Count(4)), small);
@@ -265,6 +272,7 @@ mod tests {
         let limits = BatchLimits {
             max_elements: 1 << 32,
             max_groups_per_dim: 1000,
+            target_groups: TARGET_GROUPS,
         };
         let p = plan(0..1 << 32, Chunking::Count(1));
         for b in all(&p, limits) {

@@ -111,7 +111,11 @@ impl Gpu {
             return Err(Error::Gpu("max_batch_elements must be at least 1".into()));
         }
         let instance = adapter::instance();
-        let chosen = adapter::choose(&instance, options.adapter.as_deref())?;
+        let chosen = adapter::choose(
+            &instance,
+            options.adapter.as_deref(),
+            options.api.as_deref(),
+        )?;
         let summary = AdapterSummary::of(&chosen.get_info());
         let offered = chosen.features();
         let stamps = offered.contains(wgpu::Features::TIMESTAMP_QUERY);
@@ -147,6 +151,11 @@ impl Gpu {
         let mut limits = BatchLimits {
             max_elements: options.max_batch_elements,
             max_groups_per_dim: device_limits.max_compute_workgroups_per_dimension,
+            target_groups: if chosen.get_info().device_type == wgpu::DeviceType::Cpu {
+                batch::TARGET_GROUPS_CPU
+            } else {
+                batch::TARGET_GROUPS
+            },
         };
         // Shrink batches until the partials buffer fits the storage binding limit.
         while limits.max_groups() * PARTIAL > device_limits.max_storage_buffer_binding_size
