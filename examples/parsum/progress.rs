@@ -33,7 +33,7 @@ impl Bar {
             return;
         }
         let bar = self.bar.get_or_init(|| {
-            let bar = ProgressBar::new(self.total);
+            let bar = ProgressBar::new(self.total).with_elapsed(self.started.elapsed());
             bar.set_style(
                 ProgressStyle::with_template(
                     "{elapsed_precise} [{bar:40}] {pos}/{len} chunks, eta {eta}",
