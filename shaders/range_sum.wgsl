@@ -4,8 +4,9 @@
 // whole workgroups; every invocation adds `per_invocation` consecutive values one by one into exact
 // accumulators (`sum_run`, defined by the variant appended to this file), the workgroup reduces its
 // 256 partials in workgroup memory, and writes one 128-bit partial (four u32 limbs, little-endian)
-// per workgroup. The host adds the workgroup partials in u128. No 64-bit atomics and no waiting
-// between workgroups.
+// per workgroup. A second dispatch (`reduce`) adds each segment's workgroup partials, so the host
+// reads back 16 bytes per segment and adds those in u128. No 64-bit atomics and no waiting between
+// workgroups.
 
 const WG: u32 = 256u;
 
@@ -26,6 +27,7 @@ struct Segment {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> segments: array<Segment>;
 @group(0) @binding(2) var<storage, read_write> partials: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> segment_sums: array<vec4<u32>>;
 
 var<workgroup> scratch: array<vec4<u32>, WG>;
 
@@ -93,7 +95,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         acc = add128(acc, sum_run(0u, hi + 1u, count - before_wrap));
     }
 
-    scratch[lid] = acc;
+    let total = reduce_workgroup(lid, acc);
+    if lid == 0u {
+        partials[g] = total;
+    }
+}
+
+// The sum of every invocation's `value` in this workgroup (all invocations must call it).
+fn reduce_workgroup(lid: u32, value: vec4<u32>) -> vec4<u32> {
+    scratch[lid] = value;
     workgroupBarrier();
     for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
         if lid < stride {
@@ -101,7 +111,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         workgroupBarrier();
     }
+    return scratch[0];
+}
+
+// Second dispatch, one workgroup per segment: adds the segment's workgroup partials.
+@compute @workgroup_size(256)
+fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let s = wid.x;
+    if s >= params.segments {
+        return;
+    }
+    let seg = segments[s];
+    let span = WG * params.per_invocation;
+    // len <= 2^31 and span <= 2^20, so this cannot overflow.
+    let groups = (seg.len + span - 1u) / span;
+    var acc = vec4<u32>(0u);
+    for (var i = lid; i < groups; i += WG) {
+        acc = add128(acc, partials[seg.group_base + i]);
+    }
+    let total = reduce_workgroup(lid, acc);
     if lid == 0u {
-        partials[g] = scratch[0];
+        segment_sums[s] = total;
     }
 }

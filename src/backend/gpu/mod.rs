@@ -2,7 +2,8 @@
 //! variants) run through wgpu.
 //!
 //! Adapter, device, pipeline and buffers are made once in [`Gpu::new`]; a call writes a few
-//! parameters, dispatches, and reads back one 128-bit partial per workgroup. WGSL has no u64, so
+//! parameters, dispatches, and reads back one 128-bit sum per segment (16 bytes per chunk for
+//! ordinary plans). WGSL has no u64, so
 //! the portable kernel adds each value as a pair of u32 halves with counted carries; where the
 //! device offers 64-bit integers a native-u64 kernel is timed against it and the faster kept.
 //!
@@ -56,6 +57,8 @@ pub struct Gpu {
     device: wgpu::Device,
     queue: wgpu::Queue,
     pipeline: wgpu::ComputePipeline,
+    /// Adds each segment's workgroup partials on the device.
+    reduce: wgpu::ComputePipeline,
     kernel: GpuKernel,
     calibration: Vec<(GpuKernel, Duration)>,
     adapter: AdapterSummary,
@@ -71,7 +74,9 @@ pub struct Gpu {
 struct State {
     params: wgpu::Buffer,
     segments: wgpu::Buffer,
-    partials: wgpu::Buffer,
+    /// Workgroup partials: written by `main`, read by `reduce`, never by the host.
+    _partials: wgpu::Buffer,
+    segment_sums: wgpu::Buffer,
     readback: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
     stamps: Option<(wgpu::QuerySet, wgpu::Buffer)>,
@@ -173,8 +178,9 @@ impl Gpu {
         let layout = bind_group_layout(&device);
         let pipelines: Vec<(GpuKernel, wgpu::ComputePipeline)> = candidates
             .iter()
-            .map(|&k| (k, make_pipeline(&device, &layout, k)))
+            .map(|&k| (k, make_pipeline(&device, &layout, k, "main")))
             .collect();
+        let reduce = make_pipeline(&device, &layout, GpuKernel::U32Pairs, "reduce");
         let state = State::new(&device, &layout, &limits, stamps);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::GpuUnavailable(format!(
@@ -189,6 +195,7 @@ impl Gpu {
             device,
             queue,
             pipeline,
+            reduce,
             kernel,
             calibration: Vec::new(),
             adapter: summary,
@@ -320,7 +327,7 @@ impl Gpu {
             .iter()
             .map(|s| [s.first as u32, (s.first >> 32) as u32, s.len, s.group_base])
             .collect();
-        let partial_bytes = batch.total_groups as u64 * PARTIAL;
+        let sums_bytes = batch.segments.len() as u64 * PARTIAL;
 
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         self.queue
@@ -345,18 +352,20 @@ impl Gpu {
             pass.set_bind_group(0, &st.bind_group, &[]);
             let (x, y) = batch.grid();
             pass.dispatch_workgroups(x, y, 1);
+            pass.set_pipeline(&self.reduce);
+            pass.dispatch_workgroups(batch.segments.len() as u32, 1, 1);
         }
         if let Some((set, resolve)) = &st.stamps {
             encoder.resolve_query_set(set, 0..2, resolve, 0);
             encoder.copy_buffer_to_buffer(resolve, 0, &st.readback, 0, STAMPS);
         }
-        encoder.copy_buffer_to_buffer(&st.partials, 0, &st.readback, STAMPS, partial_bytes);
+        encoder.copy_buffer_to_buffer(&st.segment_sums, 0, &st.readback, STAMPS, sums_bytes);
         let submission = self.queue.submit([encoder.finish()]);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(self.failure(e));
         }
 
-        let span = STAMPS + partial_bytes;
+        let span = STAMPS + sums_bytes;
         let (tx, rx) = mpsc::channel();
         st.readback
             .map_async(wgpu::MapMode::Read, 0..span, move |r| drop(tx.send(r)));
@@ -385,17 +394,13 @@ impl Gpu {
                 let end = words[2] as u64 | (words[3] as u64) << 32;
                 Duration::from_nanos((end.saturating_sub(begin) as f64 * period) as u64)
             });
-            let partials = &words[(STAMPS / 4) as usize..];
-            let limb = |g: usize| -> u128 {
-                let w = &partials[4 * g..4 * g + 4];
-                w[0] as u128 | (w[1] as u128) << 32 | (w[2] as u128) << 64 | (w[3] as u128) << 96
-            };
-            let sums = batch
-                .segments
-                .iter()
-                .map(|s| {
-                    let base = s.group_base as usize;
-                    (base..base + s.groups as usize).map(limb).sum()
+            let sums = words[(STAMPS / 4) as usize..]
+                .chunks_exact(4)
+                .map(|w| {
+                    w[0] as u128
+                        | (w[1] as u128) << 32
+                        | (w[2] as u128) << 64
+                        | (w[3] as u128) << 96
                 })
                 .collect();
             (sums, kernel)
@@ -422,6 +427,7 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
             entry(0, wgpu::BufferBindingType::Uniform),
             entry(1, wgpu::BufferBindingType::Storage { read_only: true }),
             entry(2, wgpu::BufferBindingType::Storage { read_only: false }),
+            entry(3, wgpu::BufferBindingType::Storage { read_only: false }),
         ],
     })
 }
@@ -430,6 +436,7 @@ fn make_pipeline(
     device: &wgpu::Device,
     layout: &wgpu::BindGroupLayout,
     kernel: GpuKernel,
+    entry_point: &str,
 ) -> wgpu::ComputePipeline {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(kernel.name()),
@@ -444,7 +451,7 @@ fn make_pipeline(
         label: Some(kernel.name()),
         layout: Some(&pipeline_layout),
         module: &module,
-        entry_point: Some("main"),
+        entry_point: Some(entry_point),
         compilation_options: Default::default(),
         cache: None,
     })
@@ -473,12 +480,10 @@ impl State {
             MAX_SEGMENTS as u64 * 16,
             U::STORAGE | U::COPY_DST,
         );
-        let partials = buffer("partials", partial_bytes, U::STORAGE | U::COPY_SRC);
-        let readback = buffer(
-            "readback",
-            STAMPS + partial_bytes,
-            U::MAP_READ | U::COPY_DST,
-        );
+        let partials = buffer("partials", partial_bytes, U::STORAGE);
+        let sums_bytes = MAX_SEGMENTS as u64 * PARTIAL;
+        let segment_sums = buffer("segment sums", sums_bytes, U::STORAGE | U::COPY_SRC);
+        let readback = buffer("readback", STAMPS + sums_bytes, U::MAP_READ | U::COPY_DST);
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("range_sum"),
             layout,
@@ -495,6 +500,10 @@ impl State {
                     binding: 2,
                     resource: partials.as_entire_binding(),
                 },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: segment_sums.as_entire_binding(),
+                },
             ],
         });
         let stamps = stamps.then(|| {
@@ -509,7 +518,8 @@ impl State {
         Self {
             params,
             segments,
-            partials,
+            _partials: partials,
+            segment_sums,
             readback,
             bind_group,
             stamps,
