@@ -1,6 +1,6 @@
 //! The [`Backend`] trait and what a backend says about itself.
 //!
-//! A backend sums the chunks of a [`ChunkPlan`] and hands each partial to a [`ChunkSink`], which
+//! A backend sums the chunks of a [`ChunkPlan`](crate::ChunkPlan) and hands each partial to a [`ChunkSink`], which
 //! verifies it: backends never check themselves and never compute the closed form.
 
 #[cfg(feature = "gpu")]
