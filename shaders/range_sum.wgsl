@@ -1,35 +1,50 @@
-// Exact sum of u64 ranges on the GPU: the part shared by both kernel variants.
+// Exact sums of u64 ranges on the GPU: the part shared by both kernel variants.
 //
-// A batch is a list of segments (pieces of chunks, at most 2^31 elements each). Every segment gets
-// whole workgroups; every invocation adds `per_invocation` consecutive values one by one into exact
-// accumulators (`sum_run`, defined by the variant appended to this file), the workgroup reduces its
-// 256 partials in workgroup memory, and writes one 128-bit partial (four u32 limbs, little-endian)
-// per workgroup. A second dispatch (`reduce`) adds each segment's workgroup partials, so the host
-// reads back 16 bytes per segment and adds those in u128. No 64-bit atomics and no waiting between
+// A batch is a run of at most 2^32 consecutive values (offsets 0..=params.last from the value
+// `first`), cut into segments: the pieces of chunks that fall in it, segment s starting at offset
+// starts[s]. Elements, not segments, are spread over invocations: invocation t of the batch adds
+// the values at offsets t·k ..= t·k + k − 1 (k = per_invocation), whatever the chunk boundaries.
+//
+// Pass 1 (`main`), per invocation: a segment wholly inside its run is written to sums[] at once.
+// Of the others it keeps two parts, each keyed by segment: L, the segment it starts in when that
+// segment began earlier, and R, the segment it ends in when that segment goes on past its run.
+// The workgroup then adds parts with equal keys (a segmented scan over its 512 keyed parts). A
+// segment that stays inside the workgroup is written to sums[]; one that crosses the workgroup's
+// left edge leaves its part in edges[2g], one that starts inside and crosses the right edge in
+// edges[2g + 1]. A workgroup inside a single segment skips the scan: a plain tree sum.
+//
+// Pass 2 (`reduce`), one workgroup per crossing (a segment over several workgroups, listed by the
+// host): edges[2·first + 1] + edges[2g] for every later workgroup g up to its last.
+//
+// Every sum is 128 bits as four u32 limbs (little-endian). No 64-bit atomics, no waiting between
 // workgroups.
 
 const WG: u32 = 256u;
+const PARTS: u32 = 512u;
+const NONE: u32 = 0xFFFFFFFFu;
 
 struct Params {
-    total_groups: u32,
-    segments: u32,
-    per_invocation: u32,
-    groups_per_row: u32,
-}
-
-struct Segment {
     first_lo: u32,
     first_hi: u32,
-    len: u32,
-    group_base: u32,
+    last: u32,
+    segments: u32,
+    per_invocation: u32,
+    groups: u32,
+    groups_per_row: u32,
+    crossings: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> segments: array<Segment>;
-@group(0) @binding(2) var<storage, read_write> partials: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read_write> segment_sums: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> starts: array<u32>;
+// (segment, first workgroup, last workgroup, unused)
+@group(0) @binding(2) var<storage, read> crossings: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> edges: array<vec4<u32>>;
+@group(0) @binding(4) var<storage, read_write> sums: array<vec4<u32>>;
 
-var<workgroup> scratch: array<vec4<u32>, WG>;
+var<workgroup> keys: array<u32, PARTS>;
+var<workgroup> vals: array<vec4<u32>, PARTS>;
+// The workgroup's first and last segment.
+var<workgroup> span_segments: vec2<u32>;
 
 fn carry(sum: u32, addend: u32) -> u32 {
     return select(0u, 1u, sum < addend);
@@ -55,36 +70,34 @@ fn combine(lo_sum: vec2<u32>, hi_sum: vec2<u32>) -> vec4<u32> {
     return vec4<u32>(lo_sum.x, mid, hi_sum.y + carry(mid, lo_sum.y), 0u);
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let g = wid.x + wid.y * params.groups_per_row;
-    if g >= params.total_groups {
-        return;
+// Offset of the last value of segment s.
+fn segment_end(s: u32) -> u32 {
+    if s + 1u < params.segments {
+        return starts[s + 1u] - 1u;
     }
+    return params.last;
+}
 
-    // The segment this workgroup belongs to: the last one whose group_base <= g.
-    var lo_i = 0u;
-    var hi_i = params.segments - 1u;
-    while lo_i < hi_i {
-        let mid = (lo_i + hi_i + 1u) / 2u;
-        if segments[mid].group_base <= g {
-            lo_i = mid;
+// The last segment in lo..=hi that starts at or before `offset`.
+fn find_segment(offset: u32, lo0: u32, hi0: u32) -> u32 {
+    var lo = lo0;
+    var hi = hi0;
+    while lo < hi {
+        let mid = lo + (hi - lo + 1u) / 2u;
+        if starts[mid] <= offset {
+            lo = mid;
         } else {
-            hi_i = mid - 1u;
+            hi = mid - 1u;
         }
     }
-    let seg = segments[lo_i];
+    return lo;
+}
 
-    // Segments hold at most 2^31 elements, so offsets fit a u32.
-    let k = params.per_invocation;
-    let offset = (g - seg.group_base) * WG * k + lid * k;
-    var count = 0u;
-    if offset < seg.len {
-        count = min(k, seg.len - offset);
-    }
-    let lo = seg.first_lo + offset;
-    let hi = seg.first_hi + carry(lo, offset);
-
+// The sum of the values at offsets a..=b (b − a < per_invocation).
+fn sum_offsets(a: u32, b: u32) -> vec4<u32> {
+    let count = b - a + 1u;
+    let lo = params.first_lo + a;
+    let hi = params.first_hi + carry(lo, a);
     // Values up to the wrap of the low half, then the rest with the high half one larger.
     var before_wrap = count;
     if lo != 0u {
@@ -94,43 +107,160 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if count > before_wrap {
         acc = add128(acc, sum_run(0u, hi + 1u, count - before_wrap));
     }
-
-    let total = reduce_workgroup(lid, acc);
-    if lid == 0u {
-        partials[g] = total;
-    }
+    return acc;
 }
 
 // The sum of every invocation's `value` in this workgroup (all invocations must call it).
-fn reduce_workgroup(lid: u32, value: vec4<u32>) -> vec4<u32> {
-    scratch[lid] = value;
+fn reduce_tree(lid: u32, value: vec4<u32>) -> vec4<u32> {
+    vals[lid] = value;
     workgroupBarrier();
     for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
         if lid < stride {
-            scratch[lid] = add128(scratch[lid], scratch[lid + stride]);
+            vals[lid] = add128(vals[lid], vals[lid + stride]);
         }
         workgroupBarrier();
     }
-    return scratch[0];
+    return vals[0];
 }
 
-// Second dispatch, one workgroup per segment: adds the segment's workgroup partials.
 @compute @workgroup_size(256)
-fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let s = wid.x;
-    if s >= params.segments {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let g = wid.x + wid.y * params.groups_per_row;
+    if g >= params.groups {
         return;
     }
-    let seg = segments[s];
-    let span = WG * params.per_invocation;
-    // len <= 2^31 and span <= 2^20, so this cannot overflow.
-    let groups = (seg.len + span - 1u) / span;
-    var acc = vec4<u32>(0u);
-    for (var i = lid; i < groups; i += WG) {
-        acc = add128(acc, partials[seg.group_base + i]);
+    let k = params.per_invocation;
+    let span = WG * k;
+    // The batch holds at most 2^32 values, so offsets fit a u32; sums of offsets are clamped
+    // before they could wrap.
+    let wg_start = g * span;
+    var wg_last = params.last;
+    if params.last - wg_start >= span {
+        wg_last = wg_start + span - 1u;
     }
-    let total = reduce_workgroup(lid, acc);
     if lid == 0u {
-        segment_sums[s] = total;
+        let first = find_segment(wg_start, 0u, params.segments - 1u);
+        span_segments = vec2<u32>(first, find_segment(wg_last, first, params.segments - 1u));
+    }
+    let seg = workgroupUniformLoad(&span_segments);
+
+    let offset = lid * k;
+    let busy = wg_last - wg_start >= offset;
+    var a = 0u;
+    var b = 0u;
+    if busy {
+        a = wg_start + offset;
+        b = a + min(k - 1u, params.last - a);
+    }
+
+    if seg.x == seg.y {
+        // One segment covers the whole workgroup.
+        var acc = vec4<u32>(0u);
+        if busy {
+            acc = sum_offsets(a, b);
+        }
+        let total = reduce_tree(lid, acc);
+        if lid == 0u {
+            if starts[seg.x] < wg_start {
+                edges[2u * g] = total;
+            } else if segment_end(seg.x) > wg_last {
+                edges[2u * g + 1u] = total;
+            } else {
+                sums[seg.x] = total;
+            }
+        }
+        return;
+    }
+
+    var key_l = NONE;
+    var val_l = vec4<u32>(0u);
+    var key_r = NONE;
+    var val_r = vec4<u32>(0u);
+    if busy {
+        var s = find_segment(a, seg.x, seg.y);
+        var cur = a;
+        loop {
+            let end = segment_end(s);
+            let stop = min(end, b);
+            let v = sum_offsets(cur, stop);
+            if starts[s] < a {
+                key_l = s;
+                val_l = v;
+            } else if end > b {
+                key_r = s;
+                val_r = v;
+            } else {
+                sums[s] = v;
+            }
+            if stop == b {
+                break;
+            }
+            cur = stop + 1u;
+            s += 1u;
+        }
+        // A zero part keyed like L keeps a segment's run of parts unbroken when this run lies
+        // inside it.
+        if key_r == NONE && key_l != NONE {
+            key_r = key_l;
+        }
+    }
+    let i0 = 2u * lid;
+    let i1 = i0 + 1u;
+    keys[i0] = key_l;
+    vals[i0] = val_l;
+    keys[i1] = key_r;
+    vals[i1] = val_r;
+    workgroupBarrier();
+    // Segmented inclusive scan (Hillis–Steele): equal keys are contiguous, so comparing the two
+    // ends of a stride tells whether it stays inside one segment.
+    for (var stride = 1u; stride < PARTS; stride *= 2u) {
+        var n0 = vals[i0];
+        var n1 = vals[i1];
+        if i0 >= stride && keys[i0 - stride] == keys[i0] {
+            n0 = add128(n0, vals[i0 - stride]);
+        }
+        if i1 >= stride && keys[i1 - stride] == keys[i1] {
+            n1 = add128(n1, vals[i1 - stride]);
+        }
+        workgroupBarrier();
+        vals[i0] = n0;
+        vals[i1] = n1;
+        workgroupBarrier();
+    }
+    // The last part of each key holds that segment's total over the workgroup.
+    for (var j = 0u; j < 2u; j++) {
+        let i = i0 + j;
+        let key = keys[i];
+        if key != NONE && (i + 1u == PARTS || keys[i + 1u] != key) {
+            let total = vals[i];
+            if key == seg.x && starts[key] < wg_start {
+                edges[2u * g] = total;
+            } else if key == seg.y && segment_end(key) > wg_last {
+                edges[2u * g + 1u] = total;
+            } else {
+                sums[key] = total;
+            }
+        }
+    }
+}
+
+// Second dispatch, one workgroup per crossing: adds the segment's parts from its workgroups.
+@compute @workgroup_size(256)
+fn reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = wid.x + wid.y * params.groups_per_row;
+    if i >= params.crossings {
+        return;
+    }
+    let c = crossings[i];
+    var acc = vec4<u32>(0u);
+    if lid == 0u {
+        acc = edges[2u * c.y + 1u];
+    }
+    for (var g = c.y + 1u + lid; g <= c.z; g += WG) {
+        acc = add128(acc, edges[2u * g]);
+    }
+    let total = reduce_tree(lid, acc);
+    if lid == 0u {
+        sums[c.x] = total;
     }
 }

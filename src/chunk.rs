@@ -6,12 +6,15 @@ use crate::range::{SumRange, closed_form};
 /// How a range is cut into chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Chunking {
-    /// [`DEFAULT_CHUNKS`] chunks, fewer for short ranges so no chunk is under [`MIN_AUTO_CHUNK`].
+    /// [`DEFAULT_CHUNKS`] near-equal chunks, fewer for short ranges so that no chunk is under
+    /// [`MIN_AUTO_CHUNK`] elements.
     #[default]
     Auto,
-    /// This many chunks (at most one per element).
+    /// This many chunks whose lengths differ by at most one (at most one chunk per element).
     Count(u64),
-    /// Chunks of this many elements (the last one may be shorter).
+    /// Chunks of exactly this many elements; the last one holds what is left, so it may be
+    /// shorter. (One exception, for a plan no machine will finish: 2^64 chunks do not fit a
+    /// `u64`, so one-element chunks over the whole domain give `u64::MAX` chunks, the last of two.)
     Length(u128),
 }
 
@@ -48,22 +51,35 @@ impl Chunk {
     }
 }
 
-/// A range cut into `len()` chunks whose lengths differ by at most one; computed on demand, so a
-/// plan of a billion chunks costs no memory.
+/// Where the chunk boundaries fall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Layout {
+    /// The first `longer` chunks hold `base + 1` elements, the rest `base`.
+    Even { base: u128, longer: u64 },
+    /// Every chunk holds `len` elements except the last, which holds the rest.
+    Fixed { len: u128 },
+}
+
+/// A range cut into chunks, computed on demand: a plan of a billion chunks costs no memory.
+///
+/// [`Chunking::Auto`] and [`Chunking::Count`] give chunks whose lengths differ by at most one;
+/// [`Chunking::Length`] gives chunks of exactly that length and a shorter last one.
 ///
 /// ```
 /// use parsum::{ChunkPlan, Chunking, SumRange};
-/// let plan = ChunkPlan::new(SumRange::new(0..10)?, Chunking::Count(3))?;
-/// let lens: Vec<u128> = plan.iter().map(|c| c.len()).collect();
-/// assert_eq!(lens, [4, 3, 3]);
+/// let range = SumRange::new(0..100)?;
+/// let lens = |c| -> parsum::Result<Vec<u128>> {
+///     Ok(ChunkPlan::new(range, c)?.iter().map(|c| c.len()).collect())
+/// };
+/// assert_eq!(lens(Chunking::Count(3))?, [34, 33, 33]);
+/// assert_eq!(lens(Chunking::Length(30))?, [30, 30, 30, 10]);
 /// # Ok::<(), parsum::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChunkPlan {
     range: SumRange,
     chunks: u64,
-    base: u128,
-    longer: u64,
+    layout: Layout,
 }
 
 impl ChunkPlan {
@@ -71,30 +87,36 @@ impl ChunkPlan {
     /// chunks than elements gives one chunk per element; an empty range has no chunk.
     pub fn new(range: SumRange, chunking: Chunking) -> Result<Self> {
         let n = range.len();
-        let wanted: u128 = match chunking {
-            Chunking::Auto => (n / MIN_AUTO_CHUNK).clamp(1, DEFAULT_CHUNKS as u128),
-            Chunking::Count(0) | Chunking::Length(0) => return Err(Error::ZeroChunks),
-            Chunking::Count(c) => c as u128,
-            Chunking::Length(l) => n.div_ceil(l).max(1),
-        };
-        // At most one chunk per element; a chunk count always fits u64 since n <= 2^64 and
-        // a plan of 2^64 one-element chunks is capped to u64::MAX chunks (the last holds two).
-        let chunks = wanted.min(n).min(u64::MAX as u128) as u64;
+        if matches!(chunking, Chunking::Count(0) | Chunking::Length(0)) {
+            return Err(Error::ZeroChunks);
+        }
         if n == 0 {
             return Ok(Self {
                 range,
                 chunks: 0,
-                base: 0,
-                longer: 0,
+                layout: Layout::Even { base: 0, longer: 0 },
             });
         }
-        let base = n / chunks as u128;
-        let longer = (n % chunks as u128) as u64;
+        // n ≤ 2^64, so only one-element chunks over the whole domain ask for more than
+        // u64::MAX chunks; that plan is capped there and its last chunk holds two elements.
+        let cap = |wanted: u128| wanted.min(u64::MAX as u128) as u64;
+        let (chunks, layout) = match chunking {
+            Chunking::Length(len) => (cap(n.div_ceil(len)), Layout::Fixed { len }),
+            other => {
+                let wanted = match other {
+                    Chunking::Count(c) => c as u128,
+                    _ => (n / MIN_AUTO_CHUNK).clamp(1, DEFAULT_CHUNKS as u128),
+                };
+                let chunks = cap(wanted.min(n));
+                let base = n / chunks as u128;
+                let longer = (n % chunks as u128) as u64;
+                (chunks, Layout::Even { base, longer })
+            }
+        };
         Ok(Self {
             range,
             chunks,
-            base,
-            longer,
+            layout,
         })
     }
 
@@ -113,25 +135,108 @@ impl ChunkPlan {
         self.chunks == 0
     }
 
-    /// The `index`-th chunk. The first `n % chunks` chunks are one element longer.
+    /// Offset from the range's start of the first element of chunk `index` (`index == len()`
+    /// gives the range's length).
+    pub fn offset_of(&self, index: u64) -> u128 {
+        if index >= self.chunks {
+            return self.range.len();
+        }
+        let i = index as u128;
+        match self.layout {
+            Layout::Even { base, longer } => i * base + i.min(longer as u128),
+            Layout::Fixed { len } => i * len,
+        }
+    }
+
+    /// Index of the chunk that holds the element at `offset` from the range's start.
+    ///
+    /// # Panics
+    /// When `offset` is not below the range's length.
+    pub fn chunk_at(&self, offset: u128) -> u64 {
+        assert!(offset < self.range.len(), "offset {offset} out of range");
+        let index = match self.layout {
+            Layout::Even { base, longer } => {
+                let split = longer as u128 * (base + 1);
+                if offset < split {
+                    offset / (base + 1)
+                } else {
+                    longer as u128 + (offset - split) / base
+                }
+            }
+            Layout::Fixed { len } => offset / len,
+        };
+        index.min(self.chunks as u128 - 1) as u64
+    }
+
+    /// The `index`-th chunk.
     ///
     /// # Panics
     /// When `index >= self.len()`.
     pub fn chunk(&self, index: u64) -> Chunk {
         assert!(index < self.chunks, "chunk {index} out of {}", self.chunks);
-        let i = index as u128;
-        let offset = i * self.base + i.min(self.longer as u128);
-        let len = self.base + u128::from(index < self.longer);
-        let first = self.range.start() + offset;
+        let first = self.range.start() + self.offset_of(index);
+        let end = self.range.start() + self.offset_of(index + 1);
         Chunk {
             index,
             first: first as u64,
-            last: (first + len - 1) as u64,
+            last: (end - 1) as u64,
         }
     }
 
     /// The chunks in order.
-    pub fn iter(&self) -> impl Iterator<Item = Chunk> + '_ {
-        (0..self.chunks).map(|i| self.chunk(i))
+    pub fn iter(&self) -> Chunks<'_> {
+        self.iter_from(0)
+    }
+
+    /// The chunks from `index` on, in order (none when `index >= len()`).
+    pub fn iter_from(&self, index: u64) -> Chunks<'_> {
+        Chunks {
+            plan: self,
+            index: index.min(self.chunks),
+            next_first: self.range.start() + self.offset_of(index),
+        }
+    }
+}
+
+/// Iterator over a plan's chunks; each step costs an add and a compare, not a division.
+#[derive(Debug, Clone)]
+pub struct Chunks<'a> {
+    plan: &'a ChunkPlan,
+    index: u64,
+    next_first: u128,
+}
+
+impl Iterator for Chunks<'_> {
+    type Item = Chunk;
+
+    fn next(&mut self) -> Option<Chunk> {
+        let plan = self.plan;
+        if self.index >= plan.chunks {
+            return None;
+        }
+        let end = plan.range.end();
+        let len = match plan.layout {
+            Layout::Even { base, longer } => base + u128::from(self.index < longer),
+            Layout::Fixed { len } => len,
+        };
+        let last_chunk = self.index + 1 == plan.chunks;
+        let stop = if last_chunk {
+            end
+        } else {
+            (self.next_first + len).min(end)
+        };
+        let chunk = Chunk {
+            index: self.index,
+            first: self.next_first as u64,
+            last: (stop - 1) as u64,
+        };
+        self.index += 1;
+        self.next_first = stop;
+        Some(chunk)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = usize::try_from(self.plan.chunks - self.index).unwrap_or(usize::MAX);
+        (left, usize::try_from(self.plan.chunks - self.index).ok())
     }
 }

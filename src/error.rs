@@ -17,9 +17,17 @@ pub enum Error {
     /// A chunk plan was asked for with zero chunks or a zero chunk length.
     #[error("the number of chunks and the chunk length must be at least 1")]
     ZeroChunks,
-    /// A thread count of zero, or a thread pool that could not be built.
+    /// A thread count out of range, or a thread pool that could not be built.
     #[error("thread pool: {0}")]
     Threads(String),
+    /// A SIMD kernel was asked for on a CPU that lacks the instructions it is compiled for.
+    #[error("the {kernel} kernel needs the CPU feature `{feature}`, which this CPU lacks")]
+    KernelUnavailable {
+        /// The kernel asked for (`avx512`, `avx2`).
+        kernel: &'static str,
+        /// The CPU feature it needs.
+        feature: &'static str,
+    },
     /// A backend's partial sum for one chunk disagrees with the closed form.
     #[error(
         "verification failed on chunk {chunk} ({first}..={last}): got {got}, expected {expected}"
@@ -53,7 +61,8 @@ pub enum Error {
         /// Chunks in the plan.
         expected: u64,
     },
-    /// A setting (such as `PARSUM_BACKEND`) is not understood, or no backend is usable.
+    /// A setting (an environment variable such as `PARSUM_BACKEND` or `WGPU_BACKEND`, or an
+    /// option) is not understood; the message names it and the value.
     #[error("configuration: {0}")]
     Config(String),
     /// The sum was stopped by its cancellation token before it finished.
@@ -70,7 +79,8 @@ pub enum Error {
     /// No usable GPU adapter: says what was tried.
     #[error("no GPU available: {0}")]
     GpuUnavailable(String),
-    /// The GPU failed during a call (validation error, failed map, poll or submission).
+    /// The GPU failed during a call (validation error, failed map, poll time-out); the backend
+    /// stays usable.
     #[error("GPU error: {0}")]
     Gpu(String),
     /// The GPU device was lost; this backend cannot be used again.

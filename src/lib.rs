@@ -8,11 +8,11 @@
 //! element (none of them computes the formula), and the formula only checks their work.
 //!
 //! ```
-//! // The whole job in one line: sum, verified, on the fastest CPU backend.
+//! // The whole job in one line: sum, verified, on the fastest backend for the size.
 //! let total = parsum::sum(1..=1_000_000_000)?;
 //! assert_eq!(total, 500_000_000_500_000_000);
 //!
-//! // Explicit backends give the same exact answer.
+//! // Explicit backends give the same exact answer: parallel == sequential.
 //! use parsum::{Scalar, Simd, SumRequest};
 //! let request = SumRequest::new(u64::MAX - 999_999..=u64::MAX)?.chunks(100);
 //! let sequential = request.run(&Scalar::new())?;
@@ -21,6 +21,10 @@
 //! assert!(parallel.sum > u64::MAX as u128);
 //! # Ok::<(), parsum::Error>(())
 //! ```
+//!
+//! Layers, each depending only on those above it: [`error`](Error), ranges ([`SumRange`]),
+//! chunk plans ([`ChunkPlan`]), the verifying sink ([`ChunkSink`]), the [`backend`]s, requests
+//! ([`SumRequest`]), and [`select`] ([`Auto`]).
 
 #![warn(missing_docs)]
 
@@ -30,21 +34,22 @@ mod error;
 mod range;
 mod request;
 pub mod select;
+pub mod store;
 mod verify;
 
+pub use backend::batch;
 pub use backend::gpu::{Gpu, adapters};
-pub use backend::gpu_options::{AdapterSummary, GpuKernel, GpuOptions};
-pub use backend::lanes::LaneKernel;
+pub use backend::gpu_options::{AdapterChoice, AdapterSummary, GpuKernel, GpuOptions};
+pub use backend::lanes::{LaneKernel, Lanes};
 pub use backend::scalar::Scalar;
 pub use backend::simd::Simd;
-pub use backend::{Backend, BackendInfo, BackendKind};
-pub use chunk::{Chunk, ChunkPlan, Chunking, DEFAULT_CHUNKS, MIN_AUTO_CHUNK};
+pub use backend::{Backend, BackendInfo, BackendKind, Basis, ChosenBy, Ran, Selection};
+pub use chunk::{Chunk, ChunkPlan, Chunking, Chunks, DEFAULT_CHUNKS, MIN_AUTO_CHUNK};
 pub use error::{Error, Result};
 pub use range::{DOMAIN_END, SumRange, closed_form};
 pub use request::{SumReport, SumRequest};
-pub use select::{
-    Auto, AutoOptions, CacheSetting, CandidateReport, ChosenBy, CostModel, Explanation, Selection,
-};
+pub use select::{Auto, AutoOptions, CandidateReport, CostModel, Explanation};
+pub use store::CacheSetting;
 pub use verify::{ChunkSink, Progress};
 
 use std::ops::RangeBounds;
@@ -53,7 +58,7 @@ use std::sync::OnceLock;
 /// Sums `range` exactly, verified against the closed form, on the fastest backend for its size.
 ///
 /// The first call builds one process-wide [`Auto`] (finding the backends, and calibrating them
-/// unless a cached calibration fits); every later call only picks and runs.
+/// unless saved observations fit); every later call only picks, runs and records.
 ///
 /// ```
 /// assert_eq!(parsum::sum(1..=100)?, 5050);

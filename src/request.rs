@@ -5,11 +5,10 @@ use std::ops::RangeBounds;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, BackendInfo};
+use crate::backend::{Backend, BackendInfo, Selection};
 use crate::chunk::{ChunkPlan, Chunking};
 use crate::error::Result;
 use crate::range::SumRange;
-use crate::select::Selection;
 use crate::verify::{ChunkSink, Progress};
 
 /// A sum to run: the range, how to chunk it, whether to verify, and optional progress and
@@ -48,13 +47,14 @@ impl<'a> SumRequest<'a> {
         }
     }
 
-    /// Cut the range into `n` chunks (0 is an error when run).
+    /// Cut the range into `n` near-equal chunks (0 is an error when run).
     pub fn chunks(mut self, n: u64) -> Self {
         self.chunking = Chunking::Count(n);
         self
     }
 
-    /// Cut the range into chunks of `len` elements (0 is an error when run).
+    /// Cut the range into chunks of `len` elements, the last one shorter (0 is an error when
+    /// run).
     pub fn chunk_len(mut self, len: u128) -> Self {
         self.chunking = Chunking::Length(len);
         self
@@ -78,7 +78,7 @@ impl<'a> SumRequest<'a> {
         self
     }
 
-    /// Call `observer` after every finished chunk (from the backend's threads).
+    /// Call `observer` after every batch of finished chunks (from the thread that verified them).
     pub fn observe(mut self, observer: &'a (dyn Fn(Progress) + Sync)) -> Self {
         self.observer = Some(observer);
         self
@@ -99,13 +99,9 @@ impl<'a> SumRequest<'a> {
         let plan = self.plan()?;
         let sink = ChunkSink::new(&plan, self.verify, self.cancel, self.observer);
         let started = Instant::now();
-        backend.sum_chunks(&sink)?;
+        let ran = backend.sum_chunks(&sink)?;
         let elapsed = started.elapsed();
-        let (sum, choice) = sink.finish()?;
-        let (ran_on, selection) = match choice {
-            Some((info, selection)) => (info, Some(selection)),
-            None => (backend.info(), None),
-        };
+        let sum = sink.finish()?;
         Ok(SumReport {
             range: self.range,
             chunks: plan.len(),
@@ -113,14 +109,15 @@ impl<'a> SumRequest<'a> {
             expected: self.range.closed_form(),
             verified: self.verify,
             elapsed,
-            backend: ran_on,
-            selection,
+            backend: ran.backend,
+            selection: ran.selection,
         })
     }
 }
 
 /// The outcome of a [`SumRequest`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SumReport {
     /// The range summed.
     pub range: SumRange,

@@ -1,18 +1,17 @@
 //! The sink every backend hands its chunk partials to: it checks each one against the closed form,
-//! adds them up, reports progress and carries the cancellation flag.
+//! adds them up, reports progress and carries the cancellation flag — and nothing else.
 //!
 //! Verification lives here, above the backends, so that a backend only sums and cannot skip it.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::backend::BackendInfo;
 use crate::chunk::ChunkPlan;
 use crate::error::{Error, Result};
-use crate::select::Selection;
 
-/// Progress of one sum, as handed to an observer after each chunk.
+/// Progress of one sum, as handed to an observer after each batch of finished chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Progress {
     /// Chunks finished so far.
     pub chunks_done: u64,
@@ -31,7 +30,6 @@ pub struct ChunkSink<'a> {
     cancel: Option<&'a AtomicBool>,
     observer: Option<&'a (dyn Fn(Progress) + Sync)>,
     state: Mutex<Tally>,
-    choice: Mutex<Option<(BackendInfo, Selection)>>,
 }
 
 #[derive(Default)]
@@ -54,7 +52,6 @@ impl<'a> ChunkSink<'a> {
             cancel,
             observer,
             state: Mutex::new(Tally::default()),
-            choice: Mutex::new(None),
         }
     }
 
@@ -62,31 +59,46 @@ impl<'a> ChunkSink<'a> {
     /// the chunk's closed form (verification on) or the sum was cancelled: the backend must stop
     /// and return that error.
     pub fn accept(&self, index: u64, partial: u128) -> Result<()> {
-        if index >= self.plan.len() {
-            return Err(Error::MissingChunks {
-                got: index + 1,
+        self.accept_run(index, &[partial])
+    }
+
+    /// Takes the partials of the consecutive chunks `first`, `first + 1`, …: one lock and one
+    /// progress report for the whole run, so that many small chunks cost little.
+    pub fn accept_run(&self, first: u64, partials: &[u128]) -> Result<()> {
+        let count = partials.len() as u64;
+        let end = first
+            .checked_add(count)
+            .filter(|&end| end <= self.plan.len())
+            .ok_or(Error::MissingChunks {
+                got: first.saturating_add(count),
                 expected: self.plan.len(),
-            });
+            })?;
+        if count == 0 {
+            return self.check_cancelled();
         }
-        let chunk = self.plan.chunk(index);
         if self.verify {
-            let expected = chunk.closed_form();
-            if partial != expected {
-                return Err(Error::Mismatch {
-                    chunk: index,
-                    first: chunk.first,
-                    last: chunk.last,
-                    got: partial,
-                    expected,
-                });
+            for (chunk, &partial) in self.plan.iter_from(first).zip(partials) {
+                let expected = chunk.closed_form();
+                if partial != expected {
+                    return Err(Error::Mismatch {
+                        chunk: chunk.index,
+                        first: chunk.first,
+                        last: chunk.last,
+                        got: partial,
+                        expected,
+                    });
+                }
             }
         }
+        // Verified partials cannot overflow (any range's sum is below 2^127); unverified ones
+        // from a faulty backend may, and must not panic.
+        let sum = partials.iter().fold(0u128, |a, &p| a.wrapping_add(p));
+        let elements = self.plan.offset_of(end) - self.plan.offset_of(first);
         let progress = {
             let mut tally = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            // Cannot overflow: the sum of any u64 range is below 2^127.
-            tally.total += partial;
-            tally.chunks += 1;
-            tally.elements += chunk.len();
+            tally.total = tally.total.wrapping_add(sum);
+            tally.chunks += count;
+            tally.elements += elements;
             Progress {
                 chunks_done: tally.chunks,
                 chunks_total: self.plan.len(),
@@ -114,11 +126,6 @@ impl<'a> ChunkSink<'a> {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Tally::default();
     }
 
-    /// Notes which backend actually ran the sum, and how it was chosen (for [`crate::Auto`]).
-    pub(crate) fn record_choice(&self, info: BackendInfo, selection: Selection) {
-        *self.choice.lock().unwrap_or_else(|e| e.into_inner()) = Some((info, selection));
-    }
-
     /// The plan the partials belong to.
     pub fn plan(&self) -> &ChunkPlan {
         self.plan
@@ -126,7 +133,7 @@ impl<'a> ChunkSink<'a> {
 
     /// Closes the tally: every chunk must have been reported, and with verification on the total
     /// must equal the range's closed form.
-    pub(crate) fn finish(self) -> Result<(u128, Option<(BackendInfo, Selection)>)> {
+    pub(crate) fn finish(self) -> Result<u128> {
         let tally = self.state.into_inner().unwrap_or_else(|e| e.into_inner());
         if tally.chunks != self.plan.len() {
             return Err(Error::MissingChunks {
@@ -141,7 +148,6 @@ impl<'a> ChunkSink<'a> {
                 expected,
             });
         }
-        let choice = self.choice.into_inner().unwrap_or_else(|e| e.into_inner());
-        Ok((tally.total, choice))
+        Ok(tally.total)
     }
 }

@@ -50,7 +50,8 @@ fn closed_form_exact_everywhere() {
     }
 }
 
-fn assert_covers(plan: &ChunkPlan) {
+/// Chunks follow each other without gap; near-equal plans differ by at most one element.
+fn assert_covers(plan: &ChunkPlan, near_equal: bool) {
     let range = plan.range();
     let mut next = range.start();
     let mut total = 0u128;
@@ -65,11 +66,19 @@ fn assert_covers(plan: &ChunkPlan) {
     }
     assert_eq!(next, range.end().max(range.start()));
     assert_eq!(total, range.closed_form());
-    if !plan.is_empty() {
+    if !plan.is_empty() && near_equal {
         assert!(
             longest - shortest <= 1,
             "chunk lengths differ by more than one"
         );
+    }
+    // The iterator, indexing and offsets agree.
+    for (i, c) in plan.iter().enumerate().step_by(97) {
+        assert_eq!(plan.chunk(i as u64), c);
+        let offset = c.first as u128 - range.start();
+        assert_eq!(plan.offset_of(i as u64), offset);
+        assert_eq!(plan.chunk_at(offset), i as u64);
+        assert_eq!(plan.chunk_at(offset + c.len() - 1), i as u64);
     }
 }
 
@@ -79,6 +88,8 @@ fn plans_cover_their_range() {
         (0..1000u64, Chunking::Count(7), 7),
         (0..1000, Chunking::Count(5000), 1000),
         (0..1000, Chunking::Length(300), 4),
+        (0..1000, Chunking::Length(1000), 1),
+        (0..1000, Chunking::Length(5000), 1),
         (0..1000, Chunking::Auto, 1),
         (0..10_000_000, Chunking::Auto, 100),
         (0..1_000_000, Chunking::Auto, 15),
@@ -86,7 +97,7 @@ fn plans_cover_their_range() {
     ] {
         let plan = ChunkPlan::new(SumRange::new(range.clone()).unwrap(), chunking).unwrap();
         assert_eq!(plan.len(), chunks, "{range:?} {chunking:?}");
-        assert_covers(&plan);
+        assert_covers(&plan, !matches!(chunking, Chunking::Length(_)));
     }
 }
 
@@ -97,11 +108,31 @@ fn whole_domain_plans() {
     assert_eq!(plan.chunk(0).len(), 1u128 << 64);
     assert_eq!((plan.chunk(0).first, plan.chunk(0).last), (0, u64::MAX));
     let plan = ChunkPlan::new(all, Chunking::Count(3)).unwrap();
-    assert_covers(&plan);
+    assert_covers(&plan, true);
+    let plan = ChunkPlan::new(all, Chunking::Length(1 << 62)).unwrap();
+    assert_eq!(plan.len(), 4);
+    assert_covers(&plan, false);
+    // One-element chunks over the whole domain: u64::MAX chunks, the last of two.
+    let plan = ChunkPlan::new(all, Chunking::Length(1)).unwrap();
+    assert_eq!(plan.len(), u64::MAX);
+    assert_eq!(plan.chunk(0).len(), 1);
+    let last = plan.chunk(u64::MAX - 1);
+    assert_eq!((last.first, last.last), (u64::MAX - 1, u64::MAX));
+    assert_eq!(plan.iter_from(u64::MAX - 1).next(), Some(last));
     let plan = ChunkPlan::new(all, Chunking::Count(u64::MAX)).unwrap();
     assert_eq!(plan.len(), u64::MAX);
     assert_eq!(plan.chunk(0).len(), 2);
     assert_eq!(plan.chunk(u64::MAX - 1).last, u64::MAX);
+}
+
+#[test]
+fn chunk_len_gives_chunks_of_that_length_and_a_shorter_last() {
+    let plan = ChunkPlan::new(SumRange::new(0..100).unwrap(), Chunking::Length(30)).unwrap();
+    let lens: Vec<u128> = plan.iter().map(|c| c.len()).collect();
+    assert_eq!(lens, [30, 30, 30, 10]);
+    assert_covers(&plan, false);
+    let plan = ChunkPlan::new(SumRange::new(7..107).unwrap(), Chunking::Length(25)).unwrap();
+    assert_eq!(plan.iter().map(|c| c.len()).collect::<Vec<_>>(), [25; 4]);
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parsum::{
-    Backend, BackendInfo, BackendKind, ChunkSink, Error, Progress, Result, Scalar, SumRequest,
+    Backend, BackendInfo, BackendKind, ChunkSink, Error, Progress, Ran, Result, Scalar, SumRequest,
 };
 
 /// Reports chunk partials computed by `f(chunk, true_partial)`, for chunks `which` selects.
@@ -12,20 +12,15 @@ struct Liar<F: Fn(u64, u128) -> Option<(u64, u128)> + Send + Sync>(F);
 
 impl<F: Fn(u64, u128) -> Option<(u64, u128)> + Send + Sync> Backend for Liar<F> {
     fn info(&self) -> BackendInfo {
-        BackendInfo {
-            kind: BackendKind::Scalar,
-            kernel: "liar".into(),
-            device: "test".into(),
-            threads: 1,
-        }
+        BackendInfo::new(BackendKind::Scalar, "liar", "test", 1)
     }
-    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
+    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
         for c in sink.plan().iter() {
             if let Some((index, partial)) = (self.0)(c.index, c.closed_form()) {
                 sink.accept(index, partial)?;
             }
         }
-        Ok(())
+        Ok(Ran::new(self.info()))
     }
 }
 
@@ -87,6 +82,14 @@ fn skipped_and_duplicated_chunks_are_caught() {
             expected: 6
         }
     );
+    // A wrong partial with verification off: passed through, and an overflowing one cannot panic.
+    let huge = Liar(|_, _| Some((0, u128::MAX)));
+    let report = SumRequest::new(0..1)
+        .unwrap()
+        .verify(false)
+        .run(&huge)
+        .unwrap();
+    assert_eq!(report.sum, u128::MAX);
     let out_of_plan = Liar(|i, p| Some((i + 10, p)));
     assert!(matches!(
         SumRequest::new(0..4).unwrap().chunks(4).run(&out_of_plan),
@@ -111,7 +114,55 @@ fn cancellation_stops_between_chunks() {
 }
 
 #[test]
+fn runs_of_chunks_are_verified_one_by_one() {
+    struct Runs;
+    impl Backend for Runs {
+        fn info(&self) -> BackendInfo {
+            BackendInfo::new(BackendKind::Scalar, "runs", "test", 1)
+        }
+        fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
+            let mut partials: Vec<u128> = sink.plan().iter().map(|c| c.closed_form()).collect();
+            partials[5] += 1;
+            sink.accept_run(0, &partials)?;
+            Ok(Ran::new(self.info()))
+        }
+    }
+    let err = SumRequest::new(0..100)
+        .unwrap()
+        .chunks(10)
+        .run(&Runs)
+        .unwrap_err();
+    assert!(matches!(err, Error::Mismatch { chunk: 5, .. }), "{err:?}");
+}
+
+#[test]
 fn observer_sees_every_chunk() {
+    let seen = Mutex::new(Vec::<Progress>::new());
+    let observer = |p: Progress| seen.lock().unwrap().push(p);
+    // 2^24 elements: the scalar backend hands them over in several pieces.
+    let n = 1u64 << 24;
+    SumRequest::new(0..n)
+        .unwrap()
+        .chunks(1000)
+        .observe(&observer)
+        .run(&Scalar::new())
+        .unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert!(seen.len() > 1, "progress comes more than once");
+    for w in seen.windows(2) {
+        assert!(w[0].chunks_done < w[1].chunks_done);
+        assert!(w[0].elements_done < w[1].elements_done);
+    }
+    let last = seen.last().unwrap();
+    assert_eq!((last.chunks_done, last.chunks_total), (1000, 1000));
+    assert_eq!(
+        (last.elements_done, last.elements_total),
+        (n as u128, n as u128)
+    );
+}
+
+#[test]
+fn observer_sees_small_sums_too() {
     let seen = Mutex::new(Vec::<Progress>::new());
     let observer = |p: Progress| seen.lock().unwrap().push(p);
     SumRequest::new(0..1000)
@@ -121,7 +172,6 @@ fn observer_sees_every_chunk() {
         .run(&Scalar::new())
         .unwrap();
     let seen = seen.into_inner().unwrap();
-    assert_eq!(seen.len(), 10);
     let last = seen.last().unwrap();
     assert_eq!((last.chunks_done, last.chunks_total), (10, 10));
     assert_eq!((last.elements_done, last.elements_total), (1000, 1000));

@@ -1,26 +1,31 @@
-//! `--bench`: every backend over sizes from 10^3 up, each size capped by time, then a table (and
-//! optionally a plot) of throughput, speedup over scalar, and auto's pick against the fastest.
+//! `--bench`: every backend over sizes from 10^3 up and over chunk counts, each measurement capped
+//! by time; then a table (and optionally a plot) of throughput, speedup over scalar, the cost of
+//! a chunk, and auto's pick against the fastest.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use parsum::{Auto, Backend, BackendInfo, BackendKind, SumRequest};
+use parsum::{Auto, Backend, BackendInfo, BackendKind, Chunking, SumRange, SumRequest};
 use serde_json::json;
 
-use crate::Failure;
 use crate::output::si;
+use crate::{Failure, interrupt, out};
 
 /// Timed runs of one size stop once they add up to this (or after `MAX_RUNS`).
 const ENOUGH: Duration = Duration::from_millis(300);
 const MAX_RUNS: usize = 15;
 /// A backend's next size (10× larger) is skipped when it would take longer than this once.
 const LONGEST_RUN: Duration = Duration::from_secs(3);
+/// Chunk counts of the chunk axis.
+const CHUNK_COUNTS: [u64; 4] = [1, 100, 10_000, 1_000_000];
+/// Elements of the chunk axis (less when `--bench-max` is smaller).
+const CHUNK_AXIS_ELEMENTS: u128 = 1_000_000_000;
 
-/// One backend at one size.
+/// One backend at one size and chunk count.
 pub struct Row {
     pub info: BackendInfo,
     pub elements: u128,
+    pub chunks: u64,
     /// Median of the timed runs.
     pub seconds: f64,
 }
@@ -50,53 +55,76 @@ fn median(mut s: Vec<f64>) -> f64 {
     }
 }
 
-/// Median seconds of verified sums of `0..n` on `backend`, after one warm-up for quick sizes.
-fn measure(backend: &dyn Backend, n: u128, stop: &AtomicBool) -> Result<f64, Failure> {
-    let request = SumRequest::from_range(parsum::SumRange::from_bounds(0, n)?).cancel_on(stop);
-    let first = request.run(backend)?.elapsed;
+/// Median seconds of verified sums of `0..n` in `chunking` on `backend`, after one warm-up for
+/// quick sizes.
+fn measure(backend: &dyn Backend, n: u128, chunking: Chunking) -> Result<(f64, u64), Failure> {
+    let request = SumRequest::from_range(SumRange::from_bounds(0, n)?)
+        .chunking(chunking)
+        .cancel_on(&interrupt::STOP);
+    let first = request.run(backend)?;
+    let chunks = first.chunks;
     let mut times = Vec::new();
-    if first >= ENOUGH {
-        times.push(first.as_secs_f64());
+    if first.elapsed >= ENOUGH {
+        times.push(first.elapsed.as_secs_f64());
     }
     let started = Instant::now();
     while times.len() < MAX_RUNS && (times.is_empty() || started.elapsed() < ENOUGH) {
         times.push(request.run(backend)?.elapsed.as_secs_f64());
     }
-    Ok(median(times))
+    Ok((median(times), chunks))
 }
 
-pub fn measure_all(
-    auto: &Auto,
-    largest: u128,
-    stop: &AtomicBool,
-) -> Result<(Vec<Row>, Vec<Pick>), Failure> {
-    let mut rows = Vec::new();
+struct Results {
+    sizes: Vec<Row>,
+    chunks: Vec<Row>,
+    picks: Vec<Pick>,
+}
+
+fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
+    let mut sizes = Vec::new();
+    let mut chunk_rows = Vec::new();
+    let axis = largest.min(CHUNK_AXIS_ELEMENTS);
     for backend in auto.members() {
         let info = backend.info();
         let mut n: u128 = 1_000;
         while n <= largest {
-            let seconds = measure(backend, n, stop)?;
-            rows.push(Row {
+            let (seconds, chunks) = measure(backend, n, Chunking::Auto)?;
+            sizes.push(Row {
                 info: info.clone(),
                 elements: n,
+                chunks,
                 seconds,
             });
-            if stop.load(Ordering::Relaxed) {
-                return Err(Failure::Interrupted);
-            }
             if Duration::from_secs_f64(seconds * 10.0) > LONGEST_RUN {
                 break;
             }
             n *= 10;
         }
+        let mut previous: Option<(u64, f64)> = None;
+        for c in CHUNK_COUNTS.into_iter().filter(|&c| c as u128 <= axis) {
+            // Skip what would run too long, judged by the last count's time per chunk.
+            if let Some((pc, ps)) = previous
+                && Duration::from_secs_f64(ps * (c as f64 / pc as f64).max(1.0)) > LONGEST_RUN * 2
+            {
+                break;
+            }
+            let (seconds, chunks) = measure(backend, axis, Chunking::Count(c))?;
+            chunk_rows.push(Row {
+                info: info.clone(),
+                elements: axis,
+                chunks,
+                seconds,
+            });
+            previous = Some((c, seconds));
+        }
     }
-    let mut sizes: Vec<u128> = rows.iter().map(|r| r.elements).collect();
-    sizes.sort();
-    sizes.dedup();
-    let picks = sizes
+    let mut ns: Vec<u128> = sizes.iter().map(|r| r.elements).collect();
+    ns.sort();
+    ns.dedup();
+    let picks = ns
         .into_iter()
         .filter_map(|n| {
-            let here: Vec<&Row> = rows.iter().filter(|r| r.elements == n).collect();
+            let here: Vec<&Row> = sizes.iter().filter(|r| r.elements == n).collect();
             let fastest = here.iter().min_by(|a, b| a.seconds.total_cmp(&b.seconds))?;
             let picked = auto.pick(n)?;
             let ratio = here
@@ -111,68 +139,124 @@ pub fn measure_all(
             })
         })
         .collect();
-    Ok((rows, picks))
+    Ok(Results {
+        sizes,
+        chunks: chunk_rows,
+        picks,
+    })
+}
+
+/// Fails early, before minutes of measuring, when the plot cannot be written where asked.
+fn check_plot_path(path: &Path) -> Result<(), Failure> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(Failure::Output(format!(
+            "cannot write {}: {} is not a directory",
+            path.display(),
+            dir.display()
+        )))
+    }
 }
 
 pub fn run(
     auto: &Auto,
-    largest: u128,
+    largest: Option<u128>,
     as_json: bool,
     plot: Option<&Path>,
-    stop: &AtomicBool,
 ) -> Result<(), Failure> {
-    let started = Instant::now();
-    let (rows, picks) = measure_all(auto, largest, stop)?;
     if let Some(path) = plot {
-        crate::bench_plot::write(path, &rows, &picks)
-            .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
+        check_plot_path(path)?;
     }
-    if as_json {
-        let rows_json: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                json!({
-                    "backend": r.info.kind.as_str(),
-                    "kernel": r.info.kernel,
-                    "device": r.info.device,
-                    "elements": r.elements.to_string(),
-                    "seconds": r.seconds,
-                    "elements_per_second": r.rate(),
-                })
-            })
-            .collect();
-        let auto_json: Vec<_> = picks
-            .iter()
-            .map(|p| {
-                json!({
-                    "elements": p.elements.to_string(),
-                    "picked": p.picked.as_str(),
-                    "fastest": p.fastest.as_str(),
-                    "ratio": p.ratio,
-                })
-            })
-            .collect();
-        println!(
-            "{}",
-            json!({"rows": rows_json, "auto": auto_json, "seconds": started.elapsed().as_secs_f64()})
-        );
-        return Ok(());
+    let started = Instant::now();
+    let results = interrupt::watched(|| measure_all(auto, largest.unwrap_or(1_000_000_000_000)))?;
+    let took = started.elapsed().as_secs_f64();
+    let text = if as_json {
+        format!("{}\n", to_json(&results, took))
+    } else {
+        format!(
+            "{}\n{}({took:.1} s; each cell the median of verified sums of 0..n; G = 10^9 elements/s)\n",
+            table(&results.sizes, &results.picks),
+            chunk_table(&results.chunks)
+        )
+    };
+    // The results first: a plot that cannot be written must not lose them.
+    out::print(&text)?;
+    if let Some(path) = plot {
+        crate::bench_plot::write(path, &results.sizes, &results.picks)
+            .map_err(|e| Failure::Output(format!("cannot write {}: {e}", path.display())))?;
+        if !as_json {
+            out::note(&format!("plot written to {}", path.display()));
+        }
     }
-    print!("{}", table(&rows, &picks));
-    println!(
-        "({:.1} s; each cell the median of verified sums of 0..n; G = 10^9 elements/s)",
-        started.elapsed().as_secs_f64()
-    );
     Ok(())
 }
 
-fn table(rows: &[Row], picks: &[Pick]) -> String {
+fn per_chunk(rows: &[Row], r: &Row) -> Option<f64> {
+    let one = rows
+        .iter()
+        .find(|o| o.info == r.info && o.chunks == 1)?
+        .seconds;
+    (r.chunks > 1).then(|| (r.seconds - one).max(0.0) / (r.chunks - 1) as f64)
+}
+
+fn to_json(r: &Results, took: f64) -> serde_json::Value {
+    let row = |x: &Row| {
+        json!({
+            "backend": x.info.kind.as_str(),
+            "kernel": x.info.kernel,
+            "device": x.info.device,
+            "elements": x.elements.to_string(),
+            "chunks": x.chunks,
+            "seconds": x.seconds,
+            "elements_per_second": x.rate(),
+        })
+    };
+    let chunks: Vec<_> = r
+        .chunks
+        .iter()
+        .map(|x| {
+            let mut v = row(x);
+            v["seconds_per_chunk"] = json!(per_chunk(&r.chunks, x));
+            v
+        })
+        .collect();
+    let auto: Vec<_> = r
+        .picks
+        .iter()
+        .map(|p| {
+            json!({
+                "elements": p.elements.to_string(),
+                "picked": p.picked.as_str(),
+                "fastest": p.fastest.as_str(),
+                "ratio": p.ratio,
+            })
+        })
+        .collect();
+    json!({
+        "rows": r.sizes.iter().map(row).collect::<Vec<_>>(),
+        "chunks": chunks,
+        "auto": auto,
+        "seconds": took,
+    })
+}
+
+fn backends(rows: &[Row]) -> Vec<&BackendInfo> {
     let mut kinds: Vec<&BackendInfo> = Vec::new();
     for r in rows {
         if !kinds.contains(&&r.info) {
             kinds.push(&r.info);
         }
     }
+    kinds
+}
+
+fn table(rows: &[Row], picks: &[Pick]) -> String {
+    let kinds = backends(rows);
     let mut out = String::from("backends:\n");
     for b in &kinds {
         out += &format!(
@@ -217,5 +301,36 @@ fn table(rows: &[Row], picks: &[Pick]) -> String {
         );
     }
     out += "(speedup over scalar in brackets; auto/best = fastest's time ÷ the picked backend's time)\n";
+    out
+}
+
+fn chunk_table(rows: &[Row]) -> String {
+    let Some(first) = rows.first() else {
+        return String::new();
+    };
+    let kinds = backends(rows);
+    let mut out = format!("{:.0e} elements in", first.elements as f64);
+    for b in &kinds {
+        out += &format!(" {:>24}", b.kind.as_str());
+    }
+    out += "\n";
+    let mut counts: Vec<u64> = rows.iter().map(|r| r.chunks).collect();
+    counts.sort();
+    counts.dedup();
+    for c in counts {
+        out += &format!("{:>9} chunks", format!("{:.0e}", c as f64));
+        for b in &kinds {
+            let cell = match rows.iter().find(|r| r.chunks == c && r.info == **b) {
+                Some(r) => match per_chunk(rows, r) {
+                    Some(k) => format!("{:.4} s ({:.0} ns/chunk)", r.seconds, k * 1e9),
+                    None => format!("{:.4} s", r.seconds),
+                },
+                None => "—".into(),
+            };
+            out += &format!(" {cell:>24}");
+        }
+        out += "\n";
+    }
+    out += "(ns/chunk: time above the one-chunk sum, per extra chunk)\n";
     out
 }

@@ -1,31 +1,38 @@
 //! `parsum`: sum a u64 range on a chosen backend (or the fastest, by default), verify it, time it;
 //! or compare every backend with `--bench`.
 //!
-//! Exit codes: 0 the sum is right, 1 verification failed, 2 usage error, 3 the backend failed
-//! (no GPU, device lost), 130 interrupted by Ctrl-C.
+//! Exit codes: 0 the sum is right, 1 verification failed, 2 usage error (a bad flag, number or
+//! environment variable), 3 the backend is unavailable or failed (no GPU, device lost, a kernel
+//! this CPU lacks), 4 output could not be written (a full disk, an unwritable plot), 130
+//! interrupted by Ctrl-C.
 
 mod bench;
 mod bench_plot;
+mod interrupt;
 mod number;
+mod out;
 mod output;
 mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use parsum::{
-    Auto, Backend, Error, Gpu, GpuKernel, GpuOptions, Scalar, Simd, SumRange, SumReport, SumRequest,
+    AdapterChoice, Auto, Backend, Error, Gpu, GpuKernel, GpuOptions, Scalar, Simd, SumRange,
+    SumReport, SumRequest,
 };
+
+/// Most timed runs `--repeat` takes (each one's time is kept for the median).
+const MAX_REPEAT: u128 = 1_000_000;
 
 /// Sum a range of u64 values exactly — on one core, on every core with SIMD, on a GPU, or on
 /// whichever is fastest for the size — and check the result against the closed form n·(a+b)/2.
 #[derive(Parser, Debug)]
 #[command(name = "parsum", version)]
 struct Args {
-    /// Backend that sums; auto picks the fastest for the range's size (PARSUM_BACKEND overrides
+    /// Backend that sums; auto picks the fastest for the request (PARSUM_BACKEND overrides
     /// auto's choice).
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     backend: BackendArg,
@@ -35,43 +42,67 @@ struct Args {
     /// One past the last element, at most 2^64 (so 2^64 includes u64::MAX).
     #[arg(long, default_value = "1e9", value_parser = number::parse)]
     end: u128,
-    /// Number of chunks (default: 100, fewer for short ranges).
-    #[arg(long, value_parser = number::parse)]
-    chunks: Option<u128>,
-    /// Worker threads for the simd backend (default: every core).
-    #[arg(long)]
+    /// Number of chunks, 1 to 2^64 − 1 (default: 100, fewer for short ranges).
+    #[arg(long, value_parser = chunks_arg)]
+    chunks: Option<u64>,
+    /// Threads for the simd backend, 1 to 1024 (default: every core).
+    #[arg(long, value_parser = threads_arg)]
     threads: Option<usize>,
-    /// One warm-up run, then N timed runs; reports min, median and max.
-    #[arg(long, value_name = "N")]
+    /// One warm-up run, then N timed runs (1 to 10^6); reports min, median and max.
+    #[arg(long, value_name = "N", value_parser = repeat_arg)]
     repeat: Option<u32>,
     /// Skip the closed-form check of every chunk.
     #[arg(long)]
     no_verify: bool,
-    /// Print one JSON object per run instead of text.
+    /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
-    /// GPU adapter to use: part of its name (see --list); default: WGPU_ADAPTER_NAME, else the
-    /// high-performance one.
-    #[arg(long, value_name = "NAME")]
+    /// GPU adapter: its index in --list, or its name (default: WGPU_ADAPTER_NAME, else the
+    /// high-performance one).
+    #[arg(long, value_name = "INDEX|NAME")]
     adapter: Option<String>,
-    /// GPU kernel: auto times both where the device has 64-bit integers and keeps the faster.
-    #[arg(long, value_enum, default_value_t = GpuKernelArg::Auto)]
-    gpu_kernel: GpuKernelArg,
-    /// Print what auto measured and why it picks the backend it picks for this range.
+    /// GPU kernel (default: the one remembered for the adapter, else both timed, the faster kept).
+    #[arg(long, value_enum)]
+    gpu_kernel: Option<GpuKernelArg>,
+    /// Print what auto measured and why it picks the backend it picks for this request.
     #[arg(long)]
     explain: bool,
-    /// List every backend and GPU adapter, then exit.
-    #[arg(long)]
+    /// Say on standard error what is about to run, once everything is set up.
+    #[arg(short, long)]
+    verbose: bool,
+    /// List every backend and GPU adapter (with the index --adapter takes), then exit.
+    #[arg(long, conflicts_with_all = ["bench", "start", "end", "chunks", "repeat", "no_verify", "explain", "threads", "adapter", "gpu_kernel", "backend"])]
     list: bool,
-    /// Run every backend over sizes from 10^3 up (about a minute at most) and compare them.
-    #[arg(long)]
+    /// Run every backend over sizes from 10^3 up and over chunk counts, and compare them.
+    #[arg(long, conflicts_with_all = ["start", "end", "chunks", "repeat", "no_verify", "explain", "threads", "adapter", "gpu_kernel", "backend"])]
     bench: bool,
-    /// With --bench: the largest size measured.
-    #[arg(long, value_name = "N", default_value = "1e12", value_parser = number::parse, requires = "bench")]
-    bench_max: u128,
-    /// With --bench: write a log-log plot of throughput against size to this SVG file.
+    /// With --bench: the largest size measured, at least 1000 (default 1e12).
+    #[arg(long, value_name = "N", value_parser = bench_max_arg, requires = "bench")]
+    bench_max: Option<u128>,
+    /// With --bench: also write a log-log plot of throughput against size to this SVG file.
     #[arg(long, value_name = "FILE.svg", requires = "bench")]
     plot: Option<PathBuf>,
+}
+
+fn chunks_arg(s: &str) -> Result<u64, String> {
+    number::count(s, "--chunks", u64::MAX as u128).map(|n| n as u64)
+}
+
+fn threads_arg(s: &str) -> Result<usize, String> {
+    number::count(s, "--threads", parsum::backend::simd::MAX_THREADS as u128).map(|n| n as usize)
+}
+
+fn repeat_arg(s: &str) -> Result<u32, String> {
+    number::count(s, "--repeat", MAX_REPEAT).map(|n| n as u32)
+}
+
+fn bench_max_arg(s: &str) -> Result<u128, String> {
+    match number::parse(s)? {
+        n if n < 1000 => Err(format!(
+            "'{s}' is below 1000, the smallest size --bench measures"
+        )),
+        n => Ok(n),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -84,16 +115,18 @@ enum BackendArg {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum GpuKernelArg {
-    Auto,
     U32Pairs,
     NativeU64,
 }
 
 /// What went wrong, sorted by the exit code it earns.
-enum Failure {
+pub enum Failure {
     Usage(String),
     Verification(Error),
     Backend(Error),
+    Output(String),
+    /// The reader of standard output went away.
+    Closed,
     Interrupted,
 }
 
@@ -106,113 +139,113 @@ impl From<Error> for Failure {
             Error::InvalidRange { .. }
             | Error::ZeroChunks
             | Error::Threads(_)
-            | Error::Config(_)
-            | Error::NotCompiled { .. } => Failure::Usage(e.to_string()),
+            | Error::Config(_) => Failure::Usage(e.to_string()),
             Error::Cancelled => Failure::Interrupted,
             other => Failure::Backend(other),
         }
     }
 }
 
-/// Set by Ctrl-C; sums stop between pieces of work when it is.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-fn main() -> ExitCode {
-    let args = Args::parse();
-    // Without the handler Ctrl-C still ends the process, only less politely.
-    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed));
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(msg)) => {
-            eprintln!("error: {msg}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Verification(e)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-        Err(Failure::Backend(e)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(3)
-        }
-        Err(Failure::Interrupted) => {
-            eprintln!("interrupted: no result");
-            ExitCode::from(130)
+impl From<out::OutError> for Failure {
+    fn from(e: out::OutError) -> Self {
+        match e {
+            out::OutError::Closed => Failure::Closed,
+            out::OutError::Failed(why) => Failure::Output(why),
         }
     }
 }
 
+fn main() -> ExitCode {
+    interrupt::install();
+    let args = Args::parse();
+    let code = match run(&args) {
+        Ok(()) | Err(Failure::Closed) => 0,
+        Err(Failure::Verification(e)) => {
+            out::note(&format!("error: {e}"));
+            1
+        }
+        Err(Failure::Usage(msg)) => {
+            out::note(&format!("error: {msg}"));
+            2
+        }
+        Err(Failure::Backend(e)) => {
+            out::note(&format!("error: {e}"));
+            3
+        }
+        Err(Failure::Output(msg)) => {
+            out::note(&format!("error: {msg}"));
+            4
+        }
+        Err(Failure::Interrupted) => {
+            out::note("interrupted: no result");
+            interrupt::EXIT
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
 fn run(args: &Args) -> Result<(), Failure> {
+    // Every environment variable parsum reads, checked before any work.
+    parsum::select::check_environment()?;
     if args.list {
-        print!("{}", output::list(args.json));
-        return Ok(());
+        return Ok(out::print(&output::list(args.json)?)?);
+    }
+    if args.bench {
+        let auto = Auto::new()?;
+        return bench::run(&auto, args.bench_max, args.json, args.plot.as_deref());
     }
     let range = SumRange::from_bounds(args.start, args.end)?;
-    if args.repeat == Some(0) {
-        return Err(Failure::Usage("--repeat must be at least 1".into()));
-    }
     let mut request = SumRequest::from_range(range)
         .verify(!args.no_verify)
-        .cancel_on(&INTERRUPTED);
+        .cancel_on(&interrupt::STOP);
     if let Some(chunks) = args.chunks {
-        let chunks = u64::try_from(chunks)
-            .map_err(|_| Failure::Usage("--chunks must be below 2^64".into()))?;
         request = request.chunks(chunks);
     }
-    request.plan()?;
+    let plan = request.plan()?;
     let backend = make_backend(args)?;
-    if args.bench {
-        let auto = match &backend {
-            Chosen::Auto(auto) => auto,
-            _ => {
-                return Err(Failure::Usage(
-                    "--bench compares every backend: leave out --backend".into(),
-                ));
-            }
-        };
-        return bench::run(
-            auto,
-            args.bench_max,
-            args.json,
-            args.plot.as_deref(),
-            &INTERRUPTED,
-        );
-    }
     let explanation = match (&backend, args.explain) {
-        (Chosen::Auto(auto), true) => Some(auto.explain(range.len())),
+        (Chosen::Auto(auto), true) => Some(auto.explain_for(range.len(), plan.len())),
         (_, true) => return Err(Failure::Usage("--explain goes with --backend auto".into())),
         _ => None,
     };
     if let (Some(e), false) = (&explanation, args.json) {
-        println!("{e}\n");
+        out::print(&format!("{e}\n\n"))?;
     }
-    let bar = progress::Bar::new(request.plan()?.len(), args.json);
+    if args.verbose {
+        out::note(&format!(
+            "running: {} elements in {} chunks on {}",
+            range.len(),
+            plan.len(),
+            backend.get().info().kernel
+        ));
+    }
+    let bar = progress::Bar::new(plan.len(), args.json);
     let observer = |p| bar.update(p);
     let request = request.observe(&observer);
-    let (report, times) = timed_runs(&request, &backend, args.repeat);
+    let runs = interrupt::watched(|| timed_runs(&request, &backend, args.repeat));
     bar.finish();
-    let (report, times) = (report?, times);
+    let (report, times) = runs?;
     if let Some(why) = report.selection.as_ref().and_then(|s| s.fallback.as_ref()) {
-        eprintln!("warning: {why}");
+        out::note(&format!("warning: {why}"));
     }
     let kernel = match &backend {
         Chosen::Gpu(gpu) => gpu.last_kernel_time(),
         _ => None,
     };
-    if args.json {
+    let text = if args.json {
         let calibration = match &backend {
             Chosen::Gpu(gpu) => gpu.calibration(),
             _ => &[],
         };
         let explain = explanation.map(|e| e.to_string());
-        println!(
-            "{}",
+        format!(
+            "{}\n",
             output::json(&report, &times, kernel, calibration, explain)
-        );
+        )
     } else {
-        print!("{}", output::human(&report, &times, kernel));
-    }
-    Ok(())
+        output::human(&report, &times, kernel)
+    };
+    Ok(out::print(&text)?)
 }
 
 /// The backend asked for, kept by its type so that GPU kernel times and auto's explanations can
@@ -239,9 +272,7 @@ fn make_backend(args: &Args) -> Result<Chosen, Failure> {
             "--threads applies to --backend simd only".into(),
         ));
     }
-    if (args.adapter.is_some() || args.gpu_kernel != GpuKernelArg::Auto)
-        && args.backend != BackendArg::Gpu
-    {
+    if (args.adapter.is_some() || args.gpu_kernel.is_some()) && args.backend != BackendArg::Gpu {
         return Err(Failure::Usage(
             "--adapter and --gpu-kernel apply to --backend gpu only".into(),
         ));
@@ -253,41 +284,45 @@ fn make_backend(args: &Args) -> Result<Chosen, Failure> {
             Some(n) => Box::new(Simd::with_threads(n)?),
             None => Box::new(Simd::new()),
         }),
-        BackendArg::Gpu => Chosen::Gpu(Box::new(Gpu::with_options(GpuOptions {
-            adapter: args.adapter.clone(),
-            kernel: match args.gpu_kernel {
-                GpuKernelArg::Auto => None,
-                GpuKernelArg::U32Pairs => Some(GpuKernel::U32Pairs),
-                GpuKernelArg::NativeU64 => Some(GpuKernel::NativeU64),
-            },
-            ..GpuOptions::default()
-        })?)),
+        BackendArg::Gpu => {
+            let mut options = GpuOptions::default();
+            if let Some(a) = &args.adapter {
+                options = options.adapter(match a.trim().parse::<usize>() {
+                    Ok(index) => AdapterChoice::Index(index),
+                    Err(_) => AdapterChoice::Name(a.clone()),
+                });
+            }
+            if let Some(k) = args.gpu_kernel {
+                options = options.kernel(match k {
+                    GpuKernelArg::U32Pairs => GpuKernel::U32Pairs,
+                    GpuKernelArg::NativeU64 => GpuKernel::NativeU64,
+                });
+            }
+            Chosen::Gpu(Box::new(Gpu::with_options(options)?))
+        }
     })
 }
 
 /// One run, or a warm-up plus `repeat` timed runs; returns the last report and every timed run's
-/// duration.
+/// duration. Ctrl-C is seen between runs as well as inside them.
 fn timed_runs(
     request: &SumRequest<'_>,
     chosen: &Chosen,
     repeat: Option<u32>,
-) -> (Result<SumReport, Failure>, Vec<Duration>) {
+) -> Result<(SumReport, Vec<Duration>), Failure> {
     let backend = chosen.get();
-    let mut report = match request.run(backend) {
-        Ok(r) => r,
-        Err(e) => return (Err(e.into()), Vec::new()),
-    };
+    let mut report = request.run(backend)?;
     let Some(n) = repeat else {
         let once = report.elapsed;
-        return (Ok(report), vec![once]);
+        return Ok((report, vec![once]));
     };
     let mut times = Vec::with_capacity(n as usize);
     for _ in 0..n {
-        report = match request.run(backend) {
-            Ok(r) => r,
-            Err(e) => return (Err(e.into()), times),
-        };
+        if interrupt::requested() {
+            return Err(Failure::Interrupted);
+        }
+        report = request.run(backend)?;
         times.push(report.elapsed);
     }
-    (Ok(report), times)
+    Ok((report, times))
 }

@@ -1,39 +1,172 @@
-//! Parsing the CLI's numbers: `1000000000`, `1_000_000_000`, `1e9`, `2^32`, `2^64`.
+//! Parsing the CLI's numbers: `1000000000`, `1_000_000_000`, `1e9`, `2.5e9`, `2^32`, `2^64`.
+//! Every form is checked against a maximum before any work is done, so no input is slow to reject.
 
-/// Parses a non-negative integer up to 2^64 in one of the accepted forms.
-pub fn parse(text: &str) -> Result<u128, String> {
-    let s: String = text.trim().chars().filter(|&c| c != '_').collect();
-    let bad = || {
-        format!("'{text}' is not a number (use forms like 1000000000, 1_000_000_000, 1e9 or 2^32)")
-    };
-    let value = if let Some((base, exp)) = s.split_once('^') {
-        let base: u128 = base.parse().map_err(|_| bad())?;
-        let exp: u32 = exp.parse().map_err(|_| bad())?;
-        base.checked_pow(exp)
-    } else if let Some((mantissa, exp)) = s.split_once(['e', 'E']) {
-        let exp: u32 = exp.parse().map_err(|_| bad())?;
-        let (whole, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        if whole.is_empty() && frac.is_empty() {
-            return Err(bad());
-        }
-        let digits = format!("{whole}{frac}");
-        let mut value: u128 = digits.parse().map_err(|_| bad())?;
-        let shift = exp
-            .checked_sub(frac.len() as u32)
-            .ok_or_else(|| format!("'{text}' is not a whole number"))?;
-        for _ in 0..shift {
-            value = value.checked_mul(10).ok_or_else(|| too_big(text))?;
-        }
-        Some(value)
+/// The largest value any flag takes: 2^64 (an exclusive end that includes `u64::MAX`).
+pub const MAX: u128 = 1 << 64;
+
+fn bad(text: &str) -> String {
+    format!(
+        "'{text}' is not a number (use forms like 1000000000, 1_000_000_000, 1e9, 2.5e9 or 2^32)"
+    )
+}
+
+fn too_big(text: &str, max: u128) -> String {
+    if max == MAX {
+        format!("'{text}' is larger than 2^64")
     } else {
-        Some(s.parse::<u128>().map_err(|_| bad())?)
-    };
-    match value {
-        Some(v) if v <= 1u128 << 64 => Ok(v),
-        _ => Err(too_big(text)),
+        format!("'{text}' is larger than {max}")
     }
 }
 
-fn too_big(text: &str) -> String {
-    format!("'{text}' is larger than 2^64")
+/// Digits only (after `_` are dropped), without leading zeros; `None` if anything else.
+fn digits(s: &str) -> Option<&str> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| {
+        let t = s.trim_start_matches('0');
+        if t.is_empty() { "0" } else { t }
+    })
+}
+
+/// Parses a whole number from 0 to `max` (at most 2^64) in one of the accepted forms.
+pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
+    let s: String = text.trim().chars().filter(|&c| c != '_').collect();
+    let value = if let Some((base, exp)) = s.split_once('^') {
+        let base = digits(base).ok_or_else(|| bad(text))?;
+        let exp = digits(exp).ok_or_else(|| bad(text))?;
+        let base: u128 = match base.parse() {
+            Ok(b) => b,
+            Err(_) => return Err(too_big(text, max)),
+        };
+        if base <= 1 {
+            // 0^0 is 1; 0^n is 0; 1^n is 1, whatever n.
+            u128::from(base == 1 || exp == "0")
+        } else {
+            // An exponent of more than 128 overflows any base ≥ 2.
+            let exp: u32 = exp
+                .parse()
+                .ok()
+                .filter(|&e| e <= 128)
+                .ok_or_else(|| too_big(text, max))?;
+            base.checked_pow(exp).ok_or_else(|| too_big(text, max))?
+        }
+    } else if let Some((mantissa, exp)) = s.split_once(['e', 'E']) {
+        let (whole, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if whole.is_empty() && frac.is_empty() {
+            return Err(bad(text));
+        }
+        let exp = digits(exp).ok_or_else(|| bad(text))?;
+        let whole_ok = whole.is_empty() || digits(whole).is_some();
+        let frac_ok = frac.is_empty() || frac.bytes().all(|b| b.is_ascii_digit());
+        if !whole_ok || !frac_ok {
+            return Err(bad(text));
+        }
+        let frac = frac.trim_end_matches('0');
+        let all = format!("{whole}{frac}");
+        let significant = all.trim_start_matches('0');
+        if significant.is_empty() {
+            0
+        } else {
+            // value = significant digits × 10^(exp − fraction digits); a 2^64 bound has 20
+            // digits, so anything longer is too big before it is computed.
+            let exp: u64 = exp.parse().unwrap_or(u64::MAX);
+            let shift = exp
+                .checked_sub(frac.len() as u64)
+                .ok_or_else(|| format!("'{text}' is not a whole number"))?;
+            if significant.len() as u64 + shift > 40 {
+                return Err(too_big(text, max));
+            }
+            let mut v: u128 = significant.parse().map_err(|_| too_big(text, max))?;
+            for _ in 0..shift {
+                v = v.checked_mul(10).ok_or_else(|| too_big(text, max))?;
+            }
+            v
+        }
+    } else {
+        let d = digits(&s).ok_or_else(|| bad(text))?;
+        if d.len() > 40 {
+            return Err(too_big(text, max));
+        }
+        d.parse::<u128>().map_err(|_| too_big(text, max))?
+    };
+    if value > max {
+        return Err(too_big(text, max));
+    }
+    Ok(value)
+}
+
+/// A number from 0 to 2^64.
+pub fn parse(text: &str) -> Result<u128, String> {
+    parse_max(text, MAX)
+}
+
+/// A count from 1 to `max`.
+pub fn count(text: &str, what: &str, max: u128) -> Result<u128, String> {
+    match parse_max(text, max)? {
+        0 => Err(format!("{what} must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        for (text, value) in [
+            ("0", 0),
+            ("1000", 1000),
+            ("1_000_000", 1_000_000),
+            ("1e9", 1_000_000_000),
+            ("2.5e3", 2500),
+            ("2.50e3", 2500),
+            (".5e1", 5),
+            ("2^32", 1 << 32),
+            ("2^64", 1 << 64),
+            ("0e4294967295", 0),
+            ("0^0", 1),
+            ("1^99999999999999", 1),
+            ("000000000000000000000000000000000000000000001", 1),
+            ("18446744073709551616", 1 << 64),
+        ] {
+            assert_eq!(parse(text), Ok(value), "{text}");
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_problem() {
+        for text in [
+            "1e99999999999",
+            "2^128",
+            "2^65",
+            "340282366920938463463374607431768211456",
+            "1e30",
+            "18446744073709551617",
+            "9^99999999999",
+        ] {
+            assert!(
+                parse(text).unwrap_err().contains("larger than 2^64"),
+                "{text}"
+            );
+        }
+        for text in [
+            "", "abc", "12abc", "-5", "1e", "e5", "2^", "^2", "1.5", "0x10", "1e-3", "2.55e1",
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(
+                err.contains("not a number") || err.contains("not a whole number"),
+                "{text}: {err}"
+            );
+        }
+        assert!(
+            count("0", "--repeat", 10)
+                .unwrap_err()
+                .contains("at least 1")
+        );
+        assert!(
+            count("1e3", "--threads", 100)
+                .unwrap_err()
+                .contains("larger than 100")
+        );
+        assert_eq!(count("1e2", "--threads", 100), Ok(100));
+    }
 }

@@ -69,6 +69,10 @@ pub fn json(
         .as_ref()
         .map_or("flag", |s| s.chosen_by.as_str());
     obj["chosen_by"] = json!(chosen_by);
+    if let Some((predicted, basis)) = report.selection.as_ref().and_then(|s| s.predicted) {
+        obj["predicted_seconds"] = json!(predicted.as_secs_f64());
+        obj["predicted_from"] = json!(basis.as_str());
+    }
     if let Some(why) = report.selection.as_ref().and_then(|s| s.fallback.clone()) {
         obj["fallback"] = json!(why);
     }
@@ -110,6 +114,24 @@ pub fn human(report: &SumReport, times: &[Duration], kernel: Option<Duration>) -
         group(elements),
         group(report.chunks as u128)
     );
+    if let Some(s) = &report.selection {
+        let how = match s.chosen_by {
+            parsum::ChosenBy::Explore => "explore (measuring a backend that could be faster here)",
+            parsum::ChosenBy::Override => "forced by PARSUM_BACKEND",
+            _ => "auto (lowest predicted time)",
+        };
+        let predicted = s
+            .predicted
+            .map(|(t, basis)| {
+                format!(
+                    ", predicted {} s ({})",
+                    secs(t.as_secs_f64()),
+                    basis.as_str()
+                )
+            })
+            .unwrap_or_default();
+        out += &format!("chosen   {how}{predicted}\n");
+    }
     out += &format!("sum      {}\n", group(report.sum));
     if report.verified {
         out += &format!(
@@ -181,11 +203,12 @@ pub fn si(v: f64) -> String {
     format!("{v:.0} ")
 }
 
-/// `--list`: every backend and GPU adapter.
-pub fn list(as_json: bool) -> String {
+/// `--list`: every backend and GPU adapter, with the index `--adapter` takes.
+pub fn list(as_json: bool) -> Result<String, crate::Failure> {
     use parsum::{Backend, LaneKernel, Scalar, Simd};
     let cpu = [Scalar::new().info(), Simd::new().info()];
-    let adapters = parsum::adapters();
+    let adapters = parsum::adapters()?;
+    let kernels: Vec<&str> = LaneKernel::available().iter().map(|k| k.name()).collect();
     if as_json {
         let backends: Vec<_> = cpu
             .iter()
@@ -193,9 +216,12 @@ pub fn list(as_json: bool) -> String {
             .collect();
         let gpus: Vec<_> = adapters
             .iter()
-            .map(|a| json!({"name": a.name, "device_type": a.device_type, "api": a.api, "driver": a.driver}))
+            .map(|a| json!({"index": a.index, "name": a.name, "device_type": a.device_type, "api": a.api, "driver": a.driver, "pci": a.pci}))
             .collect();
-        return format!("{}\n", json!({"backends": backends, "adapters": gpus}));
+        return Ok(format!(
+            "{}\n",
+            json!({"backends": backends, "simd_kernels": kernels, "adapters": gpus})
+        ));
     }
     let mut out = String::from("backends:\n");
     for b in &cpu {
@@ -207,7 +233,6 @@ pub fn list(as_json: bool) -> String {
             b.threads
         );
     }
-    let kernels: Vec<&str> = LaneKernel::available().iter().map(|k| k.name()).collect();
     out += &format!(
         "  simd kernels on this CPU, fastest first: {}\n",
         kernels.join(", ")
@@ -217,7 +242,8 @@ pub fn list(as_json: bool) -> String {
     }
     for a in &adapters {
         out += &format!(
-            "  gpu     {} — {} on {}{}\n",
+            "  gpu     [{}] {} — {} on {}{} (--adapter {})\n",
+            a.index,
             a.name,
             a.device_type,
             a.api,
@@ -225,8 +251,9 @@ pub fn list(as_json: bool) -> String {
                 String::new()
             } else {
                 format!(", driver {}", a.driver)
-            }
+            },
+            a.index
         );
     }
-    out
+    Ok(out)
 }

@@ -1,7 +1,10 @@
 //! The GPU backend's settings and adapter descriptions, present with or without the `gpu` feature.
 
+use crate::store::CacheSetting;
+
 /// The two WGSL kernels: `shaders/sum_run_u32.wgsl` and `shaders/sum_run_u64.wgsl`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum GpuKernel {
     /// u32 arithmetic with counted carries: runs on every device.
     U32Pairs,
@@ -17,39 +20,99 @@ impl GpuKernel {
             Self::NativeU64 => "native-u64",
         }
     }
+
+    /// The kernel named `name` (`u32-pairs` or `native-u64`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::U32Pairs, Self::NativeU64]
+            .into_iter()
+            .find(|k| k.name() == name)
+    }
+}
+
+/// Which adapter [`crate::Gpu`] uses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AdapterChoice {
+    /// `WGPU_ADAPTER_NAME` if set (as [`AdapterChoice::Name`]), else the adapter wgpu prefers for
+    /// `WGPU_POWER_PREF` (`high` performance unless it says `low` or `none`).
+    #[default]
+    Default,
+    /// The adapter at this position of [`crate::adapters`] (what `--list` shows).
+    Index(usize),
+    /// The adapter with this name (case-insensitive); else the only one whose name contains it.
+    /// Several partial matches are an error that lists them, never a silent pick.
+    Name(String),
 }
 
 /// How [`crate::Gpu`] picks its adapter and kernel and sizes its submissions.
+///
+/// ```
+/// use parsum::{AdapterChoice, GpuKernel, GpuOptions};
+/// let options = GpuOptions::default()
+///     .adapter(AdapterChoice::Index(0))
+///     .kernel(GpuKernel::U32Pairs)
+///     .max_batch_elements(1 << 28);
+/// assert_eq!(options.max_batch_elements, 1 << 28);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GpuOptions {
-    /// Adapter to use: a case-insensitive part of its name. `None` honours `WGPU_ADAPTER_NAME`,
-    /// then `WGPU_POWER_PREF` (high performance by default).
-    pub adapter: Option<String>,
-    /// Graphics API the adapter must use: `Vulkan`, `Metal`, `Dx12` or `Gl` (case-insensitive);
-    /// `None` takes any that `WGPU_BACKEND` allows.
-    pub api: Option<String>,
-    /// Most elements one submission adds (default 2^32: about 2 ms on an H100, so no long sum
-    /// trips a driver watchdog). Smaller values force more submissions.
+    /// The adapter to use.
+    pub adapter: AdapterChoice,
+    /// Most elements one submission adds, 1 to 2^32 (default 2^32: about 1.2 ms on an H200, so
+    /// no long sum trips a driver watchdog). Smaller values force more submissions.
     pub max_batch_elements: u64,
-    /// Kernel to use. `None` times both on the device when it offers 64-bit integers (a few
-    /// milliseconds at set-up, each result checked) and keeps the faster; else `U32Pairs`.
+    /// Kernel to use. `None`: the one remembered for this adapter in the cache, else both are
+    /// timed on the device (a few milliseconds, each result checked), the faster is kept and
+    /// remembered.
     pub kernel: Option<GpuKernel>,
+    /// Where the kernel choice is remembered.
+    pub cache: CacheSetting,
 }
 
 impl Default for GpuOptions {
     fn default() -> Self {
         Self {
-            adapter: None,
-            api: None,
+            adapter: AdapterChoice::Default,
             max_batch_elements: 1 << 32,
             kernel: None,
+            cache: CacheSetting::Default,
         }
     }
 }
 
+impl GpuOptions {
+    /// Sets [`GpuOptions::adapter`].
+    pub fn adapter(mut self, adapter: AdapterChoice) -> Self {
+        self.adapter = adapter;
+        self
+    }
+
+    /// Sets [`GpuOptions::kernel`].
+    pub fn kernel(mut self, kernel: GpuKernel) -> Self {
+        self.kernel = Some(kernel);
+        self
+    }
+
+    /// Sets [`GpuOptions::max_batch_elements`].
+    pub fn max_batch_elements(mut self, elements: u64) -> Self {
+        self.max_batch_elements = elements;
+        self
+    }
+
+    /// Sets [`GpuOptions::cache`].
+    pub fn cache(mut self, cache: CacheSetting) -> Self {
+        self.cache = cache;
+        self
+    }
+}
+
 /// One adapter wgpu can see, as `--list` prints it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct AdapterSummary {
+    /// Position in [`crate::adapters`]: what [`AdapterChoice::Index`] and `--adapter` take.
+    pub index: usize,
     /// The adapter's name, e.g. "NVIDIA H100 80GB HBM3" or "llvmpipe (LLVM 15.0.6, 256 bits)".
     pub name: String,
     /// Discrete, integrated, virtual, CPU or other.
@@ -58,11 +121,22 @@ pub struct AdapterSummary {
     pub api: String,
     /// Driver name and version, where the driver says.
     pub driver: String,
+    /// PCI vendor and device ids, and bus id where known: tells identical cards apart.
+    pub pci: String,
 }
 
 impl AdapterSummary {
     /// `name (api, device type)`.
     pub fn describe(&self) -> String {
         format!("{} ({}, {})", self.name, self.api, self.device_type)
+    }
+
+    /// What identifies this adapter across runs (for the caches): everything but the index,
+    /// which may change when other adapters come and go.
+    pub fn identity(&self) -> String {
+        format!(
+            "{} | {} | {} | {} | {}",
+            self.name, self.api, self.device_type, self.driver, self.pci
+        )
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::gpu_options::{AdapterSummary, GpuKernel, GpuOptions};
-use super::{Backend, BackendInfo};
+use super::{Backend, BackendInfo, Ran};
 use crate::error::{Error, Result};
 use crate::verify::ChunkSink;
 
@@ -26,7 +26,7 @@ impl Gpu {
     }
 
     /// Always [`Error::NotCompiled`].
-    pub fn with_adapter(_name: &str) -> Result<Self> {
+    pub fn with_adapter_index(_index: usize) -> Result<Self> {
         Err(not_compiled())
     }
 
@@ -45,6 +45,16 @@ impl Gpu {
         match *self {}
     }
 
+    /// Whether the device has timestamp queries.
+    pub fn has_timestamps(&self) -> bool {
+        match *self {}
+    }
+
+    /// Whether the device offers 64-bit shader integers.
+    pub fn has_int64(&self) -> bool {
+        match *self {}
+    }
+
     /// The kernel in use.
     pub fn kernel(&self) -> GpuKernel {
         match *self {}
@@ -54,11 +64,6 @@ impl Gpu {
     pub fn calibration(&self) -> &[(GpuKernel, Duration)] {
         match *self {}
     }
-
-    /// Destroys the device.
-    pub fn lose_device(&self) {
-        match *self {}
-    }
 }
 
 impl Backend for Gpu {
@@ -66,12 +71,17 @@ impl Backend for Gpu {
         match *self {}
     }
 
-    fn sum_chunks(&self, _sink: &ChunkSink<'_>) -> Result<()> {
+    fn sum_chunks(&self, _sink: &ChunkSink<'_>) -> Result<Ran> {
         match *self {}
     }
 }
 
 /// No adapters without the `gpu` feature.
-pub fn adapters() -> Vec<AdapterSummary> {
-    Vec::new()
+pub fn adapters() -> Result<Vec<AdapterSummary>> {
+    Ok(Vec::new())
+}
+
+/// No GPU backends without the `gpu` feature; says so.
+pub(crate) fn for_auto(_cache: &crate::store::CacheSetting) -> Result<(Vec<Gpu>, Vec<String>)> {
+    Ok((Vec::new(), vec![not_compiled().to_string()]))
 }

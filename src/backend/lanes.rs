@@ -1,55 +1,57 @@
-//! The lane kernel behind [`crate::Simd`], and the run-time choice of its instruction set.
+//! The lane kernels behind [`crate::Simd`], and the run-time choice of their instruction set.
 //!
-//! Each value is split into its 32-bit halves, and the halves are added into separate u64 lanes:
-//! a lane takes at most 2^31 halves (each < 2^32) before it is flushed into a u128, so no add can
-//! carry out, and the per-element work is three plain vector ops plus the increment. LLVM cannot
-//! fold a masked or shifted induction variable into a formula, so every element is really added.
+//! Every kernel adds every value of a run into vector lanes; none computes a formula. Two exact
+//! formulations, each kept where it measured fastest (see README, "Why the kernels cannot be
+//! folded"):
+//! - **carry counting** (`avx512`, `avx2`): each full value is added into a wrapping u64 lane and
+//!   the lane's carry-outs are counted (`sum < value` after the add). On AVX-512F that is, per 8
+//!   values, `vpaddq`, `vpcmpltuq` into a mask, a masked `vpsubq` and the `vpaddq` of the
+//!   increment. AVX2 has no unsigned 64-bit compare, so its lanes are kept biased by 2^63 and
+//!   compared signed (`vpcmpgtq`).
+//! - **split halves** (`wide`): each value's 32-bit halves are added into separate u64 lanes,
+//!   which cannot overflow before 2^31 steps; SSE2 has no 64-bit compare at all.
 //!
-//! `wide` fixes its instructions when `wide` itself is compiled (SSE2 only in a default x86-64
-//! build), so compiling its types inside a `#[target_feature]` function does not widen them. The
-//! same kernel over plain `[u64; LANES]` arrays does get AVX2/AVX-512 code inside such a function,
-//! so on x86-64 those clones are picked at run time and `wide` serves every other target.
+//! LLVM cannot fold a sum whose carries are counted, or one of masked and shifted values, into
+//! n·(a+b)/2. `wide` fixes its instructions when `wide` itself is compiled (SSE2 in a default
+//! x86-64 build), so the x86 kernels are written over plain `[u64; N]` arrays inside
+//! `#[target_feature]` functions and picked at run time; `wide` serves every other CPU.
+//!
+//! Soundness: a [`LaneKernel`] is only a name. The `#[target_feature]` code is reachable only
+//! through [`Lanes`], whose one constructor checks the CPU first.
 
 use super::scalar;
+use crate::error::{Error, Result};
 
-/// Lanes per step: eight 256-bit or four 512-bit vectors per accumulator, enough independent adds to
-/// fill every vector port (16 lanes measured 12.6 G/s on one Zen core, 32 lanes 26.6 G/s).
-pub const LANES: usize = 32;
-/// Steps between flushes of the lane accumulators: each lane then holds < 2^31 · 2^32 = 2^63.
-const MAX_STEPS: u64 = 1 << 31;
-
-/// One implementation of the lane kernel.
+/// One implementation of the lane kernel, by name. Naming one is always safe; running it checks
+/// that this CPU has what it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum LaneKernel {
-    /// `[u64; 16]` lanes compiled for AVX-512F (x86-64, detected at run time).
+    /// 32 u64 lanes, carry counting, compiled for AVX-512F (x86-64, detected at run time).
     Avx512,
-    /// `[u64; 16]` lanes compiled for AVX2 (x86-64, detected at run time).
+    /// 16 u64 lanes, carry counting on biased lanes, compiled for AVX2 (x86-64, detected at run
+    /// time).
     Avx2,
-    /// `wide::u64x4` lanes with the instructions `wide` was compiled for (SSE2 on a default
-    /// x86-64 build, NEON on aarch64).
+    /// 2 × `wide::u64x4`, split halves, with the instructions `wide` was compiled for (SSE2 on a
+    /// default x86-64 build, NEON on aarch64). Runs everywhere.
     Wide,
 }
 
 impl LaneKernel {
+    /// Every kernel, fastest first where available.
+    pub const ALL: [LaneKernel; 3] = [Self::Avx512, Self::Avx2, Self::Wide];
+
     /// The fastest kernel this CPU runs.
     pub fn detect() -> Self {
-        Self::available()[0]
+        Self::ALL
+            .into_iter()
+            .find(|k| k.is_available())
+            .unwrap_or(Self::Wide)
     }
 
     /// Every kernel this CPU runs, fastest first.
     pub fn available() -> Vec<Self> {
-        let mut out = Vec::new();
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                out.push(Self::Avx512);
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                out.push(Self::Avx2);
-            }
-        }
-        out.push(Self::Wide);
-        out
+        Self::ALL.into_iter().filter(|k| k.is_available()).collect()
     }
 
     /// Short name, as in `simd/avx512`.
@@ -61,23 +63,99 @@ impl LaneKernel {
         }
     }
 
-    /// Whether this CPU can run the kernel.
-    pub fn is_available(self) -> bool {
-        Self::available().contains(&self)
+    /// The CPU feature the kernel is compiled for (`""` for `Wide`).
+    pub fn feature(self) -> &'static str {
+        match self {
+            Self::Avx512 => "avx512f",
+            Self::Avx2 => "avx2",
+            Self::Wide => "",
+        }
     }
 
-    /// Adds `first..=last` on one thread. `first <= last`; the kernel must be available.
-    pub fn sum_inclusive(self, first: u64, last: u64) -> u128 {
-        debug_assert!(first <= last);
+    /// Whether this CPU can run the kernel (the answer is cached by the standard library).
+    pub fn is_available(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Self::Avx512 | Self::Avx2 => false,
+            Self::Wide => true,
+        }
+    }
+
+    /// The kernel, ready to run, or [`Error::KernelUnavailable`] on a CPU without its feature.
+    pub fn checked(self) -> Result<Lanes> {
+        if self.is_available() {
+            Ok(Lanes(self))
+        } else {
+            Err(Error::KernelUnavailable {
+                kernel: self.name(),
+                feature: self.feature(),
+            })
+        }
+    }
+
+    /// Adds `first..=last` on the calling thread.
+    ///
+    /// [`Error::KernelUnavailable`] on a CPU without the kernel's feature, and
+    /// [`Error::InvalidRange`] when `first > last`: never a wrong number, never an illegal
+    /// instruction.
+    ///
+    /// ```
+    /// use parsum::LaneKernel;
+    /// let wide = LaneKernel::Wide.sum_inclusive(1, 100)?;
+    /// assert_eq!(wide, 5050);
+    /// for kernel in LaneKernel::ALL {
+    ///     match kernel.sum_inclusive(u64::MAX - 999, u64::MAX) {
+    ///         Ok(sum) => assert_eq!(sum, parsum::closed_form(u64::MAX - 999, u64::MAX)),
+    ///         Err(e) => assert!(!kernel.is_available(), "{e}"),
+    ///     }
+    /// }
+    /// assert!(LaneKernel::Wide.sum_inclusive(5, 4).is_err());
+    /// # Ok::<(), parsum::Error>(())
+    /// ```
+    pub fn sum_inclusive(self, first: u64, last: u64) -> Result<u128> {
+        if first > last {
+            return Err(Error::InvalidRange {
+                start: first as u128,
+                end: last as u128 + 1,
+            });
+        }
+        Ok(self.checked()?.sum(first, last))
+    }
+}
+
+/// A [`LaneKernel`] this CPU has been checked to run: the only way to its `#[target_feature]`
+/// code. Made by [`LaneKernel::checked`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lanes(LaneKernel);
+
+impl Lanes {
+    /// The kernel's name.
+    pub fn kernel(self) -> LaneKernel {
+        self.0
+    }
+
+    /// Adds `first..=last` (`first <= last`; reversed bounds give 0).
+    pub fn sum(self, first: u64, last: u64) -> u128 {
+        if first > last {
+            return 0;
+        }
         let n = (last - first) as u128 + 1;
-        let mut steps = (n / LANES as u128) as u64;
-        let mut at = first as u128;
+        let lanes = self.width() as u128;
+        let steps = n / lanes;
+        // The vector loop covers `steps * lanes` values; the rest is added one by one.
         let mut total = 0u128;
-        while steps > 0 {
-            let now = steps.min(MAX_STEPS);
+        let mut at = first as u128;
+        let mut left = steps;
+        while left > 0 {
+            // u64 steps per call; only the whole domain in one call needs more than one round.
+            let now = left.min(u64::MAX as u128 / lanes) as u64;
             total += self.steps(at as u64, now);
-            at += now as u128 * LANES as u128;
-            steps -= now;
+            at += now as u128 * lanes;
+            left -= now as u128;
         }
         if at <= last as u128 {
             total += scalar::sum_inclusive(at as u64, last);
@@ -85,81 +163,178 @@ impl LaneKernel {
         total
     }
 
-    /// Sums `LANES * steps` consecutive values from `first` (which must all be ≤ u64::MAX).
+    fn width(self) -> usize {
+        match self.0 {
+            LaneKernel::Avx512 => AVX512_LANES,
+            LaneKernel::Avx2 => AVX2_LANES,
+            LaneKernel::Wide => WIDE_LANES,
+        }
+    }
+
+    /// Sums `width * steps` consecutive values from `first` (all of them ≤ u64::MAX).
     fn steps(self, first: u64, steps: u64) -> u128 {
-        match self {
+        match self.0 {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Avx512` is only handed out by `available()` after the run-time check.
-            Self::Avx512 => unsafe { x86::steps_avx512(first, steps) },
+            // SAFETY: a `Lanes(Avx512)` is only made by `LaneKernel::checked`, which has just
+            // confirmed with `is_x86_feature_detected!("avx512f")` that this CPU has AVX-512F.
+            LaneKernel::Avx512 => unsafe { x86::carry_avx512(first, steps) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Avx2` is only handed out by `available()` after the run-time check.
-            Self::Avx2 => unsafe { x86::steps_avx2(first, steps) },
+            // SAFETY: a `Lanes(Avx2)` is only made by `LaneKernel::checked`, which has just
+            // confirmed with `is_x86_feature_detected!("avx2")` that this CPU has AVX2.
+            LaneKernel::Avx2 => unsafe { x86::carry_avx2(first, steps) },
             #[cfg(not(target_arch = "x86_64"))]
-            Self::Avx512 | Self::Avx2 => unreachable!("x86 kernel on another target"),
-            Self::Wide => steps_wide(first, steps),
+            LaneKernel::Avx512 | LaneKernel::Avx2 => {
+                unreachable!("`checked` refuses x86 kernels on other targets")
+            }
+            LaneKernel::Wide => split_wide(first, steps),
         }
     }
 }
+
+/// 32 lanes: four zmm registers per array; 16 and 64 lanes measured slower (README).
+const AVX512_LANES: usize = 32;
+/// 16 lanes: three arrays of four ymm registers fit AVX2's sixteen; 32 lanes spill.
+const AVX2_LANES: usize = 16;
+/// 8 lanes: three arrays of four xmm registers fit SSE2's sixteen; 32 lanes spill.
+const WIDE_LANES: usize = 8;
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    // Only avx512f: with avx512dq also enabled LLVM turns the compare mask into a vector
+    // (`vpmovm2q` + `vpsubq`), which measured 25 % slower than the masked subtract.
     #[target_feature(enable = "avx512f")]
-    pub(super) fn steps_avx512(first: u64, steps: u64) -> u128 {
-        super::steps_array(first, steps)
+    pub(super) fn carry_avx512(first: u64, steps: u64) -> u128 {
+        super::carry_lanes::<{ super::AVX512_LANES }>(first, steps)
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) fn steps_avx2(first: u64, steps: u64) -> u128 {
-        super::steps_array(first, steps)
+    pub(super) fn carry_avx2(first: u64, steps: u64) -> u128 {
+        super::carry_lanes_biased::<{ super::AVX2_LANES }>(first, steps)
     }
 }
 
-/// The kernel over plain arrays; inlined into each `#[target_feature]` clone so that LLVM
-/// vectorises it for that instruction set.
+/// Carry counting over plain arrays; inlined into a `#[target_feature]` clone so that LLVM
+/// vectorises it for that instruction set (unsigned compares: AVX-512).
 #[inline(always)]
-fn steps_array(first: u64, steps: u64) -> u128 {
-    let mut v: [u64; LANES] = std::array::from_fn(|j| first.wrapping_add(j as u64));
-    let mut lo = [0u64; LANES];
-    let mut hi = [0u64; LANES];
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn carry_lanes<const N: usize>(first: u64, steps: u64) -> u128 {
+    let mut v: [u64; N] = std::array::from_fn(|j| first.wrapping_add(j as u64));
+    let mut acc = [0u64; N];
+    let mut carries = [0u64; N];
     for _ in 0..steps {
-        for j in 0..LANES {
-            lo[j] += v[j] & 0xFFFF_FFFF;
-            hi[j] += v[j] >> 32;
+        for j in 0..N {
+            let sum = acc[j].wrapping_add(v[j]);
+            carries[j] += u64::from(sum < v[j]);
+            acc[j] = sum;
             // The step after the last one may wrap past u64::MAX; its values are never added.
-            v[j] = v[j].wrapping_add(LANES as u64);
+            v[j] = v[j].wrapping_add(N as u64);
         }
     }
-    combine(&lo, &hi)
+    let low: u128 = acc.iter().map(|&a| a as u128).sum();
+    let high: u128 = carries.iter().map(|&c| c as u128).sum();
+    low + (high << 64)
 }
 
-/// The same kernel in `wide` vectors.
-fn steps_wide(first: u64, steps: u64) -> u128 {
+/// Carry counting with signed compares: lanes hold `acc ^ 2^63` and `v ^ 2^63` (adding `v` to a
+/// biased accumulator keeps it biased, since flipping the top bit is adding 2^63), and the
+/// unsigned `acc + v < v` becomes a signed compare of the biased values.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn carry_lanes_biased<const N: usize>(first: u64, steps: u64) -> u128 {
+    const BIAS: u64 = 1 << 63;
+    let mut vb: [i64; N] = std::array::from_fn(|j| (first.wrapping_add(j as u64) ^ BIAS) as i64);
+    let mut accb = [BIAS as i64; N];
+    let mut carries = [0i64; N];
+    for _ in 0..steps {
+        for j in 0..N {
+            let v = vb[j] ^ BIAS as i64;
+            let sum = accb[j].wrapping_add(v);
+            carries[j] += i64::from(sum < vb[j]);
+            accb[j] = sum;
+            vb[j] = vb[j].wrapping_add(N as i64);
+        }
+    }
+    let low: u128 = accb.iter().map(|&a| (a as u64 ^ BIAS) as u128).sum();
+    let high: u128 = carries.iter().map(|&c| c as u64 as u128).sum();
+    low + (high << 64)
+}
+
+/// Split halves in `wide` vectors: each lane holds < 2^31 · 2^32 = 2^63 before it is flushed.
+fn split_wide(first: u64, steps: u64) -> u128 {
     use wide::u64x4;
-    const V: usize = LANES / 4;
+    const V: usize = WIDE_LANES / 4;
+    const FLUSH: u64 = 1 << 31;
     let mask = u64x4::splat(0xFFFF_FFFF);
-    let stride = u64x4::splat(LANES as u64);
+    let stride = u64x4::splat(WIDE_LANES as u64);
     let mut v: [u64x4; V] = std::array::from_fn(|k| {
         u64x4::new(std::array::from_fn(|j| {
             first.wrapping_add((4 * k + j) as u64)
         }))
     });
-    let mut lo = [u64x4::ZERO; V];
-    let mut hi = [u64x4::ZERO; V];
-    for _ in 0..steps {
-        for k in 0..V {
-            lo[k] += v[k] & mask;
-            hi[k] += v[k] >> 32;
-            v[k] += stride;
+    let mut total = 0u128;
+    let mut left = steps;
+    while left > 0 {
+        let now = left.min(FLUSH);
+        let mut lo = [u64x4::ZERO; V];
+        let mut hi = [u64x4::ZERO; V];
+        for _ in 0..now {
+            for k in 0..V {
+                lo[k] += v[k] & mask;
+                hi[k] += v[k] >> 32;
+                v[k] += stride;
+            }
         }
+        for k in 0..V {
+            for (l, h) in lo[k].to_array().into_iter().zip(hi[k].to_array()) {
+                total += l as u128 + ((h as u128) << 32);
+            }
+        }
+        left -= now;
     }
-    let flat =
-        |a: [u64x4; V]| -> [u64; LANES] { std::array::from_fn(|i| a[i / 4].to_array()[i % 4]) };
-    combine(&flat(lo), &flat(hi))
+    total
 }
 
-#[inline(always)]
-fn combine(lo: &[u64; LANES], hi: &[u64; LANES]) -> u128 {
-    let lo: u128 = lo.iter().map(|&x| x as u128).sum();
-    let hi: u128 = hi.iter().map(|&x| x as u128).sum();
-    lo + (hi << 32)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::range::closed_form;
+
+    #[test]
+    fn every_available_kernel_is_exact_at_the_edges() {
+        for kernel in LaneKernel::available() {
+            let lanes = kernel.checked().unwrap();
+            for (first, last) in [
+                (0, 0),
+                (0, 1000),
+                (u64::MAX - 100_000, u64::MAX),
+                ((1 << 32) - 77, (1 << 32) + 5000),
+                ((1 << 63) - 12_345, (1 << 63) + 54_321),
+                (7, 7 + 31),
+                (7, 7 + 32),
+                (7, 7 + 33),
+            ] {
+                assert_eq!(
+                    lanes.sum(first, last),
+                    closed_form(first, last),
+                    "{kernel:?} {first}..={last}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unavailable_kernels_are_refused() {
+        for kernel in LaneKernel::ALL {
+            let r = kernel.sum_inclusive(0, 100);
+            if kernel.is_available() {
+                assert_eq!(r, Ok(5050));
+            } else {
+                assert!(matches!(r, Err(Error::KernelUnavailable { .. })));
+            }
+        }
+        assert!(matches!(
+            LaneKernel::Wide.sum_inclusive(10, 9),
+            Err(Error::InvalidRange { .. })
+        ));
+    }
 }

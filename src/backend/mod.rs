@@ -1,8 +1,11 @@
 //! The [`Backend`] trait and what a backend says about itself.
 //!
-//! A backend sums the chunks of a [`ChunkPlan`](crate::ChunkPlan) and hands each partial to a [`ChunkSink`], which
-//! verifies it: backends never check themselves and never compute the closed form.
+//! A backend sums the chunks of a [`ChunkPlan`](crate::ChunkPlan) and hands each partial to a
+//! [`ChunkSink`], which verifies it: backends never check themselves and never compute the closed
+//! form. What ran comes back as a [`Ran`], so nothing above has to be told through the sink.
 
+pub mod batch;
+mod cpu_run;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 #[cfg(not(feature = "gpu"))]
@@ -10,16 +13,20 @@ pub mod gpu;
 pub mod gpu;
 pub mod gpu_options;
 pub mod lanes;
+mod report;
 pub mod scalar;
 pub mod simd;
 
 use std::fmt;
+
+pub use report::{Basis, ChosenBy, Ran, Selection};
 
 use crate::error::Result;
 use crate::verify::ChunkSink;
 
 /// Which family a backend belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum BackendKind {
     /// One core, one add per element.
     Scalar,
@@ -32,7 +39,7 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
-    /// The lower-case name used on the command line and in JSON: `scalar`, `simd`, `gpu`.
+    /// The lower-case name used on the command line and in JSON: `scalar`, `simd`, `gpu`, `auto`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Scalar => "scalar",
@@ -51,6 +58,7 @@ impl fmt::Display for BackendKind {
 
 /// What a backend is and where it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct BackendInfo {
     /// The backend's family.
     pub kind: BackendKind,
@@ -62,33 +70,77 @@ pub struct BackendInfo {
     pub threads: usize,
 }
 
+impl BackendInfo {
+    /// A description, for backends written outside parsum.
+    pub fn new(
+        kind: BackendKind,
+        kernel: impl Into<String>,
+        device: impl Into<String>,
+        threads: usize,
+    ) -> Self {
+        Self {
+            kind,
+            kernel: kernel.into(),
+            device: device.into(),
+            threads,
+        }
+    }
+}
+
 /// A way of summing chunks of a u64 range. Made once, shared by reference across threads.
 ///
-/// Implementors add every element of every chunk (no closed form) and call
-/// [`ChunkSink::accept`] once per chunk, in any order and from any thread; they stop and return the
-/// first error `accept` gives. [`crate::SumRequest::run`] plans, verifies and totals around them.
+/// Implementors add every element of every chunk (no closed form) and hand each partial to
+/// [`ChunkSink::accept`] (or a run of consecutive ones to [`ChunkSink::accept_run`]), in any
+/// order and from any thread; they stop and return the first error the sink gives.
+/// [`crate::SumRequest::run`] plans, verifies and totals around them.
 ///
 /// ```
-/// use parsum::{Backend, Scalar, SumRequest};
-/// let report = SumRequest::new(1..=100)?.run(&Scalar::new())?;
+/// use parsum::{Backend, BackendInfo, BackendKind, ChunkSink, Ran, Result, Scalar, SumRequest};
+///
+/// /// One element at a time, in u128: slow, but a backend all the same.
+/// struct Plain;
+/// impl Backend for Plain {
+///     fn info(&self) -> BackendInfo {
+///         BackendInfo::new(BackendKind::Scalar, "plain", "this CPU", 1)
+///     }
+///     fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
+///         for chunk in sink.plan().iter() {
+///             let sum = (chunk.first..=chunk.last).fold(0u128, |a, v| a + v as u128);
+///             sink.accept(chunk.index, sum)?;
+///         }
+///         Ok(Ran::new(self.info()))
+///     }
+/// }
+/// let report = SumRequest::new(1..=100)?.run(&Plain)?;
 /// assert_eq!(report.sum, 5050);
-/// assert_eq!(Scalar::new().info().kind, parsum::BackendKind::Scalar);
+/// assert_eq!(report.sum, SumRequest::new(1..=100)?.run(&Scalar::new())?.sum);
 /// # Ok::<(), parsum::Error>(())
 /// ```
 pub trait Backend: Send + Sync {
     /// Describes the backend.
     fn info(&self) -> BackendInfo;
 
-    /// Sums every chunk of `sink.plan()` and hands each partial to `sink`.
-    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()>;
+    /// Sums every chunk of `sink.plan()`, hands each partial to `sink`, and says what ran.
+    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran>;
+
+    /// What identifies this backend's speed across runs, for [`crate::Auto`]'s saved
+    /// observations: by default kind, kernel, device and threads. A backend whose kernel is
+    /// picked by a race (the GPU) leaves the kernel out, so the key cannot flip.
+    fn identity(&self) -> String {
+        let i = self.info();
+        format!("{}|{}|{}|{}", i.kind, i.kernel, i.device, i.threads)
+    }
 }
 
 impl<B: Backend + ?Sized> Backend for &B {
     fn info(&self) -> BackendInfo {
         (**self).info()
     }
-    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
+    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
         (**self).sum_chunks(sink)
+    }
+    fn identity(&self) -> String {
+        (**self).identity()
     }
 }
 
@@ -96,8 +148,11 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     fn info(&self) -> BackendInfo {
         (**self).info()
     }
-    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
+    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
         (**self).sum_chunks(sink)
+    }
+    fn identity(&self) -> String {
+        (**self).identity()
     }
 }
 
@@ -105,8 +160,11 @@ impl<B: Backend + ?Sized> Backend for std::sync::Arc<B> {
     fn info(&self) -> BackendInfo {
         (**self).info()
     }
-    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
+    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
         (**self).sum_chunks(sink)
+    }
+    fn identity(&self) -> String {
+        (**self).identity()
     }
 }
 

@@ -1,11 +1,11 @@
 //! One core, one add per element.
 
-use super::{Backend, BackendInfo, BackendKind, cpu_name};
+use std::sync::{Arc, OnceLock};
+
+use super::cpu_run::{self, Helpers, Kernel, Tuning};
+use super::{Backend, BackendInfo, BackendKind, Ran, cpu_name};
 use crate::error::Result;
 use crate::verify::ChunkSink;
-
-/// Elements summed between two looks at the cancellation flag (about 0.1 s at 3.5 G/s).
-const CANCEL_STRIDE: u64 = 1 << 28;
 
 /// The one-core backend: a plain loop, one 64-bit add (plus carry) per element.
 ///
@@ -25,43 +25,39 @@ impl Scalar {
     }
 }
 
-impl Backend for Scalar {
-    fn info(&self) -> BackendInfo {
-        BackendInfo {
-            kind: BackendKind::Scalar,
-            kernel: "scalar/add-carry".into(),
-            device: cpu_name(),
-            threads: 1,
-        }
-    }
+#[derive(Clone, Copy)]
+struct AddCarry;
 
-    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
-        for chunk in sink.plan().iter() {
-            let mut partial = 0u128;
-            let mut first = chunk.first;
-            loop {
-                let last = chunk.last.min(first.saturating_add(CANCEL_STRIDE - 1));
-                partial += sum_inclusive(first, last);
-                if last == chunk.last {
-                    break;
-                }
-                sink.check_cancelled()?;
-                first = last + 1;
-            }
-            sink.accept(chunk.index, partial)?;
-        }
-        Ok(())
+impl Kernel for AddCarry {
+    fn sum(self, first: u64, last: u64) -> u128 {
+        sum_inclusive(first, last)
     }
 }
 
-/// Adds `first..=last` one element at a time. `first <= last`.
+impl Backend for Scalar {
+    fn info(&self) -> BackendInfo {
+        BackendInfo::new(BackendKind::Scalar, "scalar/add-carry", cpu_name(), 1)
+    }
+
+    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
+        // Only the calling thread works, so the tuning is never consulted; one is shared.
+        static TUNING: OnceLock<Arc<Tuning>> = OnceLock::new();
+        let tuning = TUNING.get_or_init(|| Arc::new(Tuning::new()));
+        cpu_run::run(sink, AddCarry, Helpers::None, tuning)?;
+        Ok(Ran::new(self.info()))
+    }
+}
+
+/// Adds `first..=last` one element at a time (0 when `first > last`).
 ///
 /// LLVM rewrites a plain `for v in first..=last { acc += v }` into n·(a+b)/2, even with a u128
 /// accumulator. An add whose carry-out is counted separately is an add/adc chain it does not
 /// recognise as a sum of an induction variable, so every element really is added.
 #[inline]
 pub(crate) fn sum_inclusive(first: u64, last: u64) -> u128 {
-    debug_assert!(first <= last);
+    if first > last {
+        return 0;
+    }
     let mut low = 0u64;
     let mut carries = 0u64;
     let mut v = first;

@@ -1,5 +1,5 @@
-//! SIMD lanes on every core: rayon spreads chunks (and pieces of long chunks) over threads, and
-//! each piece runs the [`LaneKernel`] the CPU supports best.
+//! SIMD lanes on every core: the calling thread and rayon helpers share the range out in pieces,
+//! and each piece runs the [`LaneKernel`] the CPU supports best.
 //!
 //! ```
 //! use parsum::{Scalar, Simd, SumRequest};
@@ -10,84 +10,125 @@
 //! # Ok::<(), parsum::Error>(())
 //! ```
 
-use rayon::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
 
-use super::lanes::LaneKernel;
-use super::{Backend, BackendInfo, BackendKind, cpu_name};
+use super::cpu_run::{self, Helpers, Kernel, Tuning};
+use super::lanes::{LaneKernel, Lanes};
+use super::{Backend, BackendInfo, BackendKind, Ran, cpu_name};
 use crate::error::{Error, Result};
 use crate::verify::ChunkSink;
 
-/// Longest run one rayon task sums: long chunks are cut into pieces of this size so that even a
-/// one-chunk plan keeps every thread busy, and cancellation is seen within a few milliseconds.
-const PIECE: u128 = 1 << 24;
-/// Ranges up to this many elements are summed on the calling thread: handing work to the pool
-/// costs microseconds, more than the ~10 µs this many adds take on one core.
-const INLINE: u128 = 1 << 18;
+/// Most threads [`Simd::with_threads`] accepts: far above any core count, far below what would
+/// take seconds to start.
+pub const MAX_THREADS: usize = 1024;
+
+/// Who sums besides the calling thread.
+#[derive(Debug)]
+enum Workers {
+    /// Rayon's current pool (the global one outside any pool).
+    Rayon,
+    /// A pool of the backend's own, of `threads - 1` helpers.
+    Own(rayon::ThreadPool),
+    /// Nobody: one thread.
+    Alone,
+}
 
 /// The multi-core SIMD backend.
+///
+/// Sums too short to pay for waking a helper thread run on the calling thread alone; the
+/// break-even comes from costs measured on this machine as the backend runs (see
+/// [`Simd::measured_costs`]).
 #[derive(Debug)]
 pub struct Simd {
-    kernel: LaneKernel,
-    pool: Option<rayon::ThreadPool>,
+    kernel: Lanes,
+    workers: Workers,
+    tuning: Arc<Tuning>,
+}
+
+impl Kernel for Lanes {
+    fn sum(self, first: u64, last: u64) -> u128 {
+        Lanes::sum(self, first, last)
+    }
+}
+
+fn best() -> Lanes {
+    LaneKernel::detect()
+        .checked()
+        .or_else(|_| LaneKernel::Wide.checked())
+        .expect("the portable kernel runs everywhere")
 }
 
 impl Simd {
-    /// Every core (rayon's global pool) and the best kernel this CPU runs.
+    /// Every core (rayon's current pool: the global one, sized by `RAYON_NUM_THREADS` or the core
+    /// count) and the best kernel this CPU runs.
     pub fn new() -> Self {
         Self {
-            kernel: LaneKernel::detect(),
-            pool: None,
+            kernel: best(),
+            workers: Workers::Rayon,
+            tuning: Arc::new(Tuning::new()),
         }
     }
 
-    /// Exactly `threads` worker threads, in a pool of the backend's own.
+    /// Exactly `threads` threads — the calling one and `threads - 1` helpers in a pool of the
+    /// backend's own — from 1 to [`MAX_THREADS`].
     pub fn with_threads(threads: usize) -> Result<Self> {
-        if threads == 0 {
-            return Err(Error::Threads("the thread count must be at least 1".into()));
+        if !(1..=MAX_THREADS).contains(&threads) {
+            return Err(Error::Threads(format!(
+                "{threads} threads asked for: the thread count must be 1 to {MAX_THREADS}"
+            )));
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("parsum-simd-{i}"))
-            .build()
-            .map_err(|e| Error::Threads(e.to_string()))?;
+        let workers = if threads == 1 {
+            Workers::Alone
+        } else {
+            Workers::Own(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads - 1)
+                    .thread_name(|i| format!("parsum-simd-{i}"))
+                    .build()
+                    .map_err(|e| Error::Threads(e.to_string()))?,
+            )
+        };
         Ok(Self {
-            kernel: LaneKernel::detect(),
-            pool: Some(pool),
+            kernel: best(),
+            workers,
+            tuning: Arc::new(Tuning::new()),
         })
     }
 
-    /// Uses `kernel` instead of the detected one (to compare kernels); errors if this CPU lacks it.
+    /// Uses `kernel` instead of the detected one (to compare kernels);
+    /// [`Error::KernelUnavailable`] if this CPU lacks it.
     pub fn kernel(mut self, kernel: LaneKernel) -> Result<Self> {
-        if !kernel.is_available() {
-            return Err(Error::Threads(format!(
-                "the {} kernel needs CPU features this machine lacks",
-                kernel.name()
-            )));
-        }
-        self.kernel = kernel;
+        self.kernel = kernel.checked()?;
         Ok(self)
     }
 
-    /// Worker threads in use.
-    pub fn threads(&self) -> usize {
-        self.pool
-            .as_ref()
-            .map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
+    /// The kernel in use.
+    pub fn lane_kernel(&self) -> LaneKernel {
+        self.kernel.kernel()
     }
 
-    fn sum_chunk(&self, sink: &ChunkSink<'_>, index: u64) -> Result<()> {
-        let chunk = sink.plan().chunk(index);
-        let pieces = chunk.len().div_ceil(PIECE) as u64;
-        let partial = (0..pieces)
-            .into_par_iter()
-            .map(|p| {
-                sink.check_cancelled()?;
-                let first = chunk.first as u128 + p as u128 * PIECE;
-                let last = (first + PIECE - 1).min(chunk.last as u128);
-                Ok(self.kernel.sum_inclusive(first as u64, last as u64))
-            })
-            .try_reduce(|| 0, |a, b| Ok(a + b))?;
-        sink.accept(index, partial)
+    /// Threads that sum, the calling one included.
+    pub fn threads(&self) -> usize {
+        match &self.workers {
+            Workers::Rayon => rayon::current_num_threads(),
+            Workers::Own(pool) => pool.current_num_threads() + 1,
+            Workers::Alone => 1,
+        }
+    }
+
+    /// Costs measured so far on this machine, which decide when helper threads are used:
+    /// (elements per second of one thread, time to wake a helper, time to spawn one).
+    pub fn measured_costs(&self) -> (f64, Duration, Duration) {
+        self.tuning.measured()
+    }
+
+    fn helpers(&self) -> Helpers<'_> {
+        match &self.workers {
+            Workers::Rayon => Helpers::Current,
+            Workers::Own(pool) => Helpers::Pool(pool),
+            Workers::Alone => Helpers::None,
+        }
     }
 }
 
@@ -99,34 +140,16 @@ impl Default for Simd {
 
 impl Backend for Simd {
     fn info(&self) -> BackendInfo {
-        BackendInfo {
-            kind: BackendKind::Simd,
-            kernel: format!("simd/{}", self.kernel.name()),
-            device: cpu_name(),
-            threads: self.threads(),
-        }
+        BackendInfo::new(
+            BackendKind::Simd,
+            format!("simd/{}", self.kernel.kernel().name()),
+            cpu_name(),
+            self.threads(),
+        )
     }
 
-    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
-        let plan = sink.plan();
-        if plan.range().len() <= INLINE {
-            for chunk in plan.iter() {
-                sink.accept(
-                    chunk.index,
-                    self.kernel.sum_inclusive(chunk.first, chunk.last),
-                )?;
-            }
-            return Ok(());
-        }
-        let n = plan.len();
-        let run = || {
-            (0..n)
-                .into_par_iter()
-                .try_for_each(|i| self.sum_chunk(sink, i))
-        };
-        match &self.pool {
-            Some(pool) => pool.install(run),
-            None => run(),
-        }
+    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
+        cpu_run::run(sink, self.kernel, self.helpers(), &self.tuning)?;
+        Ok(Ran::new(self.info()))
     }
 }

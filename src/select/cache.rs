@@ -1,126 +1,220 @@
-//! Calibrations kept on disk, like FFTW's wisdom: one small text file per machine and backend set,
-//! in the user's cache directory. A file that is missing, corrupt, for another parsum version or
-//! another set of backends and devices is ignored (and rewritten); failing to write is not an error.
+//! Auto's observations on disk: one JSON file (`auto-observations.json`) in the cache directory,
+//! one entry per backend identity (kind, kernel, device, threads — for a GPU its adapter, never
+//! the kernel a race picked), so any set of backends finds what earlier processes measured.
+//!
+//! Saving merges: the file is read again, this process's new runs are pooled into each entry,
+//! and the result is written atomically ([`crate::store`]). Two processes saving at the same
+//! moment lose one's new runs, never the file. Whatever a file holds — truncated, random bytes,
+//! NaN, 1e300, negative counts, another version — is ignored or repaired entry by entry, never
+//! trusted: only statistics that pass [`Stats::is_sane`] are read.
 
-use std::fmt::Write as _;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::model::CostModel;
+use serde::{Deserialize, Serialize};
 
-const HEADER: &str = "parsum-calibration v1";
+use super::history::{CHUNK_CLASSES, CLASSES, Saved, Stats};
+use crate::store::{self, CacheSetting};
 
-/// Where calibration files live: `PARSUM_CACHE_DIR`, else the platform's user cache directory
-/// (`$XDG_CACHE_HOME` or `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on
-/// Windows) joined with `parsum`. `None` when none of these is set.
-pub fn default_dir() -> Option<PathBuf> {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(dir) = env("PARSUM_CACHE_DIR") {
-        return Some(dir);
-    }
-    let base = if cfg!(windows) {
-        env("LOCALAPPDATA")
-    } else if cfg!(target_os = "macos") {
-        env("HOME").map(|h| h.join("Library/Caches"))
-    } else {
-        env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache")))
-    };
-    base.map(|b| b.join("parsum"))
+/// The file's name in the cache directory. Debug builds time their own (unoptimised) code and
+/// keep it apart.
+pub const FILE: &str = if cfg!(debug_assertions) {
+    "auto-observations-debug.json"
+} else {
+    "auto-observations.json"
+};
+/// Format of the file; another one is ignored.
+const FORMAT: u32 = 2;
+/// Most backends one file remembers (the least recently saved go first).
+const MAX_ENTRIES: usize = 32;
+/// Longest identity kept.
+const MAX_IDENTITY: usize = 1000;
+
+#[derive(Serialize, Deserialize)]
+struct Contents {
+    format: u32,
+    parsum: String,
+    backends: Vec<Entry>,
 }
 
-/// The key a calibration is valid for: parsum's version and every backend's identity (kind,
-/// kernel, device, threads), in order.
-pub fn key(ids: &[String]) -> String {
-    format!("parsum {}; {}", env!("CARGO_PKG_VERSION"), ids.join(" | "))
+#[derive(Serialize, Deserialize, Clone)]
+struct Entry {
+    identity: String,
+    updated: u64,
+    saved: Saved,
 }
 
-/// The file for `key` in `dir`: named by a stable hash of the key (FNV-1a), so backend sets coexist.
-pub fn file(dir: &Path, key: &str) -> PathBuf {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-    }
-    dir.join(format!("calibration-{h:016x}.txt"))
+/// The file a cache setting points at.
+pub fn path(setting: &CacheSetting) -> Option<PathBuf> {
+    setting.dir().map(|d| d.join(FILE))
 }
 
-fn clean(s: &str) -> String {
-    s.replace(['\t', '\n', '\r'], " ")
+fn repaired_list(list: Vec<(usize, Stats)>) -> Vec<(usize, Stats)> {
+    let mut seen = [false; CLASSES];
+    list.into_iter()
+        .filter(|(c, s)| *c < CLASSES && s.is_sane() && !std::mem::replace(&mut seen[*c], true))
+        .collect()
 }
 
-/// The models stored for `key` and `ids` (one per id, in order), or `None` if the file does not
-/// hold exactly that.
-pub fn read(path: &Path, key: &str, ids: &[String]) -> Option<Vec<CostModel>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut lines = text.lines();
-    if lines.next()? != HEADER || lines.next()?.strip_prefix("key\t")? != clean(key) {
-        return None;
-    }
-    let mut models = Vec::with_capacity(ids.len());
-    for id in ids {
-        let rest = lines.next()?.strip_prefix("model\t")?;
-        let (line_id, points) = rest.split_once('\t')?;
-        if line_id != clean(id) {
-            return None;
-        }
-        let points = points
-            .split(' ')
-            .map(|p| {
-                let (n, t) = p.split_once(':')?;
-                Some((n.parse().ok()?, t.parse().ok()?))
+/// Keeps what is plausible of one entry: buckets in range with sane statistics, once each.
+fn repaired(saved: Saved) -> Saved {
+    let mut seen = std::collections::HashSet::new();
+    Saved {
+        buckets: repaired_list(saved.buckets),
+        chunks: repaired_list(saved.chunks),
+        mixed: saved
+            .mixed
+            .into_iter()
+            .filter(|((c, k), s)| {
+                *c < CLASSES && *k < CHUNK_CLASSES && s.is_sane() && seen.insert((*c, *k))
             })
-            .collect::<Option<Vec<(u128, f64)>>>()?;
-        models.push(CostModel::from_points(points)?);
+            .collect(),
     }
-    lines.next().is_none().then_some(models)
 }
 
-/// Writes the models (through a temporary file and a rename, so readers never see half a file).
-pub fn write(path: &Path, key: &str, ids: &[String], models: &[CostModel]) -> std::io::Result<()> {
-    let mut text = format!("{HEADER}\nkey\t{}\n", clean(key));
-    for (id, model) in ids.iter().zip(models) {
-        let points: Vec<String> = model
-            .points()
-            .iter()
-            .map(|(n, t)| format!("{n}:{t:e}"))
-            .collect();
-        let _ = writeln!(text, "model\t{}\t{}", clean(id), points.join(" "));
+fn read_entries(path: &Path) -> Result<Vec<Entry>, String> {
+    let bytes = match store::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{} ignored: {e}", path.display())),
+    };
+    let contents: Contents = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{} ignored: not a parsum cache ({e})", path.display()))?;
+    if contents.format != FORMAT || contents.parsum != env!("CARGO_PKG_VERSION") {
+        return Err(format!(
+            "{} ignored: written by parsum {} (format {})",
+            path.display(),
+            contents.parsum.chars().take(40).collect::<String>(),
+            contents.format
+        ));
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(contents
+        .backends
+        .into_iter()
+        .filter(|e| e.identity.len() <= MAX_IDENTITY && seen.insert(e.identity.clone()))
+        .take(MAX_ENTRIES)
+        .map(|e| Entry {
+            saved: repaired(e.saved),
+            ..e
+        })
+        .collect())
+}
+
+/// What the file holds per identity; `Err` says why the file was ignored (a missing file is
+/// simply empty).
+pub fn load(path: &Path) -> Result<HashMap<String, Saved>, String> {
+    Ok(read_entries(path)?
+        .into_iter()
+        .map(|e| (e.identity, e.saved))
+        .collect())
+}
+
+fn pooled_list(a: &[(usize, Stats)], b: &[(usize, Stats)]) -> Vec<(usize, Stats)> {
+    let mut out = a.to_vec();
+    for &(c, s) in b {
+        match out.iter_mut().find(|(k, _)| *k == c) {
+            Some((_, t)) => *t = t.merge(&s),
+            None => out.push((c, s)),
+        }
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    out.sort_by_key(|&(c, _)| c);
+    out
+}
+
+fn pooled(a: &Saved, b: &Saved) -> Saved {
+    let mut mixed = a.mixed.clone();
+    for &(key, s) in &b.mixed {
+        match mixed.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, t)) => *t = t.merge(&s),
+            None => mixed.push((key, s)),
+        }
+    }
+    mixed.sort_by_key(|&(k, _)| k);
+    Saved {
+        buckets: pooled_list(&a.buckets, &b.buckets),
+        chunks: pooled_list(&a.chunks, &b.chunks),
+        mixed,
+    }
+}
+
+/// Pools `fresh` (new runs per identity) into the file and writes it; returns every identity's
+/// pooled history. A file that could not be read is replaced.
+pub fn save(path: &Path, fresh: &[(String, Saved)]) -> std::io::Result<HashMap<String, Saved>> {
+    let mut entries = read_entries(path).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for (identity, new) in fresh {
+        match entries.iter_mut().find(|e| &e.identity == identity) {
+            Some(e) => {
+                e.saved = pooled(&e.saved, new);
+                e.updated = now;
+            }
+            None => entries.push(Entry {
+                identity: identity.chars().take(MAX_IDENTITY).collect(),
+                updated: now,
+                saved: new.clone(),
+            }),
+        }
+    }
+    entries.sort_by_key(|e| std::cmp::Reverse(e.updated));
+    entries.truncate(MAX_ENTRIES);
+    let contents = Contents {
+        format: FORMAT,
+        parsum: env!("CARGO_PKG_VERSION").into(),
+        backends: entries,
+    };
+    let bytes = serde_json::to_vec(&contents).map_err(std::io::Error::other)?;
+    store::write(path, &bytes)?;
+    Ok(contents
+        .backends
+        .into_iter()
+        .map(|e| (e.identity, e.saved))
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn stats(t: f64, runs: usize) -> Stats {
+        let mut s = Stats::default();
+        for _ in 0..runs {
+            s.add(t, 1e6);
+        }
+        s
+    }
+
     #[test]
-    fn round_trip_and_rejections() {
-        let dir = std::env::temp_dir().join(format!("parsum-cache-unit-{}", std::process::id()));
-        let ids = vec![
-            "scalar/x on cpu x1".to_string(),
-            "simd/y on cpu x2".to_string(),
-        ];
-        let k = key(&ids);
-        let path = file(&dir, &k);
-        let models = vec![
-            CostModel::from_points(vec![(1000, 1e-6), (4000, 3.5e-6)]).unwrap(),
-            CostModel::from_points(vec![(1000, 2e-6)]).unwrap(),
-        ];
-        write(&path, &k, &ids, &models).unwrap();
-        assert_eq!(read(&path, &k, &ids), Some(models));
-        let other = vec![ids[0].clone()];
-        assert_eq!(read(&path, &key(&other), &other), None);
-        std::fs::write(&path, "parsum-calibration v1\nkey\tgarbage").unwrap();
-        assert_eq!(read(&path, &k, &ids), None);
-        let _ = std::fs::remove_dir_all(&dir);
+    fn save_merges_and_load_repairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let a = Saved {
+            buckets: vec![(40, stats(1e-3, 3))],
+            chunks: vec![(20, stats(1e-8, 2))],
+            mixed: vec![((40, 3), stats(1.2, 2))],
+        };
+        save(&path, &[("simd".into(), a.clone())]).unwrap();
+        let merged = save(&path, &[("simd".into(), a)]).unwrap();
+        assert_eq!(merged["simd"].buckets[0].1.weight, 6.0);
+        assert_eq!(load(&path).unwrap()["simd"].buckets[0].1.weight, 6.0);
+
+        // A hand-edited file: NaN is not JSON, 1e300 and negative counts are not sane.
+        let text = std::fs::read_to_string(&path).unwrap().replacen(
+            "\"weight\":6.0",
+            "\"weight\":-6.0",
+            1,
+        );
+        std::fs::write(&path, text).unwrap();
+        assert!(load(&path).unwrap()["simd"].buckets.is_empty());
+        for garbage in ["", "{", "\u{0}\u{1}\u{2}", "[1e300]", "{\"format\":2}"] {
+            std::fs::write(&path, garbage).unwrap();
+            assert!(load(&path).is_err(), "{garbage:?}");
+            // And saving over it works.
+            save(&path, &[]).unwrap();
+            assert!(load(&path).unwrap().is_empty());
+        }
     }
 }

@@ -1,166 +1,116 @@
-//! [`Auto`]: runs each sum on whichever backend is fastest for its size on this machine.
+//! [`Auto`]: runs each sum on whichever backend is fastest for it on this machine, and learns from
+//! every sum it runs.
 //!
 //! ```
-//! use parsum::{Auto, AutoOptions, CacheSetting, SumRequest};
-//! let auto = Auto::with_options(AutoOptions { cache: CacheSetting::Off, gpu: false, ..Default::default() })?;
-//! let report = SumRequest::new(0..1_000_000)?.run(&auto)?;
-//! assert_eq!(report.sum, 499_999_500_000);
+//! use parsum::{Auto, AutoOptions, CacheSetting, Scalar, SumRequest};
+//! let auto = Auto::with_options(AutoOptions::default().cache(CacheSetting::Off).gpu(false))?;
+//! let request = SumRequest::new(0..1_000_000)?;
+//! let report = request.run(&auto)?;
+//! assert_eq!(report.sum, request.run(&Scalar::new())?.sum);
 //! // Which backend ran, and why.
 //! let selection = report.selection.expect("auto reports its choice");
-//! assert_eq!(Some(report.backend.kind), auto.pick(1_000_000).map(|b| b.kind));
+//! println!("{} ({})", report.backend.kind, selection.chosen_by.as_str());
 //! println!("{}", auto.explain(1_000_000));
-//! # let _ = selection;
 //! # Ok::<(), parsum::Error>(())
 //! ```
 //!
-//! On first use `Auto` finds the usable backends (scalar, simd, and one [`crate::Gpu`] per usable
-//! adapter), measures each at growing sizes (at most [`AutoOptions::calibration_budget`] in all,
-//! device creation excluded) and keeps a [`CostModel`] per backend. Each request then goes to the
-//! backend with the lowest predicted time for its size. Calibrations are cached on disk per machine
-//! and backend set (see [`cache::default_dir`]). If the chosen GPU fails, the sum is redone on the
-//! best CPU backend and that GPU is not chosen again in this process.
+//! Built from small parts, dependencies pointing down:
+//! - [`options`]: [`AutoOptions`] and the environment (`PARSUM_BACKEND`, …);
+//! - candidates: scalar, simd and one [`crate::Gpu`] per usable adapter (found by the GPU
+//!   backend);
+//! - [`history`]: every backend's run times per size bucket, with robust statistics;
+//! - [`policy`]: pure — predictions, the choice for a request, what a run teaches, exploration;
+//! - [`calibrate`]: the first-use measurements;
+//! - [`cache`]: the observations on disk, merged across processes;
+//! - [`explain`]: why a pick is what it is.
+//!
+//! `Auto` wires the policy to real backends and the clock: each request goes to the candidate the
+//! policy picks, its time is recorded as an observation, and every so often the observations are
+//! saved. If the chosen GPU fails, the sum is redone on the best CPU backend and that GPU is not
+//! chosen again in this process.
 
 pub mod cache;
+pub mod calibrate;
+pub mod explain;
+pub mod history;
 pub mod model;
+pub mod options;
+pub mod policy;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+pub use explain::{BucketReport, CandidateReport, Explanation};
 pub use model::CostModel;
+pub use options::{AutoOptions, backend_override, check_environment, parse_override};
 
-use crate::backend::gpu_options::GpuOptions;
-use crate::backend::{Backend, BackendInfo, BackendKind};
+use self::history::{History, class_bounds, size_class};
+use self::policy::{Decision, Policy, Prediction};
+use crate::backend::{Backend, BackendInfo, BackendKind, ChosenBy, Ran, Selection};
+use crate::chunk::{ChunkPlan, Chunking};
 use crate::error::{Error, Result};
+use crate::range::SumRange;
 use crate::verify::ChunkSink;
-use crate::{Gpu, Scalar, Simd};
+use crate::{Scalar, Simd};
 
-/// Where calibrations are kept.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum CacheSetting {
-    /// [`cache::default_dir`] (`PARSUM_CACHE_DIR` or the user's cache directory).
-    #[default]
-    Default,
-    /// This directory.
-    Dir(PathBuf),
-    /// Always calibrate, never read or write a file.
-    Off,
-}
-
-/// How [`Auto`] is built.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AutoOptions {
-    /// Where calibrations are kept.
-    pub cache: CacheSetting,
-    /// Always use this kind of backend (what `PARSUM_BACKEND` sets); `None` chooses by size.
-    pub force: Option<BackendKind>,
-    /// Most time calibration may take, device creation excluded.
-    pub calibration_budget: Duration,
-    /// Look for GPU adapters.
-    pub gpu: bool,
-}
-
-impl Default for AutoOptions {
-    fn default() -> Self {
-        Self {
-            cache: CacheSetting::Default,
-            force: None,
-            calibration_budget: Duration::from_millis(200),
-            gpu: true,
-        }
-    }
-}
-
-impl AutoOptions {
-    /// The defaults, with `force` taken from `PARSUM_BACKEND` (`scalar`, `simd`, `gpu` or `auto`).
-    pub fn from_env() -> Result<Self> {
-        let force = match std::env::var("PARSUM_BACKEND") {
-            Ok(v) => parse_override(&v)?,
-            Err(_) => None,
-        };
-        Ok(Self {
-            force,
-            ..Self::default()
-        })
-    }
-}
-
-/// Reads a `PARSUM_BACKEND` value: `scalar`, `simd`, `gpu`, or `auto`/empty for no override.
-pub fn parse_override(value: &str) -> Result<Option<BackendKind>> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "" | "auto" => Ok(None),
-        "scalar" => Ok(Some(BackendKind::Scalar)),
-        "simd" => Ok(Some(BackendKind::Simd)),
-        "gpu" => Ok(Some(BackendKind::Gpu)),
-        other => Err(Error::Config(format!(
-            "PARSUM_BACKEND={other}: expected scalar, simd, gpu or auto"
-        ))),
-    }
-}
-
-/// How the backend of one sum was chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChosenBy {
-    /// Lowest predicted time for the size.
-    Auto,
-    /// `PARSUM_BACKEND` / [`AutoOptions::force`].
-    Override,
-}
-
-impl ChosenBy {
-    /// `auto` or `PARSUM_BACKEND`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Override => "PARSUM_BACKEND",
-        }
-    }
-}
-
-/// What [`Auto`] did for one sum; found in [`crate::SumReport::selection`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
-    /// How the backend that ran was chosen.
-    pub chosen_by: ChosenBy,
-    /// Its predicted time.
-    pub predicted: Option<Duration>,
-    /// When the first choice failed: what failed, and that the sum was redone.
-    pub fallback: Option<String>,
-}
+/// New runs after which Auto saves (when [`SAVE_EVERY`] has also passed), besides on drop.
+const SAVE_AFTER_RUNS: u64 = 64;
+/// See [`SAVE_AFTER_RUNS`].
+const SAVE_EVERY: Duration = Duration::from_secs(10);
+/// A backend with fewer measured buckets than this is calibrated at first use.
+const KNOWN_BUCKETS: usize = 3;
 
 struct Candidate {
     backend: Box<dyn Backend>,
     info: BackendInfo,
-    model: Option<CostModel>,
-    failed: AtomicBool,
+    identity: String,
+    /// Its first run in this process has happened (and was not recorded).
+    warm: AtomicBool,
     failure: Mutex<Option<String>>,
 }
 
-impl Candidate {
-    fn usable(&self) -> bool {
-        self.model.is_some() && !self.failed.load(Ordering::Relaxed)
-    }
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
-    fn fail(&self, why: String) {
-        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
-        self.failed.store(true, Ordering::Relaxed);
+impl Candidate {
+    fn new(backend: Box<dyn Backend>) -> Self {
+        Self {
+            info: backend.info(),
+            identity: backend.identity(),
+            backend,
+            warm: AtomicBool::new(false),
+            failure: Mutex::new(None),
+        }
     }
 
     fn failure(&self) -> Option<String> {
-        self.failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.failure).clone()
     }
+
+    fn fail(&self, why: String) {
+        *lock(&self.failure) = Some(why);
+    }
+}
+
+/// The history and when it was last saved, behind one lock.
+struct Learned {
+    history: History,
+    runs_since_save: u64,
+    saved_at: Instant,
 }
 
 /// The self-choosing backend. See the [module docs](self).
 pub struct Auto {
     candidates: Vec<Candidate>,
     force: Option<BackendKind>,
-    calibration: String,
+    policy: Policy,
+    learned: Mutex<Learned>,
+    cache: Option<PathBuf>,
+    origin: Mutex<String>,
     skipped: Vec<String>,
 }
 
@@ -170,21 +120,21 @@ impl fmt::Debug for Auto {
         f.debug_struct("Auto")
             .field("candidates", &infos)
             .field("force", &self.force)
-            .field("calibration", &self.calibration)
+            .field("origin", &*lock(&self.origin))
             .finish()
     }
 }
 
-fn identity(info: &BackendInfo) -> String {
-    format!(
-        "{}/{} on {} x{}",
-        info.kind, info.kernel, info.device, info.threads
-    )
+/// Chunks of the default plan for `n` elements.
+fn default_chunks(n: u128) -> u64 {
+    SumRange::from_bounds(0, n.min(crate::range::DOMAIN_END))
+        .and_then(|r| ChunkPlan::new(r, Chunking::Auto))
+        .map_or(1, |p| p.len())
 }
 
 impl Auto {
-    /// Every usable backend, `PARSUM_BACKEND` honoured, calibrations cached in the user's cache
-    /// directory.
+    /// Every usable backend, the environment honoured (`PARSUM_BACKEND`, `RAYON_NUM_THREADS`,
+    /// wgpu's variables), observations kept in the user's cache directory.
     pub fn new() -> Result<Self> {
         Self::with_options(AutoOptions::from_env()?)
     }
@@ -196,138 +146,188 @@ impl Auto {
             vec![Box::new(Scalar::new()), Box::new(Simd::new())];
         let mut skipped = Vec::new();
         if options.gpu {
-            let adapters = crate::adapters();
-            let native = adapters.iter().any(|a| a.api != "Gl");
-            for a in adapters.iter().filter(|a| !native || a.api != "Gl") {
-                match Gpu::with_options(GpuOptions {
-                    adapter: Some(a.name.clone()),
-                    api: Some(a.api.clone()),
-                    ..GpuOptions::default()
-                }) {
-                    Ok(gpu) => backends.push(Box::new(gpu)),
-                    Err(e) => skipped.push(format!("{}: {e}", a.describe())),
-                }
-            }
-            if adapters.is_empty() {
-                skipped.push(match Gpu::new() {
-                    Err(e) => e.to_string(),
-                    Ok(_) => "no adapter listed".into(),
-                });
-            }
+            let (gpus, why) = crate::backend::gpu::for_auto(&options.cache)?;
+            backends.extend(gpus.into_iter().map(|g| Box::new(g) as Box<dyn Backend>));
+            skipped = why;
         }
         let mut auto = Self::with_backends(backends, &options)?;
         auto.skipped = skipped;
         Ok(auto)
     }
 
-    /// These backends, calibrated (or read from the cache) under `options`.
+    /// These backends, with the observations saved for them, and calibrated where there are
+    /// none.
     pub fn with_backends(backends: Vec<Box<dyn Backend>>, options: &AutoOptions) -> Result<Self> {
-        let infos: Vec<BackendInfo> = backends.iter().map(|b| b.info()).collect();
-        let ids: Vec<String> = infos.iter().map(identity).collect();
-        let key = cache::key(&ids);
-        let path = match &options.cache {
-            CacheSetting::Default => cache::default_dir().map(|d| cache::file(&d, &key)),
-            CacheSetting::Dir(d) => Some(cache::file(d, &key)),
-            CacheSetting::Off => None,
-        };
-        let cached = path.as_deref().and_then(|p| cache::read(p, &key, &ids));
-        let (models, calibration): (Vec<Result<CostModel>>, String) = match cached {
-            Some(models) => (
-                models.into_iter().map(Ok).collect(),
-                format!(
-                    "read from {}",
-                    path.as_ref().expect("read from a path").display()
-                ),
-            ),
-            None => {
-                let started = Instant::now();
-                let mut models = Vec::with_capacity(backends.len());
-                for (i, b) in backends.iter().enumerate() {
-                    let left = options.calibration_budget.saturating_sub(started.elapsed());
-                    let share = left / (backends.len() - i) as u32;
-                    models.push(model::calibrate(b.as_ref(), share));
-                }
-                let took = started.elapsed();
-                let mut note = format!("measured now in {} ms", took.as_millis());
-                if let (Some(p), true) = (&path, models.iter().all(Result::is_ok)) {
-                    let ok: Vec<CostModel> = models.iter().flatten().cloned().collect();
-                    match cache::write(p, &key, &ids, &ok) {
-                        Ok(()) => note += &format!(", saved to {}", p.display()),
-                        Err(e) => note += &format!(", not saved ({}: {e})", p.display()),
+        if backends.is_empty() {
+            return Err(Error::Config("Auto needs at least one backend".into()));
+        }
+        let candidates: Vec<Candidate> = backends.into_iter().map(Candidate::new).collect();
+        let mut history = History::new(vec![None; candidates.len()]);
+        let cache = cache::path(&options.cache);
+        let mut origin = String::new();
+        if let Some(path) = &cache {
+            match cache::load(path) {
+                Ok(saved) => {
+                    let mut found = 0;
+                    for (i, c) in candidates.iter().enumerate() {
+                        if let Some(s) = saved.get(&c.identity) {
+                            history.backend_mut(i).rebase(s);
+                            found += 1;
+                        }
+                    }
+                    if found > 0 {
+                        origin = format!("read from {}", path.display());
                     }
                 }
-                (models, note)
+                Err(why) => origin = why,
             }
-        };
-        let candidates = backends
-            .into_iter()
-            .zip(infos)
-            .zip(models)
-            .map(|((backend, info), model)| {
-                let failure = model
-                    .as_ref()
-                    .err()
-                    .map(|e| format!("calibration failed: {e}"));
-                Candidate {
-                    backend,
-                    info,
-                    failed: AtomicBool::new(failure.is_some()),
-                    failure: Mutex::new(failure),
-                    model: model.ok(),
-                }
-            })
-            .collect();
-        Ok(Self {
+        }
+        let auto = Self {
             candidates,
             force: options.force,
-            calibration,
+            policy: Policy::default(),
+            learned: Mutex::new(Learned {
+                history,
+                runs_since_save: 0,
+                saved_at: Instant::now(),
+            }),
+            cache,
+            origin: Mutex::new(origin),
             skipped: Vec::new(),
-        })
+        };
+        auto.calibrate_unknown(options.calibration_budget);
+        Ok(auto)
     }
 
-    /// These backends with given cost models, no calibration (for tests and for callers who
-    /// measured elsewhere).
+    /// These backends with the caller's cost models as priors: no calibration, no cache. The
+    /// models are replaced by what Auto measures as it runs (see [`policy`] for how fast).
     pub fn with_models(
         backends: Vec<(Box<dyn Backend>, CostModel)>,
         force: Option<BackendKind>,
     ) -> Self {
-        let candidates = backends
+        let (candidates, priors): (Vec<Candidate>, Vec<Option<CostModel>>) = backends
             .into_iter()
-            .map(|(backend, model)| Candidate {
-                info: backend.info(),
-                backend,
-                model: Some(model),
-                failed: AtomicBool::new(false),
-                failure: Mutex::new(None),
-            })
-            .collect();
+            .map(|(b, m)| (Candidate::new(b), Some(m)))
+            .unzip();
         Self {
             candidates,
             force,
-            calibration: "given".into(),
+            policy: Policy::default(),
+            learned: Mutex::new(Learned {
+                history: History::new(priors),
+                runs_since_save: 0,
+                saved_at: Instant::now(),
+            }),
+            cache: None,
+            origin: Mutex::new("given as priors".into()),
             skipped: Vec::new(),
         }
     }
 
-    /// Index of the backend for `n` elements among those still usable, and how it was chosen.
-    fn choose(&self, n: u128, cpu_only: bool) -> Result<(usize, ChosenBy)> {
-        let usable = |c: &Candidate| c.usable() && !(cpu_only && c.info.kind == BackendKind::Gpu);
-        if let Some(kind) = self.force {
-            return self
-                .candidates
-                .iter()
-                .position(|c| c.info.kind == kind && usable(c))
-                .map(|i| (i, ChosenBy::Override))
-                .ok_or_else(|| self.unavailable(kind));
+    /// Calibrates the candidates with too few measured buckets, and saves.
+    fn calibrate_unknown(&self, budget: Duration) {
+        let unknown: Vec<usize> = {
+            let learned = lock(&self.learned);
+            (0..self.candidates.len())
+                .filter(|&i| learned.history.backend(i).observed().iter().count() < KNOWN_BUCKETS)
+                .collect()
+        };
+        if unknown.is_empty() {
+            return;
         }
-        self.candidates
+        let started = Instant::now();
+        let backends: Vec<&dyn Backend> = unknown
+            .iter()
+            .map(|&i| self.candidates[i].backend.as_ref())
+            .collect();
+        let failures = calibrate::calibrate(&backends, budget, |j, n, chunks, t| {
+            let mut learned = lock(&self.learned);
+            self.policy
+                .observe(&mut learned.history, unknown[j], n, chunks, t.as_secs_f64());
+        });
+        for (j, failure) in failures.into_iter().enumerate() {
+            let c = &self.candidates[unknown[j]];
+            c.warm.store(true, Ordering::Relaxed);
+            if let Some(e) = failure {
+                c.fail(format!("calibration failed: {e}"));
+            }
+        }
+        let mut note = format!(
+            "calibrated now for {} backend(s) in {} ms",
+            unknown.len(),
+            started.elapsed().as_millis()
+        );
+        match self.save() {
+            Some(Ok(path)) => note += &format!(", saved to {}", path.display()),
+            Some(Err(e)) => note += &format!(", not saved ({e})"),
+            None => {}
+        }
+        let mut origin = lock(&self.origin);
+        *origin = if origin.is_empty() {
+            note
+        } else {
+            format!("{origin}; {note}")
+        };
+    }
+
+    /// Writes this process's new observations into the cache file, merged with what is there.
+    /// `None` without a cache.
+    pub fn save(&self) -> Option<std::io::Result<PathBuf>> {
+        let path = self.cache.clone()?;
+        let mut learned = lock(&self.learned);
+        let fresh: Vec<(String, history::Saved)> = self
+            .candidates
             .iter()
             .enumerate()
-            .filter(|(_, c)| usable(c))
-            .map(|(i, c)| (i, c.model.as_ref().map_or(f64::INFINITY, |m| m.predict(n))))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(i, _)| (i, ChosenBy::Auto))
-            .ok_or_else(|| Error::Config("no usable backend".into()))
+            .map(|(i, c)| (c.identity.clone(), learned.history.backend(i).fresh_saved()))
+            .collect();
+        let result = cache::save(&path, &fresh).map(|merged| {
+            for (i, c) in self.candidates.iter().enumerate() {
+                let h = learned.history.backend_mut(i);
+                h.clear_fresh();
+                if let Some(saved) = merged.get(&c.identity) {
+                    h.rebase(saved);
+                }
+            }
+            path
+        });
+        learned.runs_since_save = 0;
+        learned.saved_at = Instant::now();
+        Some(result)
+    }
+
+    fn usable(&self, cpu_only: bool) -> Vec<bool> {
+        self.candidates
+            .iter()
+            .map(|c| {
+                c.failure().is_none()
+                    && !(cpu_only && c.info.kind == BackendKind::Gpu)
+                    && self.force.is_none_or(|k| k == c.info.kind)
+            })
+            .collect()
+    }
+
+    fn decide(&self, n: u128, chunks: u64, cpu_only: bool, commit: bool) -> Result<Decision> {
+        let usable = self.usable(cpu_only);
+        let mut learned = lock(&self.learned);
+        let decision = self
+            .policy
+            .decide(&learned.history, n, chunks, &usable, self.force.is_some())
+            .ok_or_else(|| match self.force {
+                Some(kind) => self.unavailable(kind),
+                None => Error::Config(format!(
+                    "no usable backend: {}",
+                    self.candidates
+                        .iter()
+                        .filter_map(|c| c.failure().map(|f| format!("{}: {f}", c.info.kind)))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )),
+            })?;
+        if commit {
+            self.policy.commit(&mut learned.history, &decision);
+        }
+        Ok(decision)
     }
 
     fn unavailable(&self, kind: BackendKind) -> Error {
@@ -337,7 +337,9 @@ impl Auto {
             .filter(|c| c.info.kind == kind)
             .filter_map(Candidate::failure)
             .collect();
-        why.extend(self.skipped.iter().cloned());
+        if kind == BackendKind::Gpu {
+            why.extend(self.skipped.iter().cloned());
+        }
         let why = if why.is_empty() {
             "none found".into()
         } else {
@@ -349,11 +351,19 @@ impl Auto {
         }
     }
 
-    /// The backend a sum of `n` elements would run on now.
+    /// The backend Auto considers fastest for `n` elements in the default chunks (a run may
+    /// explore another one instead; its report says so).
     pub fn pick(&self, n: u128) -> Option<&BackendInfo> {
-        self.choose(n, false)
-            .ok()
-            .map(|(i, _)| &self.candidates[i].info)
+        self.pick_for(n, default_chunks(n))
+    }
+
+    /// The backend Auto considers fastest for `n` elements in `chunks` chunks.
+    pub fn pick_for(&self, n: u128, chunks: u64) -> Option<&BackendInfo> {
+        let usable = self.usable(false);
+        let learned = lock(&self.learned);
+        self.policy
+            .decide(&learned.history, n, chunks, &usable, self.force.is_some())
+            .map(|d| &self.candidates[d.leader].info)
     }
 
     /// Every candidate backend's description, usable or not.
@@ -365,60 +375,155 @@ impl Auto {
     pub fn members(&self) -> impl Iterator<Item = &dyn Backend> {
         self.candidates
             .iter()
-            .filter(|c| c.usable())
+            .filter(|c| c.failure().is_none())
             .map(|c| c.backend.as_ref())
     }
 
-    /// The measurements and the reasoning behind the choice for `n` elements.
+    /// Observations recorded so far (calibration included), for tests and tools.
+    pub fn observations(&self) -> u64 {
+        lock(&self.learned).history.recorded()
+    }
+
+    /// What the next request of `n` elements in the default chunks would run on, and why.
     pub fn explain(&self, n: u128) -> Explanation {
-        let choice = self.choose(n, false);
-        let candidates = self
+        self.explain_for(n, default_chunks(n))
+    }
+
+    /// What the next request of `n` elements in `chunks` chunks would run on, and why.
+    pub fn explain_for(&self, n: u128, chunks: u64) -> Explanation {
+        let decision = self.decide(n, chunks, false, false);
+        let learned = lock(&self.learned);
+        let class = size_class(n);
+        let report = |i: usize, c: &Candidate| {
+            let h = learned.history.backend(i);
+            let p: Option<Prediction> = self.policy.predict(h, n, chunks);
+            let seen = h.observed();
+            let mut classes = vec![];
+            if let Some(lo) = seen.at_or_below(class) {
+                classes.push(lo);
+            }
+            if let Some(hi) = seen.at_or_above(class) {
+                classes.push(hi);
+            }
+            classes.dedup();
+            let buckets = classes
+                .into_iter()
+                .map(|k| {
+                    let b = h.bucket(k);
+                    BucketReport {
+                        elements: class_bounds(k),
+                        runs: b.weight,
+                        centre: Duration::from_secs_f64(b.centre().min(model::MAX_SECONDS)),
+                        spread: b.spread().exp(),
+                        outliers: b.gross,
+                    }
+                })
+                .collect();
+            let k = Some(*h.chunk_cost_overall()).filter(|k| k.is_observed());
+            CandidateReport {
+                info: c.info.clone(),
+                predicted: p.map(|p| (secs(p.seconds), p.basis)),
+                uncertainty: p.map_or(1.0, |p| p.uncertainty),
+                buckets,
+                chunk_cost: k.map(|k| secs(k.centre())),
+                failed: c.failure(),
+            }
+        };
+        let candidates: Vec<CandidateReport> = self
             .candidates
             .iter()
-            .map(|c| CandidateReport {
-                info: c.info.clone(),
-                predicted: c
-                    .model
-                    .as_ref()
-                    .map(|m| Duration::from_secs_f64(m.predict(n))),
-                points: c.model.as_ref().map_or(Vec::new(), |m| m.points().to_vec()),
-                failed: c.failure(),
-            })
-            .collect::<Vec<_>>();
-        let (picked, reason) = match &choice {
-            Ok((i, ChosenBy::Override)) => (
-                Some(self.candidates[*i].info.clone()),
-                format!("PARSUM_BACKEND forces {}", self.candidates[*i].info.kind),
-            ),
-            Ok((i, ChosenBy::Auto)) => {
-                let mine = candidates[*i].predicted.unwrap_or_default();
-                let runner_up = candidates
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, c)| *j != *i && c.failed.is_none())
-                    .filter_map(|(_, c)| c.predicted.map(|p| (c, p)))
-                    .min_by_key(|(_, p)| *p);
-                let reason = match runner_up {
-                    Some((c, p)) => format!(
-                        "lowest predicted time: {:?} against {:?} for {} ({:.1}x slower)",
-                        mine,
-                        p,
-                        c.info.kind,
-                        p.as_secs_f64() / mine.as_secs_f64().max(1e-12)
+            .enumerate()
+            .map(|(i, c)| report(i, c))
+            .collect();
+        drop(learned);
+        let (picked, chosen_by, reason) = match &decision {
+            Ok(d) => {
+                let mine = &candidates[d.index];
+                let reason = match d.chosen_by {
+                    ChosenBy::Override => format!("PARSUM_BACKEND forces {}", mine.info.kind),
+                    ChosenBy::Explore => format!(
+                        "exploring: {} is not measured enough at this size to rule it out \
+                         (or its bounded re-check is due); the leader is {}",
+                        mine.info.kind, candidates[d.leader].info.kind
                     ),
-                    None => "the only usable backend".into(),
+                    _ => {
+                        let own = mine.predicted.map(|(t, _)| t).unwrap_or_default();
+                        let runner_up = candidates
+                            .iter()
+                            .enumerate()
+                            .filter(|(j, c)| *j != d.index && c.failed.is_none())
+                            .filter_map(|(_, c)| c.predicted.map(|(t, _)| (c, t)))
+                            .min_by_key(|(_, t)| *t);
+                        let basis = mine.predicted.map_or("", |(_, b)| b.as_str());
+                        match runner_up {
+                            Some((c, t)) => format!(
+                                "lowest predicted time ({basis}): {} against {} for {} \
+                                 ({:.1}x slower)",
+                                short(own),
+                                short(t),
+                                c.info.kind,
+                                t.as_secs_f64() / own.as_secs_f64().max(1e-12)
+                            ),
+                            None => "the only usable backend".into(),
+                        }
+                    }
                 };
-                (Some(self.candidates[*i].info.clone()), reason)
+                (Some(mine.info.clone()), Some(d.chosen_by), reason)
             }
-            Err(e) => (None, e.to_string()),
+            Err(e) => (None, None, e.to_string()),
         };
         Explanation {
             elements: n,
+            chunks,
             candidates,
             picked,
+            chosen_by,
             reason,
-            calibration: self.calibration.clone(),
+            origin: lock(&self.origin).clone(),
             skipped: self.skipped.clone(),
+        }
+    }
+
+    /// Records a finished run, and saves now and then.
+    fn learn(&self, i: usize, n: u128, chunks: u64, took: Duration) {
+        // A backend's first run in a process pays for warming it up: not a fair sample.
+        if !self.candidates[i].warm.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let save_due = {
+            let mut learned = lock(&self.learned);
+            self.policy
+                .observe(&mut learned.history, i, n, chunks, took.as_secs_f64());
+            learned.runs_since_save += 1;
+            self.cache.is_some()
+                && learned.runs_since_save >= SAVE_AFTER_RUNS
+                && learned.saved_at.elapsed() >= SAVE_EVERY
+        };
+        if save_due {
+            let _ = self.save();
+        }
+    }
+
+    fn selection(decision: &Decision) -> Selection {
+        Selection::new(
+            decision.chosen_by,
+            decision.predicted.map(|p| (secs(p.seconds), p.basis)),
+        )
+    }
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.clamp(0.0, model::MAX_SECONDS))
+}
+
+fn short(d: Duration) -> String {
+    format!("{d:.3?}")
+}
+
+impl Drop for Auto {
+    fn drop(&mut self) {
+        if lock(&self.learned).history.has_fresh() {
+            let _ = self.save();
         }
     }
 }
@@ -430,137 +535,51 @@ impl Backend for Auto {
             .iter()
             .map(|c| c.info.kind.as_str())
             .collect();
-        BackendInfo {
-            kind: BackendKind::Auto,
-            kernel: "auto".into(),
-            device: format!("chooses among {}", kinds.join(", ")),
-            threads: self
-                .candidates
+        BackendInfo::new(
+            BackendKind::Auto,
+            "auto",
+            format!("chooses among {}", kinds.join(", ")),
+            self.candidates
                 .iter()
                 .map(|c| c.info.threads)
                 .max()
                 .unwrap_or(1),
-        }
+        )
     }
 
-    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
-        let n = sink.plan().range().len();
-        let (i, chosen_by) = self.choose(n, false)?;
-        let first = &self.candidates[i];
-        let predicted = |c: &Candidate| {
-            c.model
-                .as_ref()
-                .map(|m| Duration::from_secs_f64(m.predict(n)))
-        };
+    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
+        let plan = sink.plan();
+        let (n, chunks) = (plan.range().len(), plan.len());
+        let decision = self.decide(n.max(1), chunks.max(1), false, n > 0)?;
+        let first = &self.candidates[decision.index];
+        let started = Instant::now();
         let err = match first.backend.sum_chunks(sink) {
-            Ok(()) => {
-                sink.record_choice(
-                    first.info.clone(),
-                    Selection {
-                        chosen_by,
-                        predicted: predicted(first),
-                        fallback: None,
-                    },
-                );
-                return Ok(());
+            Ok(_) => {
+                if n > 0 {
+                    self.learn(decision.index, n, chunks, started.elapsed());
+                }
+                return Ok(Ran::chosen(first.info.clone(), Self::selection(&decision)));
             }
             Err(Error::Cancelled) => return Err(Error::Cancelled),
-            Err(e) if first.info.kind != BackendKind::Gpu || chosen_by == ChosenBy::Override => {
+            Err(e) if first.info.kind != BackendKind::Gpu || self.force.is_some() => {
                 return Err(e);
             }
             Err(e) => e,
         };
         first.fail(err.to_string());
-        let (j, _) = self.choose(n, true)?;
-        let second = &self.candidates[j];
+        let second = self.decide(n.max(1), chunks.max(1), true, false)?;
+        let backup = &self.candidates[second.index];
         let why = format!(
             "{} on {} failed ({err}); redone on {} and not chosen again",
-            first.info.kind, first.info.device, second.info.kind
+            first.info.kind, first.info.device, backup.info.kind
         );
         log::warn!("parsum: {why}");
         sink.restart();
-        second.backend.sum_chunks(sink)?;
-        sink.record_choice(
-            second.info.clone(),
-            Selection {
-                chosen_by,
-                predicted: predicted(second),
-                fallback: Some(why),
-            },
-        );
-        Ok(())
-    }
-}
-
-/// One candidate in an [`Explanation`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct CandidateReport {
-    /// The backend.
-    pub info: BackendInfo,
-    /// Its predicted time for the size asked about.
-    pub predicted: Option<Duration>,
-    /// Its calibration points (elements, seconds).
-    pub points: Vec<(u128, f64)>,
-    /// Why it is out of the running, if it is.
-    pub failed: Option<String>,
-}
-
-/// Why [`Auto`] picks what it picks for one size.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Explanation {
-    /// The size asked about.
-    pub elements: u128,
-    /// Every candidate with its prediction.
-    pub candidates: Vec<CandidateReport>,
-    /// The backend picked, if any is usable.
-    pub picked: Option<BackendInfo>,
-    /// Why.
-    pub reason: String,
-    /// Where the cost models came from.
-    pub calibration: String,
-    /// GPU adapters that could not be used, with the reason.
-    pub skipped: Vec<String>,
-}
-
-impl fmt::Display for Explanation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "auto for {} elements (calibration {}):",
-            self.elements, self.calibration
-        )?;
-        for c in &self.candidates {
-            let mark = if self.picked.as_ref() == Some(&c.info) {
-                "*"
-            } else {
-                " "
-            };
-            let fastest = c
-                .points
-                .iter()
-                .map(|&(n, t)| n as f64 / t)
-                .fold(0.0, f64::max);
-            write!(f, " {mark} {:<6} {:<20} ", c.info.kind, c.info.kernel)?;
-            match (c.predicted, &c.failed) {
-                (_, Some(why)) => write!(f, "out: {why}")?,
-                (Some(p), None) => write!(f, "predicted {p:>12.3?}")?,
-                (None, None) => write!(f, "no model")?,
-            }
-            writeln!(
-                f,
-                "  ({} points, best {:.3e} elem/s) on {}",
-                c.points.len(),
-                fastest,
-                c.info.device
-            )?;
-        }
-        for s in &self.skipped {
-            writeln!(f, "   skipped GPU: {s}")?;
-        }
-        write!(f, "picked: ")?;
-        match &self.picked {
-            Some(p) => write!(f, "{} — {}", p.kind, self.reason),
-            None => write!(f, "nothing — {}", self.reason),
-        }
+        let started = Instant::now();
+        backup.backend.sum_chunks(sink)?;
+        self.learn(second.index, n, chunks, started.elapsed());
+        let mut selection = Self::selection(&second);
+        selection.fallback = Some(why);
+        Ok(Ran::chosen(backup.info.clone(), selection))
     }
 }

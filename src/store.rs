@@ -1,0 +1,165 @@
+//! Small files parsum keeps between runs (Auto's observations, the GPU kernel choice), read and
+//! written so that no file can hurt: reads take regular files only, never follow a symlink, never
+//! block on a pipe and stop at [`MAX_FILE`] bytes; writes go through an exclusively created,
+//! randomly named temporary file (the `tempfile` crate) renamed into place, so a planted link is
+//! never followed and readers never see half a file.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Largest file parsum reads back; anything larger is ignored (the files it writes are far
+/// smaller).
+pub const MAX_FILE: u64 = 1 << 20;
+
+/// Where parsum keeps what it learns.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CacheSetting {
+    /// [`default_dir`]: `PARSUM_CACHE_DIR`, else the user's cache directory.
+    #[default]
+    Default,
+    /// This directory.
+    Dir(PathBuf),
+    /// Nothing is read or written.
+    Off,
+}
+
+impl CacheSetting {
+    /// The directory this setting names, if any.
+    pub fn dir(&self) -> Option<PathBuf> {
+        match self {
+            Self::Default => default_dir(),
+            Self::Dir(d) => Some(d.clone()),
+            Self::Off => None,
+        }
+    }
+}
+
+/// `PARSUM_CACHE_DIR`, else the platform's user cache directory (`$XDG_CACHE_HOME` or
+/// `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows) joined with
+/// `parsum`. `None` when none of these is set (or set to something that is not an absolute path).
+pub fn default_dir() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if let Some(dir) = env("PARSUM_CACHE_DIR") {
+        return Some(dir);
+    }
+    let base = if cfg!(windows) {
+        env("LOCALAPPDATA")
+    } else if cfg!(target_os = "macos") {
+        env("HOME").map(|h| h.join("Library/Caches"))
+    } else {
+        env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache")))
+    };
+    base.map(|b| b.join("parsum"))
+}
+
+/// The bytes of `path` if it is a regular file (not a link) of at most [`MAX_FILE`] bytes.
+pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // No following a planted link, and no blocking on a FIFO before we can look at it.
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    #[cfg(not(unix))]
+    if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(io::Error::other("a symbolic link, not a regular file"));
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(io::Error::other(format!(
+            "{} bytes, more than the {MAX_FILE} parsum reads",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::new();
+    // The file may grow after the check: never read past the bound.
+    file.take(MAX_FILE + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(io::Error::other("grew past the size parsum reads"));
+    }
+    Ok(bytes)
+}
+
+/// Replaces `path` with `bytes` atomically (creating its directory, private to the user).
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .ok_or_else(|| io::Error::other("no directory"))?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".parsum-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_data()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/file.json");
+        write(&path, b"hello").unwrap();
+        assert_eq!(read(&path).unwrap(), b"hello");
+        write(&path, b"again").unwrap();
+        assert_eq!(read(&path).unwrap(), b"again");
+        // Only our file is left in the directory: no temporary files behind.
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'x'; MAX_FILE as usize + 1]).unwrap();
+        assert!(read(&big).is_err());
+        assert!(read(dir.path()).is_err(), "a directory is not a file");
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link");
+            std::os::unix::fs::symlink(&path, &link).unwrap();
+            assert!(read(&link).is_err(), "links are not followed");
+            let zero = dir.path().join("zero");
+            std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+            assert!(read(&zero).is_err());
+            // Writing over a planted link replaces the link, never its target.
+            write(&link, b"mine").unwrap();
+            assert_eq!(read(&path).unwrap(), b"again");
+            assert_eq!(std::fs::read(&link).unwrap(), b"mine");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_named_pipe_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
+        assert!(read(&fifo).is_err());
+    }
+}
