@@ -1,5 +1,5 @@
 //! Running a one-thread kernel over a chunk plan: on the calling thread, and for long sums also on
-//! helper threads of a rayon pool.
+//! the helper threads of a [`Crew`].
 //!
 //! The range is handed out in pieces (consecutive elements, possibly many small chunks or part of
 //! a long one) from a shared cursor, largest first (a quarter of what is left per thread, down to
@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::crew::{Crew, Task};
 use crate::chunk::ChunkPlan;
 use crate::error::Result;
 use crate::verify::ChunkSink;
@@ -32,97 +33,66 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     fn sum(self, first: u64, last: u64) -> u128;
 }
 
-/// Where helpers come from.
-#[derive(Clone, Copy)]
-pub(crate) enum Helpers<'p> {
-    /// None: the calling thread does everything.
-    None,
-    /// Rayon's current pool (the global one outside any pool).
-    Current,
-    /// A pool of the backend's own.
-    Pool(&'p rayon::ThreadPool),
-}
-
-impl Helpers<'_> {
-    /// Threads that sum, the calling one included.
-    fn threads(self) -> usize {
-        match self {
-            Helpers::None => 1,
-            // The calling thread takes the place of one of the pool's.
-            Helpers::Current => rayon::current_num_threads(),
-            Helpers::Pool(p) => p.current_num_threads() + 1,
-        }
-    }
-
-    fn spawn(self, job: impl FnOnce() + Send + 'static) {
-        match self {
-            Helpers::None => {}
-            Helpers::Current => rayon::spawn(job),
-            Helpers::Pool(p) => p.spawn(job),
-        }
-    }
-}
-
-/// Costs measured on this machine, as running averages: what a helper costs to wake, and how fast
-/// the calling thread sums. They decide when helpers are worth their wake-up.
+/// How fast the calling thread sums, as a running average: with the crew's typical wake-up time it
+/// decides when helpers are worth waking.
 #[derive(Debug)]
 pub(crate) struct Tuning {
     /// Elements per second of one thread (f64 bits).
     rate: AtomicU64,
-    /// Nanoseconds from spawning a helper to its start (f64 bits).
-    wake: AtomicU64,
-    /// Nanoseconds the calling thread spends spawning one helper (f64 bits).
-    spawn: AtomicU64,
+    /// Sums run alone that might have been worth helpers, since helpers last ran.
+    skipped: AtomicU64,
 }
 
 /// Per-chunk cost assumed when deciding whether to spawn (verification plus a kernel call).
 const CHUNK_SECONDS: f64 = 20e-9;
+/// Every this many sums that ran alone but came close to the threshold, helpers run anyway, so
+/// that a wake-up time once measured high is measured again.
+const PROBE_EVERY: u64 = 16;
 
 impl Tuning {
-    /// Starting guesses, replaced by measurements after the first runs: 2 × 10^9 elements/s,
-    /// 50 µs to wake a helper, 5 µs to spawn one.
+    /// A starting guess of 2 × 10^9 elements/s, replaced by measurements after the first runs.
     pub(crate) fn new() -> Self {
-        let bits = |v: f64| AtomicU64::new(v.to_bits());
         Self {
-            rate: bits(2e9),
-            wake: bits(50e3),
-            spawn: bits(5e3),
+            rate: AtomicU64::new(2e9f64.to_bits()),
+            skipped: AtomicU64::new(0),
         }
     }
 
-    fn get(a: &AtomicU64) -> f64 {
-        f64::from_bits(a.load(Ordering::Relaxed))
+    fn rate(&self) -> f64 {
+        f64::from_bits(self.rate.load(Ordering::Relaxed))
     }
 
     /// Running average with weight 1/8 for the new value (races only lose a sample).
-    fn note(a: &AtomicU64, value: f64) {
+    fn note_rate(&self, value: f64) {
         if value.is_finite() && value > 0.0 {
-            let old = Self::get(a);
-            a.store((old + (value - old) / 8.0).to_bits(), Ordering::Relaxed);
+            let old = self.rate();
+            self.rate
+                .store((old + (value - old) / 8.0).to_bits(), Ordering::Relaxed);
         }
     }
 
     /// Seconds one thread would take for `elements` in `chunks` chunks.
     fn alone(&self, elements: u128, chunks: u64) -> f64 {
-        elements as f64 / Self::get(&self.rate) + chunks as f64 * CHUNK_SECONDS
+        elements as f64 / self.rate() + chunks as f64 * CHUNK_SECONDS
     }
 
-    /// Whether helpers pay for themselves: the work alone must outlast twice a helper's wake-up
-    /// (else it is done before they arrive) and twenty spawns (their cost to this thread).
-    fn worth_helpers(&self, elements: u128, chunks: u64, helpers: usize) -> bool {
+    /// Whether helpers pay for themselves: the work alone must outlast their typical wake-up by
+    /// half again (else it is nearly done before they arrive). Posting costs the calling thread
+    /// only a notify, so near the threshold helpers are tried now and then.
+    fn worth_helpers(&self, elements: u128, chunks: u64, wake: Duration) -> bool {
         let alone = self.alone(elements, chunks);
-        let wake = Self::get(&self.wake) * 1e-9;
-        let spawn = Self::get(&self.spawn) * 1e-9 * helpers as f64;
-        alone >= 2.0 * wake + 20.0 * spawn
+        let threshold = 1.5 * wake.as_secs_f64() + 5e-6;
+        if alone >= threshold {
+            self.skipped.store(0, Ordering::Relaxed);
+            return true;
+        }
+        alone >= threshold / 10.0
+            && self.skipped.fetch_add(1, Ordering::Relaxed) % PROBE_EVERY == PROBE_EVERY - 1
     }
 
-    /// The measured costs: (elements/s of one thread, helper wake-up, spawn).
-    pub(crate) fn measured(&self) -> (f64, Duration, Duration) {
-        (
-            Self::get(&self.rate),
-            Duration::from_secs_f64(Self::get(&self.wake) * 1e-9),
-            Duration::from_secs_f64(Self::get(&self.spawn) * 1e-9),
-        )
+    /// Elements per second of one thread, as measured.
+    pub(crate) fn measured_rate(&self) -> f64 {
+        self.rate()
     }
 }
 
@@ -205,11 +175,12 @@ impl Cursor {
     }
 }
 
-/// Runs `kernel` over every chunk of `sink.plan()`, handing every chunk's partial to `sink`.
+/// Runs `kernel` over every chunk of `sink.plan()`, handing every chunk's partial to `sink`; with
+/// a `crew`, its helpers join in when the sum is long enough to be worth waking them.
 pub(crate) fn run(
     sink: &ChunkSink<'_>,
     kernel: impl Kernel,
-    helpers: Helpers<'_>,
+    crew: Option<&Crew>,
     tuning: &Arc<Tuning>,
 ) -> Result<()> {
     let plan = *sink.plan();
@@ -217,9 +188,10 @@ pub(crate) fn run(
     if n == 0 {
         return Ok(());
     }
-    let threads = helpers.threads().max(1);
-    if threads > 1 && tuning.worth_helpers(n, plan.len(), threads - 1) {
-        return run_shared(sink, plan, kernel, helpers, threads, tuning);
+    if let Some(crew) = crew
+        && tuning.worth_helpers(n, plan.len(), crew.typical_wake())
+    {
+        return run_shared(sink, plan, kernel, crew, tuning);
     }
     let mut cursor = Cursor {
         next: 0,
@@ -246,7 +218,7 @@ fn note_rate(tuning: &Tuning, piece: &PieceSums, elements: u128, started: Instan
     if elements >= MIN_PIECE && piece.run.len() + piece.parts.len() <= 4 {
         let secs = started.elapsed().as_secs_f64();
         if secs > 0.0 {
-            Tuning::note(&tuning.rate, elements as f64 / secs);
+            tuning.note_rate(elements as f64 / secs);
         }
     }
 }
@@ -269,8 +241,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl<K: Kernel> Shared<K> {
-    /// A helper's life: take pieces until none is left (or the sum stopped), post the sums.
+impl<K: Kernel> Task for Shared<K> {
+    /// A helper's part: take pieces until none is left (or the sum stopped), post the sums.
     fn help(&self) {
         loop {
             let (a, b) = {
@@ -297,14 +269,13 @@ impl<K: Kernel> Shared<K> {
     }
 }
 
-/// The calling thread sums pieces alongside `threads - 1` helpers and is the only one to talk to
-/// the sink.
+/// The calling thread sums pieces alongside the crew's helpers and is the only one to talk to the
+/// sink.
 fn run_shared<K: Kernel>(
     sink: &ChunkSink<'_>,
     plan: ChunkPlan,
     kernel: K,
-    helpers: Helpers<'_>,
-    threads: usize,
+    crew: &Crew,
     tuning: &Arc<Tuning>,
 ) -> Result<()> {
     let shared = Arc::new(Shared {
@@ -314,7 +285,7 @@ fn run_shared<K: Kernel>(
             cursor: Cursor {
                 next: 0,
                 end: plan.range().len(),
-                threads: threads as u128,
+                threads: crew.helpers() as u128 + 1,
             },
             in_flight: 0,
             assembly: Assembly::default(),
@@ -322,16 +293,9 @@ fn run_shared<K: Kernel>(
         changed: Condvar::new(),
         stop: AtomicBool::new(false),
     });
-    for _ in 1..threads {
-        let (job, timing) = (Arc::clone(&shared), Arc::clone(tuning));
-        let spawned = Instant::now();
-        helpers.spawn(move || {
-            Tuning::note(&timing.wake, spawned.elapsed().as_nanos() as f64);
-            job.help();
-        });
-        Tuning::note(&tuning.spawn, spawned.elapsed().as_nanos() as f64);
-    }
+    crew.post(Arc::clone(&shared) as Arc<dyn Task>);
     let result = drive(sink, &shared, tuning);
+    crew.retract();
     if result.is_err() {
         shared.stop.store(true, Ordering::Relaxed);
     }

@@ -6,6 +6,7 @@
 
 pub mod batch;
 mod cpu_run;
+mod crew;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 #[cfg(not(feature = "gpu"))]

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::cpu_run::{self, Helpers, Kernel, Tuning};
+use super::cpu_run::{self, Kernel, Tuning};
 use super::{Backend, BackendInfo, BackendKind, Ran, cpu_name};
 use crate::error::Result;
 use crate::verify::ChunkSink;
@@ -43,7 +43,7 @@ impl Backend for Scalar {
         // Only the calling thread works, so the tuning is never consulted; one is shared.
         static TUNING: OnceLock<Arc<Tuning>> = OnceLock::new();
         let tuning = TUNING.get_or_init(|| Arc::new(Tuning::new()));
-        cpu_run::run(sink, AddCarry, Helpers::None, tuning)?;
+        cpu_run::run(sink, AddCarry, None, tuning)?;
         Ok(Ran::new(self.info()))
     }
 }

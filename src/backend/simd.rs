@@ -1,5 +1,6 @@
-//! SIMD lanes on every core: the calling thread and rayon helpers share the range out in pieces,
-//! and each piece runs the [`LaneKernel`] the CPU supports best.
+//! SIMD lanes on every core: the calling thread and resident helper threads (a rayon pool of the
+//! backend's own) share the range out in pieces, and each piece runs the [`LaneKernel`] the CPU
+//! supports best.
 //!
 //! ```
 //! use parsum::{Scalar, Simd, SumRequest};
@@ -13,7 +14,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::cpu_run::{self, Helpers, Kernel, Tuning};
+use super::cpu_run::{self, Kernel, Tuning};
+use super::crew::Crew;
 use super::lanes::{LaneKernel, Lanes};
 use super::{Backend, BackendInfo, BackendKind, Ran, cpu_name};
 use crate::error::{Error, Result};
@@ -23,26 +25,16 @@ use crate::verify::ChunkSink;
 /// take seconds to start.
 pub const MAX_THREADS: usize = 1024;
 
-/// Who sums besides the calling thread.
-#[derive(Debug)]
-enum Workers {
-    /// Rayon's current pool (the global one outside any pool).
-    Rayon,
-    /// A pool of the backend's own, of `threads - 1` helpers.
-    Own(rayon::ThreadPool),
-    /// Nobody: one thread.
-    Alone,
-}
-
 /// The multi-core SIMD backend.
 ///
-/// Sums too short to pay for waking a helper thread run on the calling thread alone; the
-/// break-even comes from costs measured on this machine as the backend runs (see
+/// Sums too short to pay for waking a helper run on the calling thread alone; the break-even
+/// comes from costs measured on this machine as the backend runs (see
 /// [`Simd::measured_costs`]).
 #[derive(Debug)]
 pub struct Simd {
     kernel: Lanes,
-    workers: Workers,
+    /// `None`: the calling thread alone.
+    crew: Option<Crew>,
     tuning: Arc<Tuning>,
 }
 
@@ -59,39 +51,46 @@ fn best() -> Lanes {
         .expect("the portable kernel runs everywhere")
 }
 
+/// Threads for "every core": `RAYON_NUM_THREADS` when it names a count from 1 to
+/// [`MAX_THREADS`] (as rayon reads it), else the cores this process may use.
+fn every_core() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| (1..=MAX_THREADS).contains(n))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(MAX_THREADS)
+        })
+}
+
 impl Simd {
-    /// Every core (rayon's current pool: the global one, sized by `RAYON_NUM_THREADS` or the core
-    /// count) and the best kernel this CPU runs.
+    /// Every core (`RAYON_NUM_THREADS` or the core count) and the best kernel this CPU runs. If
+    /// the helper threads cannot be started, the calling thread sums alone.
     pub fn new() -> Self {
-        Self {
+        Self::with_threads(every_core()).unwrap_or_else(|_| Self {
             kernel: best(),
-            workers: Workers::Rayon,
+            crew: None,
             tuning: Arc::new(Tuning::new()),
-        }
+        })
     }
 
-    /// Exactly `threads` threads — the calling one and `threads - 1` helpers in a pool of the
-    /// backend's own — from 1 to [`MAX_THREADS`].
+    /// Exactly `threads` threads — the calling one and `threads - 1` resident helpers — from 1 to
+    /// [`MAX_THREADS`].
     pub fn with_threads(threads: usize) -> Result<Self> {
         if !(1..=MAX_THREADS).contains(&threads) {
             return Err(Error::Threads(format!(
                 "{threads} threads asked for: the thread count must be 1 to {MAX_THREADS}"
             )));
         }
-        let workers = if threads == 1 {
-            Workers::Alone
-        } else {
-            Workers::Own(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads - 1)
-                    .thread_name(|i| format!("parsum-simd-{i}"))
-                    .build()
-                    .map_err(|e| Error::Threads(e.to_string()))?,
-            )
+        let crew = match threads {
+            1 => None,
+            n => Some(Crew::new(n - 1)?),
         };
         Ok(Self {
             kernel: best(),
-            workers,
+            crew,
             tuning: Arc::new(Tuning::new()),
         })
     }
@@ -110,25 +109,18 @@ impl Simd {
 
     /// Threads that sum, the calling one included.
     pub fn threads(&self) -> usize {
-        match &self.workers {
-            Workers::Rayon => rayon::current_num_threads(),
-            Workers::Own(pool) => pool.current_num_threads() + 1,
-            Workers::Alone => 1,
-        }
+        self.crew.as_ref().map_or(1, |c| c.helpers() + 1)
     }
 
-    /// Costs measured so far on this machine, which decide when helper threads are used:
-    /// (elements per second of one thread, time to wake a helper, time to spawn one).
-    pub fn measured_costs(&self) -> (f64, Duration, Duration) {
-        self.tuning.measured()
-    }
-
-    fn helpers(&self) -> Helpers<'_> {
-        match &self.workers {
-            Workers::Rayon => Helpers::Current,
-            Workers::Own(pool) => Helpers::Pool(pool),
-            Workers::Alone => Helpers::None,
-        }
+    /// Costs measured so far on this machine, which decide when helper threads are woken:
+    /// (elements per second of one thread, typical time for a helper to start on a sum).
+    pub fn measured_costs(&self) -> (f64, Duration) {
+        (
+            self.tuning.measured_rate(),
+            self.crew
+                .as_ref()
+                .map_or(Duration::ZERO, |c| c.typical_wake()),
+        )
     }
 }
 
@@ -149,7 +141,7 @@ impl Backend for Simd {
     }
 
     fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
-        cpu_run::run(sink, self.kernel, self.helpers(), &self.tuning)?;
+        cpu_run::run(sink, self.kernel, self.crew.as_ref(), &self.tuning)?;
         Ok(Ran::new(self.info()))
     }
 }
