@@ -95,7 +95,11 @@ fn find_segment(offset: u32, lo0: u32, hi0: u32) -> u32 {
 
 // The sum of the values at offsets a..=b (b − a < per_invocation).
 fn sum_offsets(a: u32, b: u32) -> vec4<u32> {
-    let count = b - a + 1u;
+    return sum_count(a, b - a + 1u);
+}
+
+// The sum of the `count` values from offset a on (count may be 0).
+fn sum_count(a: u32, count: u32) -> vec4<u32> {
     let lo = params.first_lo + a;
     let hi = params.first_hi + carry(lo, a);
     // Values up to the wrap of the low half, then the rest with the high half one larger.
@@ -138,28 +142,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if params.last - wg_start >= span {
         wg_last = wg_start + span - 1u;
     }
-    if lid == 0u {
-        let first = find_segment(wg_start, 0u, params.segments - 1u);
-        span_segments = vec2<u32>(first, find_segment(wg_last, first, params.segments - 1u));
-    }
-    let seg = workgroupUniformLoad(&span_segments);
-
     let offset = lid * k;
     let busy = wg_last - wg_start >= offset;
-    var a = 0u;
-    var b = 0u;
+    var a = wg_start;
+    var count = 0u;
     if busy {
         a = wg_start + offset;
-        b = a + min(k - 1u, params.last - a);
+        count = min(k - 1u, wg_last - a) + 1u;
     }
+    // The segment this run starts in, and the part of the run inside it — for nearly every
+    // invocation all of it — summed first, outside any branch and with no barrier before it: a
+    // barrier ahead of the hot loop made llvmpipe keep the loop's values in memory (1.3× slower).
+    // An idle invocation adds nothing.
+    let s0 = find_segment(a, 0u, params.segments - 1u);
+    let end0 = segment_end(s0);
+    var first = count;
+    if end0 - a < count {
+        first = end0 - a + 1u;
+    }
+    let v0 = sum_count(a, first);
+
+    // Every invocation finds the workgroup's first and last segment itself (the same answer from
+    // read-only data): sharing it through workgroup memory would need a barrier.
+    let first_seg = find_segment(wg_start, 0u, params.segments - 1u);
+    let seg = vec2<u32>(first_seg, find_segment(wg_last, first_seg, params.segments - 1u));
 
     if seg.x == seg.y {
-        // One segment covers the whole workgroup.
-        var acc = vec4<u32>(0u);
-        if busy {
-            acc = sum_offsets(a, b);
-        }
-        let total = reduce_tree(lid, acc);
+        // One segment covers the whole workgroup: a tree sum.
+        let total = reduce_tree(lid, v0);
         if lid == 0u {
             if starts[seg.x] < wg_start {
                 edges[2u * g] = total;
@@ -177,12 +187,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var key_r = NONE;
     var val_r = vec4<u32>(0u);
     if busy {
-        var s = find_segment(a, seg.x, seg.y);
-        var cur = a;
+        let b = a + count - 1u;
+        var s = s0;
+        var end = end0;
+        var v = v0;
         loop {
-            let end = segment_end(s);
             let stop = min(end, b);
-            let v = sum_offsets(cur, stop);
             if starts[s] < a {
                 key_l = s;
                 val_l = v;
@@ -195,8 +205,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if stop == b {
                 break;
             }
-            cur = stop + 1u;
             s += 1u;
+            end = segment_end(s);
+            v = sum_offsets(stop + 1u, min(end, b));
         }
         // A zero part keyed like L keeps a segment's run of parts unbroken when this run lies
         // inside it.

@@ -153,6 +153,23 @@ mod gpu_only {
     }
 
     #[test]
+    fn long_runs_per_invocation_cut_by_many_chunks() {
+        // 2^28 values in one submission: each invocation adds the most values it ever does, so
+        // chunks shorter than its run (a few pieces per invocation) and longer (one crossing)
+        // both occur, across a wrap of the low half.
+        for k in [GpuKernel::U32Pairs, GpuKernel::NativeU64] {
+            let Some(g) = required("long_runs_cut_by_chunks", kernel(k, 1 << 32)) else {
+                return;
+            };
+            let start = (9u64 << 32) - (1 << 27) - 17;
+            for chunks in [13_421u64, 100_003] {
+                let request = SumRequest::new(start..start + (1 << 28)).unwrap();
+                let report = check(&g, request.chunks(chunks));
+                assert_eq!(report.chunks, chunks);
+            }
+        }
+    }
+    #[test]
     fn adapters_are_named_by_index() {
         let list = parsum::adapters().unwrap();
         if list.is_empty() {
