@@ -108,19 +108,41 @@ fn every_sum_is_an_observation() {
         None,
     );
     assert_eq!(auto.observations(), 0);
-    for _ in 0..5 {
-        SumRequest::new(0..5_000).unwrap().run(&auto).unwrap();
+    // A backend's first run in a process is its warm-up, not an observation; every later run is
+    // one. Only the count is asserted: how a run lands in its bucket (centre, outlier, reset)
+    // depends on the wall clock, which this test does not control.
+    let mut warmed = std::collections::HashSet::new();
+    for i in 0..12 {
+        let before = auto.observations();
+        let report = SumRequest::new(0..5_000).unwrap().run(&auto).unwrap();
+        let expected = before + u64::from(!warmed.insert(report.backend.kind));
+        assert_eq!(
+            auto.observations(),
+            expected,
+            "run {i} on {}",
+            report.backend.kind
+        );
     }
-    // A backend's first run in a process is its warm-up, not an observation.
     let recorded = auto.observations();
-    assert!((3..=4).contains(&recorded), "{recorded}");
+    assert!((12 - 2..12).contains(&recorded), "{recorded}");
     let e = auto.explain(5_000);
-    let measured: f64 = e
+    let kept: f64 = e
         .candidates
         .iter()
-        .flat_map(|c| c.buckets.iter().map(|b| b.runs))
+        .flat_map(|c| c.buckets.iter().map(|b| b.runs + b.outliers))
         .sum();
-    assert_eq!(measured as u64, recorded, "{e}");
+    // Outliers fade and a reset starts a bucket again, so the buckets hold at most what was
+    // recorded — and never nothing.
+    assert!(
+        kept >= 1.0 && kept <= recorded as f64 + 1e-9,
+        "{kept} of {recorded}: {e}"
+    );
+    let scalar = e
+        .candidates
+        .iter()
+        .find(|c| c.info.kind == BackendKind::Scalar)
+        .unwrap();
+    assert!(!scalar.buckets.is_empty(), "{e}");
 }
 
 fn options(dir: &Path) -> AutoOptions {
@@ -149,19 +171,36 @@ fn observations_are_saved_read_and_merged() {
     for _ in 0..10 {
         SumRequest::new(0..3_000).unwrap().run(&first).unwrap();
     }
+    assert_eq!(first.observations(), calibrated + 10);
+    // What the buckets hold depends on the wall clock (a slow run is set aside as an outlier);
+    // what is asserted is that the second process reads exactly what the first one held.
+    let held = |auto: &Auto| -> Vec<(u128, f64, f64)> {
+        auto.explain(3_000)
+            .candidates
+            .iter()
+            .flat_map(|c| c.buckets.iter().map(|b| (b.elements.0, b.runs, b.outliers)))
+            .collect()
+    };
+    let before = held(&first);
+    assert!(
+        before.iter().any(|b| b.1 >= 1.0),
+        "{}",
+        first.explain(3_000)
+    );
     drop(first); // saves what it learnt since
 
     // Same backends: read back, no calibration, and the runs of the first process are there.
     let second = Auto::with_backends(pair(), &options(dir.path())).unwrap();
     assert!(second.explain(1).origin.starts_with("read from"));
     assert_eq!(second.observations(), 0, "nothing was run to calibrate");
-    let runs: f64 = second
-        .explain(3_000)
-        .candidates
-        .iter()
-        .flat_map(|c| c.buckets.iter().map(|b| b.runs))
-        .sum();
-    assert!(runs >= 8.0, "{}", second.explain(3_000));
+    let after = held(&second);
+    assert_eq!(before.len(), after.len(), "{}", second.explain(3_000));
+    for (b, a) in before.iter().zip(&after) {
+        assert!(
+            b.0 == a.0 && (b.1 - a.1).abs() < 1e-9 && (b.2 - a.2).abs() < 1e-9,
+            "{before:?} saved, {after:?} read"
+        );
+    }
 
     // Another backend set: the new backend is calibrated, the known ones are not re-measured.
     let mut three = pair();
