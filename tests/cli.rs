@@ -216,8 +216,10 @@ fn usage_errors_exit_2_with_a_clear_message() {
             "--explain goes with --backend auto",
         ),
     ] {
+        // The binary is built (once, by the first caller) before the clock starts.
+        let mut cmd = command(args);
         let started = Instant::now();
-        let out = parsum(args);
+        let out = cmd.output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.starts_with("error:"), "{args:?}: {err}");
@@ -495,7 +497,11 @@ fn bench_prints_results_before_the_plot_and_reports_io_errors_apart() {
             .filter(|r| r["backend"] == *b)
             .map(|r| r["chunks"].as_u64().unwrap())
             .collect();
-        assert_eq!(counts, [1, 100, 10_000], "{b}: {v}");
+        // A backend whose last count would take over 6 s skips the rest: a prefix, from 1.
+        assert!(
+            !counts.is_empty() && [1, 100, 10_000].starts_with(&counts),
+            "{b}: {v}"
+        );
     }
     let auto = v["auto"].as_array().unwrap();
     assert_eq!(auto.len(), 3);
@@ -608,10 +614,13 @@ fn ctrl_c_stops_a_long_sum_with_130() {
         &[
             "--backend",
             "scalar",
+            // Many short runs (about 30 s in all): Ctrl-C between runs as well as inside one.
+            // Not an empty range: a million of those end in well under a second, before a
+            // stalled test could send the signal.
             "--start",
             "5",
             "--end",
-            "5",
+            "1e5",
             "--repeat",
             "1e6",
             "--json",

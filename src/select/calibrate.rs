@@ -6,8 +6,8 @@
 //! backend at one size, twice, before any goes on — and once at 2^10 elements in 2^10 one-element
 //! chunks (its cost per chunk). A backend stops growing once a run takes [`LONG_ENOUGH`] or its
 //! next run would not fit its fair share of the budget left; the budget is checked before every
-//! run, inside a size too. The two smallest sizes are always measured, whatever the budget, so
-//! every backend — the GPU included — has points to be judged by.
+//! run, inside a size too. The three smallest sizes are always measured, whatever the budget and
+//! however long their runs take, so every backend — the GPU included — has points to be judged by.
 //!
 //! [`plan`] is the procedure with the clock and the runs handed in, so that the tests run it in
 //! virtual time; [`calibrate`] runs it on real backends.
@@ -25,8 +25,10 @@ pub const LONG_ENOUGH: Duration = Duration::from_millis(5);
 pub const FIRST_SIZE: u128 = 1 << 10;
 /// Largest calibration size.
 const LAST_SIZE: u128 = 1 << 36;
-/// Sizes measured whatever the budget.
-const ALWAYS: u32 = 2;
+/// Sizes measured whatever the budget and however long a run takes: the three smallest, so that a
+/// calibrated backend always has the buckets Auto needs to count it as known (a loaded machine
+/// does not mean a calibration at every start).
+pub const ALWAYS: u32 = 3;
 
 /// The calibration procedure over `count` backends: `now()` is the time spent so far,
 /// `run(i, n, chunking)` sums `0..n` on backend `i` and returns its time and chunk count, and
@@ -85,7 +87,9 @@ pub fn plan(
             }
             active.retain(|&i| failed[i].is_none());
         }
-        active.retain(|&i| last[i] < LONG_ENOUGH);
+        if step + 1 >= ALWAYS {
+            active.retain(|&i| last[i] < LONG_ENOUGH);
+        }
         step += 1;
         if FIRST_SIZE << (2 * step) > LAST_SIZE {
             break;

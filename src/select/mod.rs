@@ -61,7 +61,7 @@ const SAVE_AFTER_RUNS: u64 = 64;
 /// See [`SAVE_AFTER_RUNS`].
 const SAVE_EVERY: Duration = Duration::from_secs(10);
 /// A backend with fewer measured buckets than this is calibrated at first use.
-const KNOWN_BUCKETS: usize = 3;
+const KNOWN_BUCKETS: usize = calibrate::ALWAYS as usize;
 
 struct Candidate {
     backend: Box<dyn Backend>,
@@ -70,6 +70,11 @@ struct Candidate {
     /// Its first run in this process has happened (and was not recorded).
     warm: AtomicBool,
     failure: Mutex<Option<String>>,
+}
+
+/// A run's time as an observation: a clock too coarse to see it still counts it, as 1 ns.
+fn seconds(took: Duration) -> f64 {
+    took.as_secs_f64().max(1e-9)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -243,7 +248,7 @@ impl Auto {
         let failures = calibrate::calibrate(&backends, budget, |j, n, chunks, t| {
             let mut learned = lock(&self.learned);
             self.policy
-                .observe(&mut learned.history, unknown[j], n, chunks, t.as_secs_f64());
+                .observe(&mut learned.history, unknown[j], n, chunks, seconds(t));
         });
         for (j, failure) in failures.into_iter().enumerate() {
             let c = &self.candidates[unknown[j]];
@@ -493,7 +498,7 @@ impl Auto {
         let save_due = {
             let mut learned = lock(&self.learned);
             self.policy
-                .observe(&mut learned.history, i, n, chunks, took.as_secs_f64());
+                .observe(&mut learned.history, i, n, chunks, seconds(took));
             learned.runs_since_save += 1;
             self.cache.is_some()
                 && learned.runs_since_save >= SAVE_AFTER_RUNS
