@@ -44,14 +44,20 @@ pub enum Error {
         /// What the closed form says.
         expected: u128,
     },
-    /// The chunk partials add up to something other than the range's closed form (a chunk was
-    /// reported twice while another was left out).
+    /// The chunk partials add up to something other than the range's closed form.
     #[error("verification failed on the total: got {got}, expected {expected}")]
     TotalMismatch {
         /// Sum of the partials received.
         got: u128,
         /// The range's closed form.
         expected: u128,
+    },
+    /// A backend reported a chunk's partial more than once (even a right one: the chunk it
+    /// stands in for would be missing).
+    #[error("verification failed: backend reported chunk {chunk} more than once")]
+    DuplicateChunk {
+        /// Index of the chunk in its plan.
+        chunk: u64,
     },
     /// A backend reported a different number of chunks than its plan holds.
     #[error("backend reported {got} chunk results for a plan of {expected} chunks")]
@@ -65,6 +71,10 @@ pub enum Error {
     /// option) is not understood; the message names it and the value.
     #[error("configuration: {0}")]
     Config(String),
+    /// No backend that could run the request is usable (each one failed, or the kind that
+    /// `PARSUM_BACKEND` forces is not there); the message says why for each.
+    #[error("{0}")]
+    Unavailable(String),
     /// The sum was stopped by its cancellation token before it finished.
     #[error("cancelled")]
     Cancelled,

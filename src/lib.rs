@@ -71,6 +71,10 @@ pub fn sum(range: impl RangeBounds<u64>) -> Result<u128> {
 }
 
 /// The process-wide [`Auto`] behind [`sum`], built on first use.
+///
+/// It lives until the process ends and is never dropped, so it saves what it learnt every 64 runs
+/// (at most every 10 s) and at calibration, not at exit; build an [`Auto`] of your own to have it
+/// save when dropped.
 pub fn global() -> Result<&'static Auto> {
     static AUTO: OnceLock<Result<Auto>> = OnceLock::new();
     AUTO.get_or_init(Auto::new).as_ref().map_err(Clone::clone)

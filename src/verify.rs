@@ -3,6 +3,7 @@
 //!
 //! Verification lives here, above the backends, so that a backend only sums and cannot skip it.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -37,6 +38,46 @@ struct Tally {
     total: u128,
     chunks: u64,
     elements: u128,
+    /// The chunks reported so far, as disjoint runs `start → end` (exclusive), merged as they
+    /// touch: backends report in runs of consecutive chunks, so this stays small.
+    reported: BTreeMap<u64, u64>,
+}
+
+impl Tally {
+    /// Marks `first..end` reported, or names a chunk in it that already was.
+    fn mark(&mut self, first: u64, end: u64) -> Result<()> {
+        let before = self
+            .reported
+            .range(..=first)
+            .next_back()
+            .map(|(&s, &e)| (s, e));
+        if let Some((_, e)) = before
+            && e > first
+        {
+            return Err(Error::DuplicateChunk { chunk: first });
+        }
+        let after = self.reported.range(first..).next().map(|(&s, &e)| (s, e));
+        if let Some((s, _)) = after
+            && s < end
+        {
+            return Err(Error::DuplicateChunk { chunk: s });
+        }
+        let (mut start, mut stop) = (first, end);
+        if let Some((s, e)) = before
+            && e == first
+        {
+            self.reported.remove(&s);
+            start = s;
+        }
+        if let Some((s, e)) = after
+            && s == end
+        {
+            self.reported.remove(&s);
+            stop = e;
+        }
+        self.reported.insert(start, stop);
+        Ok(())
+    }
 }
 
 impl<'a> ChunkSink<'a> {
@@ -96,6 +137,7 @@ impl<'a> ChunkSink<'a> {
         let elements = self.plan.offset_of(end) - self.plan.offset_of(first);
         let progress = {
             let mut tally = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            tally.mark(first, end)?;
             tally.total = tally.total.wrapping_add(sum);
             tally.chunks += count;
             tally.elements += elements;

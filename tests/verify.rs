@@ -75,13 +75,16 @@ fn skipped_and_duplicated_chunks_are_caught() {
         .chunks(4)
         .run(&dup)
         .unwrap_err();
-    assert_eq!(
-        err,
-        Error::TotalMismatch {
-            got: 5,
-            expected: 6
-        }
-    );
+    assert_eq!(err, Error::DuplicateChunk { chunk: 0 });
+    // The hard case: 3..8 in three chunks is {3,4}=7, {5,6}=11, {7}=7. Chunk 0 reported twice
+    // and chunk 2 never gives the right count and the right total; only the indices tell.
+    let twin = Liar(|i, p| Some(if i == 2 { (0, p) } else { (i, p) }));
+    let err = SumRequest::new(3..8)
+        .unwrap()
+        .chunks(3)
+        .run(&twin)
+        .unwrap_err();
+    assert_eq!(err, Error::DuplicateChunk { chunk: 0 });
     // A wrong partial with verification off: passed through, and an overflowing one cannot panic.
     let huge = Liar(|_, _| Some((0, u128::MAX)));
     let report = SumRequest::new(0..1)

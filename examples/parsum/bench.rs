@@ -174,6 +174,9 @@ pub fn run(
     }
     let started = Instant::now();
     let results = interrupt::watched(|| measure_all(auto, largest.unwrap_or(1_000_000_000_000)))?;
+    if interrupt::requested() {
+        return Err(Failure::Interrupted);
+    }
     let took = started.elapsed().as_secs_f64();
     let text = if as_json {
         format!("{}\n", to_json(&results, took))

@@ -133,9 +133,10 @@ pub enum Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         match e {
-            Error::Mismatch { .. } | Error::TotalMismatch { .. } | Error::MissingChunks { .. } => {
-                Failure::Verification(e)
-            }
+            Error::Mismatch { .. }
+            | Error::TotalMismatch { .. }
+            | Error::MissingChunks { .. }
+            | Error::DuplicateChunk { .. } => Failure::Verification(e),
             Error::InvalidRange { .. }
             | Error::ZeroChunks
             | Error::Threads(_)
@@ -202,6 +203,10 @@ fn run(args: &Args) -> Result<(), Failure> {
         request = request.chunks(chunks);
     }
     let plan = request.plan()?;
+    if args.explain && args.backend != BackendArg::Auto {
+        // Refused before a backend is built: opening a GPU for nothing takes a while.
+        return Err(Failure::Usage("--explain goes with --backend auto".into()));
+    }
     let backend = make_backend(args)?;
     let explanation = match (&backend, args.explain) {
         (Chosen::Auto(auto), true) => Some(auto.explain_for(range.len(), plan.len())),
@@ -224,6 +229,10 @@ fn run(args: &Args) -> Result<(), Failure> {
     let request = request.observe(&observer);
     let runs = interrupt::watched(|| timed_runs(&request, &backend, args.repeat));
     bar.finish();
+    // Ctrl-C after the sum's last check still means no result.
+    if interrupt::requested() {
+        return Err(Failure::Interrupted);
+    }
     let (report, times) = runs?;
     if let Some(why) = report.selection.as_ref().and_then(|s| s.fallback.as_ref()) {
         out::note(&format!("warning: {why}"));

@@ -38,7 +38,7 @@ pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
         };
         if base <= 1 {
             // 0^0 is 1; 0^n is 0; 1^n is 1, whatever n.
-            u128::from(base == 1 || exp == "0")
+            u128::from(base == 1 || exp.bytes().all(|b| b == b'0'))
         } else {
             // An exponent of more than 128 overflows any base ≥ 2.
             let exp: u32 = exp
@@ -71,7 +71,7 @@ pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
             let shift = exp
                 .checked_sub(frac.len() as u64)
                 .ok_or_else(|| format!("'{text}' is not a whole number"))?;
-            if significant.len() as u64 + shift > 40 {
+            if (significant.len() as u64).saturating_add(shift) > 40 {
                 return Err(too_big(text, max));
             }
             let mut v: u128 = significant.parse().map_err(|_| too_big(text, max))?;
@@ -136,6 +136,9 @@ mod tests {
     fn refusals_name_the_problem() {
         for text in [
             "1e99999999999",
+            "1e99999999999999999999",
+            "1e18446744073709551615",
+            "1.5e99999999999999999999999",
             "2^128",
             "2^65",
             "340282366920938463463374607431768211456",

@@ -5,8 +5,10 @@
 //! a long one) from a shared cursor, largest first (a quarter of what is left per thread, down to
 //! [`MIN_PIECE`]). The calling thread starts on the first piece at once and never waits for a
 //! helper that has not started: helpers only take pieces that are left when they wake. So a sum is
-//! never slower than the calling thread alone, by more than the cost of waking the helpers, and
-//! whether that is worth paying is decided from costs measured on this machine ([`Tuning`]).
+//! never slower than the calling thread alone by more than the cost of waking the helpers and, at
+//! the end, of waiting for the pieces they claimed (at most one [`MAX_PIECE`] each, longer only if
+//! the host deschedules a helper mid-piece); whether that is worth paying is decided from costs
+//! measured on this machine ([`Tuning`]).
 //!
 //! Chunks cut by piece boundaries are put together from their pieces; every chunk's partial goes
 //! to the sink once, complete, in runs of consecutive chunks (one lock per run).
@@ -293,9 +295,9 @@ fn run_shared<K: Kernel>(
         changed: Condvar::new(),
         stop: AtomicBool::new(false),
     });
-    crew.post(Arc::clone(&shared) as Arc<dyn Task>);
+    let posted = crew.post(Arc::clone(&shared) as Arc<dyn Task>);
     let result = drive(sink, &shared, tuning);
-    crew.retract();
+    crew.retract(posted);
     if result.is_err() {
         shared.stop.store(true, Ordering::Relaxed);
     }

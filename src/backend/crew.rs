@@ -104,8 +104,8 @@ impl Crew {
         Duration::from_secs_f64((ln.exp() * 1e-9).min(1.0))
     }
 
-    /// Wakes every helper to `task`.
-    pub(crate) fn post(&self, task: Arc<dyn Task>) {
+    /// Wakes every helper to `task`; returns the post's generation, for [`Crew::retract`].
+    pub(crate) fn post(&self, task: Arc<dyn Task>) -> u64 {
         let mut st = lock(&self.board.state);
         st.generation += 1;
         st.task = Some(task);
@@ -113,13 +113,19 @@ impl Crew {
         self.board
             .generation
             .store(st.generation, Ordering::Release);
+        let generation = st.generation;
         drop(st);
         self.board.posted.notify_all();
+        generation
     }
 
-    /// Takes the task down: a helper that wakes late finds nothing to do.
-    pub(crate) fn retract(&self) {
-        lock(&self.board.state).task = None;
+    /// Takes the task of post `generation` down, so that a helper that wakes late finds nothing
+    /// to do — unless another thread sharing the backend has posted since: its task stays.
+    pub(crate) fn retract(&self, generation: u64) {
+        let mut st = lock(&self.board.state);
+        if st.generation == generation {
+            st.task = None;
+        }
     }
 }
 

@@ -31,7 +31,7 @@ use crate::verify::ChunkSink;
 pub enum BackendKind {
     /// One core, one add per element.
     Scalar,
-    /// SIMD lanes on every core (rayon).
+    /// SIMD lanes on every core (the calling thread and resident helper threads).
     Simd,
     /// A WGSL compute shader through wgpu.
     Gpu,

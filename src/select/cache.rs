@@ -5,8 +5,9 @@
 //! Saving merges: the file is read again, this process's new runs are pooled into each entry,
 //! and the result is written atomically ([`crate::store`]). Two processes saving at the same
 //! moment lose one's new runs, never the file. Whatever a file holds — truncated, random bytes,
-//! NaN, 1e300, negative counts, another version — is ignored or repaired entry by entry, never
-//! trusted: only statistics that pass [`Stats::is_sane`] are read.
+//! NaN, 1e300, negative counts, another version — is ignored or repaired, never trusted: a file
+//! that is not a parsum cache of this version is ignored (and replaced at the next save), a
+//! malformed entry is dropped alone, and only statistics that pass [`Stats::is_sane`] are read.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,11 +32,19 @@ const MAX_ENTRIES: usize = 32;
 /// Longest identity kept.
 const MAX_IDENTITY: usize = 1000;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Contents {
     format: u32,
     parsum: String,
     backends: Vec<Entry>,
+}
+
+/// [`Contents`] as read: each entry parsed on its own, so one malformed entry costs only itself.
+#[derive(Deserialize)]
+struct RawContents {
+    format: u32,
+    parsum: String,
+    backends: Vec<serde_json::Value>,
 }
 
 #[derive(Serialize, Deserialize, Clone)]
@@ -79,7 +88,7 @@ fn read_entries(path: &Path) -> Result<Vec<Entry>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(format!("{} ignored: {e}", path.display())),
     };
-    let contents: Contents = serde_json::from_slice(&bytes)
+    let contents: RawContents = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{} ignored: not a parsum cache ({e})", path.display()))?;
     if contents.format != FORMAT || contents.parsum != env!("CARGO_PKG_VERSION") {
         return Err(format!(
@@ -93,6 +102,7 @@ fn read_entries(path: &Path) -> Result<Vec<Entry>, String> {
     Ok(contents
         .backends
         .into_iter()
+        .filter_map(|v| serde_json::from_value::<Entry>(v).ok())
         .filter(|e| e.identity.len() <= MAX_IDENTITY && seen.insert(e.identity.clone()))
         .take(MAX_ENTRIES)
         .map(|e| Entry {
@@ -146,14 +156,15 @@ pub fn save(path: &Path, fresh: &[(String, Saved)]) -> std::io::Result<HashMap<S
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    for (identity, new) in fresh {
+    // An identity too long to be read back is not written.
+    for (identity, new) in fresh.iter().filter(|(i, _)| i.len() <= MAX_IDENTITY) {
         match entries.iter_mut().find(|e| &e.identity == identity) {
             Some(e) => {
                 e.saved = pooled(&e.saved, new);
                 e.updated = now;
             }
             None => entries.push(Entry {
-                identity: identity.chars().take(MAX_IDENTITY).collect(),
+                identity: identity.clone(),
                 updated: now,
                 saved: new.clone(),
             }),
@@ -216,5 +227,30 @@ mod tests {
             save(&path, &[]).unwrap();
             assert!(load(&path).unwrap().is_empty());
         }
+    }
+
+    #[test]
+    fn one_malformed_entry_costs_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let a = Saved {
+            buckets: vec![(40, stats(1e-3, 3))],
+            chunks: vec![],
+            mixed: vec![],
+        };
+        save(&path, &[("simd".into(), a.clone()), ("gpu".into(), a)]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let broken = text.replacen("\"identity\":\"gpu\"", "\"identity\":7", 1);
+        assert_ne!(text, broken);
+        std::fs::write(&path, broken).unwrap();
+        let read = load(&path).unwrap();
+        assert!(read.contains_key("simd") && !read.contains_key("gpu"));
+        // Saving keeps the good entry.
+        save(&path, &[]).unwrap();
+        assert_eq!(load(&path).unwrap()["simd"].buckets[0].1.weight, 3.0);
+        // An identity too long to be read back is not written either.
+        let long = "x".repeat(MAX_IDENTITY + 1);
+        save(&path, &[(long.clone(), Saved::default())]).unwrap();
+        assert!(!load(&path).unwrap().contains_key(&long));
     }
 }

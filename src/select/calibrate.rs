@@ -56,7 +56,7 @@ pub fn plan(
         let mut fastest = vec![Duration::MAX; count];
         for rep in 0..2 {
             for i in active.clone() {
-                let predicted = last[i] * if rep == 0 && step > 0 { 4 } else { 1 };
+                let predicted = last[i].saturating_mul(if rep == 0 && step > 0 { 4 } else { 1 });
                 let share = budget.saturating_sub(now()) / active.len() as u32;
                 if step >= ALWAYS && predicted > share {
                     active.retain(|&j| j != i);

@@ -106,6 +106,10 @@ pub struct Stats {
     /// set the start.
     #[serde(default)]
     pub early: [f64; 2],
+    /// The start has been settled by the median of three: later runs are judged by the centre
+    /// alone (settling again would drop the same early run at every third run).
+    #[serde(default)]
+    pub settled: bool,
 }
 
 /// What [`Stats::add`] did with a run.
@@ -229,7 +233,7 @@ impl Stats {
         self.weight = w;
         if w == 2.0 {
             self.early[1] = x;
-        } else if w == TRUSTED {
+        } else if w == TRUSTED && !self.settled {
             return self.settle_start(x);
         }
         Added::Inlier
@@ -238,6 +242,7 @@ impl Stats {
     /// At the third run: the median of the first three sets the centre, and a run more than
     /// ±50 % off it becomes an outlier after all.
     fn settle_start(&mut self, third: f64) -> Added {
+        self.settled = true;
         let mut runs = [self.early[0], self.early[1], third];
         runs.sort_by(f64::total_cmp);
         let median = runs[1];
@@ -300,7 +305,14 @@ impl Stats {
             } else {
                 0.0
             },
-            early: a.early,
+            // Two starts pooled below three runs keep both first runs for the median; three or
+            // more pooled runs are a start already.
+            early: if w < TRUSTED {
+                [a.early[0], b.early[0]]
+            } else {
+                a.early
+            },
+            settled: w >= TRUSTED || a.settled || b.settled,
         };
         if m.weight > CAP {
             let f = CAP / m.weight;
@@ -789,6 +801,34 @@ mod tests {
         }
         assert!(reset_after.is_some_and(|i| i <= 8), "{reset_after:?}");
         assert!((s.centre() / 2.2e-3 - 1.0).abs() < 0.01, "{}", s.centre());
+    }
+
+    #[test]
+    fn an_early_outlier_is_dropped_once_and_the_bucket_is_trusted() {
+        let mut s = Stats::default();
+        s.add(1e-3, 1e6);
+        s.add(2.1e-3, 1e6);
+        for _ in 0..20 {
+            s.add(1e-3, 1e6);
+        }
+        assert!(s.weight >= 20.0, "{s:?}");
+        assert!(s.gross <= 1.0, "{s:?}");
+        assert!((s.centre() - 1e-3).abs() < 1e-9, "{s:?}");
+    }
+
+    #[test]
+    fn two_pooled_starts_settle_like_one() {
+        let (mut a, mut b) = (Stats::default(), Stats::default());
+        a.add(1e-3, 1e6);
+        b.add(1e-3, 1e6);
+        let mut m = a.merge(&b);
+        assert_eq!(m.weight, 2.0);
+        for _ in 0..60 {
+            m.add(1e-3, 1e6);
+        }
+        assert!(m.weight >= TRUSTED && m.settled, "{m:?}");
+        assert!(m.gross < 1e-9, "{m:?}");
+        assert!((m.centre() - 1e-3).abs() < 1e-9, "{m:?}");
     }
 
     #[test]

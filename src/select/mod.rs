@@ -320,7 +320,7 @@ impl Auto {
             .decide(&learned.history, n, chunks, &usable, self.force.is_some())
             .ok_or_else(|| match self.force {
                 Some(kind) => self.unavailable(kind),
-                None => Error::Config(format!(
+                None => Error::Unavailable(format!(
                     "no usable backend: {}",
                     self.candidates
                         .iter()
@@ -352,7 +352,7 @@ impl Auto {
         };
         match kind {
             BackendKind::Gpu => Error::GpuUnavailable(format!("PARSUM_BACKEND=gpu: {why}")),
-            other => Error::Config(format!("PARSUM_BACKEND={other}: {why}")),
+            other => Error::Unavailable(format!("PARSUM_BACKEND={other}: {why}")),
         }
     }
 
@@ -518,6 +518,8 @@ impl Auto {
 }
 
 fn secs(s: f64) -> Duration {
+    // `clamp` lets NaN through, and `from_secs_f64(NaN)` panics.
+    let s = if s.is_nan() { 0.0 } else { s };
     Duration::from_secs_f64(s.clamp(0.0, model::MAX_SECONDS))
 }
 

@@ -24,7 +24,8 @@ pub struct AutoOptions {
     pub cache: CacheSetting,
     /// Always use this kind of backend (what `PARSUM_BACKEND` sets); `None` chooses by request.
     pub force: Option<BackendKind>,
-    /// Most time the first-use calibration may take (device creation excluded).
+    /// Time the first-use calibration aims to stay within (device creation excluded). Checked
+    /// before every run; the warm-ups and the three smallest sizes are measured whatever it says.
     pub calibration_budget: Duration,
     /// Look for GPU adapters.
     pub gpu: bool,

@@ -23,7 +23,9 @@
 //! - every run at a bucket earns it [`Policy::explore_share`] of its time as credit; when the
 //!   credit covers a slower candidate's predicted time, that candidate is re-checked (the one
 //!   longest unseen there first) and the credit spent. Re-checks therefore cost at most that share
-//!   of the time spent at a bucket (0.5 %).
+//!   of the time spent at a bucket (0.5 %), as predicted: the credit is earned at the leader's
+//!   predicted time and spent at the candidate's, so a re-check that runs slower than predicted
+//!   costs more — once, since its measured time then corrects the prediction.
 //! - a candidate known only from the caller's prior (never run anywhere) is priced at most
 //!   [`Policy::prior_cap`] × the leader's time, and is re-checked at the latest
 //!   [`Policy::prior_runs`] runs after it last ran at the bucket: a prior that hides the fastest
@@ -57,7 +59,7 @@ impl Default for Policy {
     fn default() -> Self {
         Self {
             explore_share: 0.005,
-            explore_runs: 8.0,
+            explore_runs: 12.0,
             prior_cap: 8.0,
             prior_runs: 200,
             interpolated: 1.15,

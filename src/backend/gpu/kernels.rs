@@ -96,11 +96,19 @@ pub(super) fn checked_sum(
         )?;
         kernel += time.unwrap_or_default();
         for (segment, sum) in batch.segments.iter().zip(got) {
-            partial += sum;
+            partial = partial.wrapping_add(sum);
             if segment.ends_chunk {
                 sums.push(std::mem::take(&mut partial));
             }
         }
+    }
+    if sums.len() as u64 != plan.len() {
+        return Err(Error::Gpu(format!(
+            "{}: self-test read back {} chunk sums for {} chunks",
+            dev.adapter.name,
+            sums.len(),
+            plan.len()
+        )));
     }
     let wrong = plan.iter().zip(&sums).find(|(c, s)| c.closed_form() != **s);
     if let Some((chunk, sum)) = wrong {
@@ -166,6 +174,12 @@ pub(super) fn race(
                 Err(e) => return Err(e),
             }
         }
+    }
+    if best.iter().all(|&t| t == Duration::MAX) {
+        return Err(Error::Gpu(format!(
+            "{}: both kernels failed the timing race",
+            dev.adapter.name
+        )));
     }
     let timings = vec![(a, best[0]), (b, best[1])];
     Ok((if best[1] < best[0] { b } else { a }, timings))
@@ -238,6 +252,16 @@ pub(super) fn choose(
     forced: Option<GpuKernel>,
     cache: &CacheSetting,
 ) -> Result<Chosen> {
+    choose_from(dev, forced, cache, true)
+}
+
+/// [`choose`], consulting what was remembered only when `recall` is set.
+fn choose_from(
+    dev: &Device,
+    forced: Option<GpuKernel>,
+    cache: &CacheSetting,
+    recall: bool,
+) -> Result<Chosen> {
     if forced == Some(GpuKernel::NativeU64) && !dev.int64 {
         return Err(Error::GpuUnavailable(format!(
             "{}: the native-u64 kernel needs SHADER_INT64, which this adapter lacks",
@@ -248,7 +272,11 @@ pub(super) fn choose(
     let layout = bind_group_layout(&dev.device);
     let buffers = Buffers::new(dev, &layout);
     let identity = dev.adapter.identity();
-    let known = forced.or_else(|| remembered(cache, &identity, dev.int64));
+    let known = forced.or_else(|| {
+        recall
+            .then(|| remembered(cache, &identity, dev.int64))
+            .flatten()
+    });
     let candidates: Vec<GpuKernel> = match known {
         Some(k) => vec![k],
         None if dev.int64 => vec![GpuKernel::NativeU64, GpuKernel::U32Pairs],
@@ -276,9 +304,10 @@ pub(super) fn choose(
     }
     let mut timings = Vec::new();
     let (kernel, pipelines) = match passed.len() {
-        // A remembered kernel that no longer passes (a new driver, say): race afresh, unsaved.
+        // A remembered kernel that no longer passes (a new driver, say): race afresh, and
+        // remember the new winner instead.
         0 if forced.is_none() && known.is_some() => {
-            return choose(dev, None, &CacheSetting::Off);
+            return choose_from(dev, None, cache, false);
         }
         0 => {
             return Err(Error::GpuUnavailable(format!(

@@ -47,11 +47,13 @@ pub struct Gpu {
     pipelines: submit::Pipelines,
     /// Buffers and per-call state, behind the lock that serialises calls.
     state: Mutex<State>,
+    /// Device time of the last call, apart from `state`: an observer running inside a call may
+    /// ask for it without waiting on the call's own lock.
+    last_kernel: Mutex<Option<Duration>>,
 }
 
 struct State {
     buffers: buffers::Buffers,
-    last_kernel: Option<Duration>,
     #[cfg(test)]
     fault: Option<submit::Fault>,
 }
@@ -106,10 +108,10 @@ impl Gpu {
             pipelines: chosen.pipelines,
             state: Mutex::new(State {
                 buffers: chosen.buffers,
-                last_kernel: None,
                 #[cfg(test)]
                 fault: None,
             }),
+            last_kernel: Mutex::new(None),
         })
     }
 
@@ -132,7 +134,7 @@ impl Gpu {
     /// Time the device spent in the shader during the last call (from timestamp queries), when
     /// the device offers them. The rest of a call's time is set-up, submission and readback.
     pub fn last_kernel_time(&self) -> Option<Duration> {
-        lock(&self.state).last_kernel
+        *lock(&self.last_kernel)
     }
 
     /// Whether the device has timestamp queries (so [`Gpu::last_kernel_time`] is measured).
@@ -157,9 +159,9 @@ impl Backend for Gpu {
     }
 
     fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
-        let mut st = lock(&self.state);
+        let st = lock(&self.state);
         self.dev.check_alive()?;
-        st.last_kernel = None;
+        *lock(&self.last_kernel) = None;
         let mut kernel: Option<Duration> = None;
         // The chunk being put together from segments, and a run of finished chunks.
         let mut partial = 0u128;
@@ -179,7 +181,8 @@ impl Backend for Gpu {
                 *kernel.get_or_insert(Duration::ZERO) += t;
             }
             for (segment, sum) in batch.segments.iter().zip(sums) {
-                partial += sum;
+                // A faulty device's garbage must reach the sink as a mismatch, not overflow.
+                partial = partial.wrapping_add(sum);
                 if segment.ends_chunk {
                     if run.is_empty() {
                         run_first = segment.chunk;
@@ -190,7 +193,7 @@ impl Backend for Gpu {
             sink.accept_run(run_first, &run)?;
             run.clear();
         }
-        st.last_kernel = kernel;
+        *lock(&self.last_kernel) = kernel;
         Ok(Ran::new(self.info()))
     }
 
