@@ -37,15 +37,23 @@ impl CacheSetting {
 
 /// `PARSUM_CACHE_DIR`, else the platform's user cache directory (`$XDG_CACHE_HOME` or
 /// `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows) joined with
-/// `parsum`. `None` when none of these is set (or set to something that is not an absolute path).
+/// `parsum`. A relative `PARSUM_CACHE_DIR` is taken from the current directory, an empty one is
+/// unset; the platform's variables count only when absolute (as the XDG specification says).
+/// `None` when none of these is set.
 pub fn default_dir() -> Option<PathBuf> {
     let env = |k: &str| {
         std::env::var_os(k)
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
     };
-    if let Some(dir) = env("PARSUM_CACHE_DIR") {
-        return Some(dir);
+    if let Some(dir) = std::env::var_os("PARSUM_CACHE_DIR").filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        if dir.is_absolute() {
+            return Some(dir);
+        }
+        if let Ok(here) = std::env::current_dir() {
+            return Some(here.join(dir));
+        }
     }
     let base = if cfg!(windows) {
         env("LOCALAPPDATA")
@@ -105,6 +113,7 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         builder.mode(0o700);
     }
     builder.create(dir)?;
+    remove_stale_temporaries(dir);
     let mut tmp = tempfile::Builder::new()
         .prefix(".parsum-")
         .suffix(".tmp")
@@ -113,6 +122,34 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp.as_file().sync_data()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Temporary files older than this were left by a process that was killed while saving.
+const STALE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes what killed processes left behind: `.parsum-*.tmp` regular files (never a link)
+/// untouched for [`STALE`]. Best effort; a failure only leaves them there.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten().take(10_000) {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(".parsum-") && name.ends_with(".tmp")) {
+            continue;
+        }
+        let stale = entry.metadata().is_ok_and(|m| {
+            m.file_type().is_file()
+                && m.modified()
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age >= STALE)
+        });
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -210,6 +210,12 @@ fn usage_errors_exit_2_with_a_clear_message() {
         (&["--bench", "--backend", "simd"], "cannot be used"),
         (&["--bench", "--bench-max", "0"], "below 1000"),
         (&["--bench-max", "1e6"], "--bench"),
+        (&["--end", "5", "--plot", "x.svg"], "go with --bench"),
+        (
+            &["--bench-max", "1e4", "--backend", "scalar"],
+            "go with --bench",
+        ),
+        (&["--list", "--plot", "x.svg"], "go with --bench"),
         (&["--list", "--bench"], "cannot be used"),
         (
             &["--backend", "simd", "--explain"],
@@ -406,11 +412,10 @@ fn corrupt_caches_give_exit_0_and_a_right_sum() {
         (
             "nonsense values",
             Box::new(|p| {
-                std::fs::write(
-                    p,
-                    r#"{"format":2,"parsum":"0.1.0","backends":[{"identity":"x","updated":0,"saved":{"buckets":[[40,{"weight":-1,"mean":1e300,"m2":0,"ln_n":0,"gross":0,"gross_ln":0,"near":0,"slow":0,"slow_ln":0,"fast":0,"fast_ln":0}]]}}]}"#,
-                )
-                .unwrap()
+                // This version's format, so that the values themselves are what is refused
+                // (the library tests do the same under the real backends' identities).
+                let text = r#"{"format":2,"parsum":"VERSION","backends":[{"identity":"x","updated":0,"saved":{"buckets":[[40,{"weight":-1,"mean":1e300,"m2":0,"ln_n":0,"gross":0,"gross_ln":0,"near":0,"slow":0,"slow_ln":0,"fast":0,"fast_ln":0}]]}}]}"#;
+                std::fs::write(p, text.replace("VERSION", env!("CARGO_PKG_VERSION"))).unwrap()
             }),
         ),
         (
@@ -522,6 +527,22 @@ fn bench_prints_results_before_the_plot_and_reports_io_errors_apart() {
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dir"));
     assert!(out.stdout.is_empty());
+
+    // A plot that fails only when written (a full disk): exit 4, the results already printed.
+    if Path::new("/dev/full").exists() {
+        let out = parsum(&[
+            "--bench",
+            "--bench-max",
+            "1e3",
+            "--json",
+            "--plot",
+            "/dev/full",
+        ]);
+        assert_eq!(out.status.code(), Some(4));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write /dev/full"));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(!v["rows"].as_array().unwrap().is_empty());
+    }
 }
 
 #[cfg(unix)]
@@ -663,4 +684,24 @@ fn ctrl_c_during_set_up_ends_at_once() {
     };
     assert!(out.stdout.is_empty());
     assert_ne!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_relative_cache_dir_is_taken_from_the_current_directory() {
+    let here = tempfile::tempdir().unwrap();
+    let out = command(&["--end", "1e6", "--explain"])
+        .env("PARSUM_CACHE_DIR", "my-cache")
+        .current_dir(here.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = here
+        .path()
+        .join("my-cache")
+        .join(parsum::select::cache::FILE);
+    assert!(file.is_file(), "{} missing", file.display());
 }

@@ -20,6 +20,8 @@ struct Fake {
     name: &'static str,
     kind: BackendKind,
     fail_after: Option<usize>,
+    /// How long each call takes at least.
+    delay: Duration,
     calls: AtomicUsize,
 }
 
@@ -28,6 +30,7 @@ fn fake(name: &'static str, kind: BackendKind) -> Fake {
         name,
         kind,
         fail_after: None,
+        delay: Duration::ZERO,
         calls: AtomicUsize::new(0),
     }
 }
@@ -39,6 +42,7 @@ impl Backend for Fake {
 
     fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(self.delay);
         for (i, c) in sink.plan().iter().enumerate() {
             if self.fail_after == Some(i) {
                 return Err(Error::DeviceLost(format!("{} fell over", self.name)));
@@ -143,6 +147,17 @@ fn every_sum_is_an_observation() {
         .find(|c| c.info.kind == BackendKind::Scalar)
         .unwrap();
     assert!(!scalar.buckets.is_empty(), "{e}");
+}
+
+/// A first run long enough that its warm-up is noise is an observation: a process that runs one
+/// sum (the CLI) still teaches. `sleep` lasts at least as long as asked, so this holds on any load.
+#[test]
+fn a_long_first_run_is_an_observation() {
+    let mut slow = fake("cpu", BackendKind::Scalar);
+    slow.delay = Duration::from_millis(30);
+    let auto = with_priors(vec![(slow, prior(1.0, 1e9))], None);
+    SumRequest::new(0..5_000).unwrap().run(&auto).unwrap();
+    assert_eq!(auto.observations(), 1);
 }
 
 fn options(dir: &Path) -> AutoOptions {

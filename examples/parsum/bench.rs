@@ -100,13 +100,16 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
             }
             n *= 10;
         }
-        let mut previous: Option<(u64, f64)> = None;
+        // Time is elements + chunks × a chunk's cost: the cost of a chunk comes from the last two
+        // counts, and a count whose run would take too long is skipped (with those after it).
+        let mut measured: Vec<(u64, f64)> = Vec::new();
         for c in CHUNK_COUNTS.into_iter().filter(|&c| c as u128 <= axis) {
-            // Skip what would run too long, judged by the last count's time per chunk.
-            if let Some((pc, ps)) = previous
-                && Duration::from_secs_f64(ps * (c as f64 / pc as f64).max(1.0)) > LONGEST_RUN * 2
-            {
-                break;
+            if let [.., (c1, t1), (c2, t2)] = measured[..] {
+                let per_chunk = ((t2 - t1) / (c2 - c1) as f64).max(0.0);
+                let predicted = t2 + per_chunk * (c - c2) as f64;
+                if Duration::from_secs_f64(predicted.min(1e9)) > LONGEST_RUN * 2 {
+                    break;
+                }
             }
             let (seconds, chunks) = measure(backend, axis, Chunking::Count(c))?;
             chunk_rows.push(Row {
@@ -115,7 +118,7 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
                 chunks,
                 seconds,
             });
-            previous = Some((c, seconds));
+            measured.push((c, seconds));
         }
     }
     let mut ns: Vec<u128> = sizes.iter().map(|r| r.elements).collect();

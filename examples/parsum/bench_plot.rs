@@ -8,13 +8,22 @@ use crate::bench::{Pick, Row};
 
 const COLOURS: [RGBColor; 5] = [RED, BLUE, GREEN, MAGENTA, CYAN];
 
+/// Draws into memory, then writes the file: plotters' own file backend writes when it is dropped,
+/// where a failed write (a full disk) is lost.
 pub fn write(path: &Path, rows: &[Row], picks: &[Pick]) -> Result<(), Box<dyn std::error::Error>> {
+    let mut svg = String::new();
+    draw(&mut svg, rows, picks)?;
+    std::fs::write(path, svg)?;
+    Ok(())
+}
+
+fn draw(svg: &mut String, rows: &[Row], picks: &[Pick]) -> Result<(), Box<dyn std::error::Error>> {
     let max_n = rows.iter().map(|r| r.elements).max().unwrap_or(1_000) as f64;
     let rates: Vec<f64> = rows.iter().map(Row::rate).collect();
     let (lo, hi) = rates
         .iter()
         .fold((f64::MAX, 1.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
-    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (900, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(

@@ -186,6 +186,12 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), Failure> {
+    // clap's `requires = "bench"` is bypassed when another flag conflicts with --bench.
+    if !args.bench && (args.plot.is_some() || args.bench_max.is_some()) {
+        return Err(Failure::Usage(
+            "--plot and --bench-max go with --bench only".into(),
+        ));
+    }
     // Every environment variable parsum reads, checked before any work.
     parsum::select::check_environment()?;
     if args.list {

@@ -60,6 +60,10 @@ use crate::{Scalar, Simd};
 const SAVE_AFTER_RUNS: u64 = 64;
 /// See [`SAVE_AFTER_RUNS`].
 const SAVE_EVERY: Duration = Duration::from_secs(10);
+/// A backend's first run in a process is recorded when it took at least this long: its warm-up
+/// (waking threads, first touches; a GPU's pipelines are built and tested at set-up) is then a
+/// few percent of it at most.
+const COLD_ENOUGH: Duration = Duration::from_millis(20);
 /// A backend with fewer measured buckets than this is calibrated at first use.
 const KNOWN_BUCKETS: usize = calibrate::ALWAYS as usize;
 
@@ -320,6 +324,9 @@ impl Auto {
             .decide(&learned.history, n, chunks, &usable, self.force.is_some())
             .ok_or_else(|| match self.force {
                 Some(kind) => self.unavailable(kind),
+                None if self.candidates.is_empty() => {
+                    Error::Unavailable("no usable backend: Auto was given none".into())
+                }
                 None => Error::Unavailable(format!(
                     "no usable backend: {}",
                     self.candidates
@@ -351,8 +358,8 @@ impl Auto {
             why.join("; ")
         };
         match kind {
-            BackendKind::Gpu => Error::GpuUnavailable(format!("PARSUM_BACKEND=gpu: {why}")),
-            other => Error::Unavailable(format!("PARSUM_BACKEND={other}: {why}")),
+            BackendKind::Gpu => Error::GpuUnavailable(format!("forced gpu: {why}")),
+            other => Error::Unavailable(format!("forced {other}: {why}")),
         }
     }
 
@@ -491,8 +498,10 @@ impl Auto {
 
     /// Records a finished run, and saves now and then.
     fn learn(&self, i: usize, n: u128, chunks: u64, took: Duration) {
-        // A backend's first run in a process pays for warming it up: not a fair sample.
-        if !self.candidates[i].warm.swap(true, Ordering::Relaxed) {
+        // A backend's first run in a process pays for warming it up: not a fair sample, unless
+        // it ran long enough for that to be noise — so a process that runs one long sum (the
+        // CLI) still teaches what it saw.
+        if !self.candidates[i].warm.swap(true, Ordering::Relaxed) && took < COLD_ENOUGH {
             return;
         }
         let save_due = {

@@ -138,7 +138,9 @@ fn listing(all: &[(AdapterSummary, wgpu::Adapter)]) -> String {
         .join(", ")
 }
 
-/// The adapters whose name is `wanted` (case-insensitive), else those whose name contains it.
+/// The adapters whose name is `wanted` (case-insensitive), else those whose name contains it;
+/// of those, the ones through GL only when there is no other (the same device is often listed
+/// twice, through Vulkan and through GL, under one name).
 pub(crate) fn matching<'a>(
     all: &'a [(AdapterSummary, wgpu::Adapter)],
     wanted: &str,
@@ -148,12 +150,17 @@ pub(crate) fn matching<'a>(
         .iter()
         .filter(|(s, _)| s.name.to_lowercase() == needle)
         .collect();
-    if !exact.is_empty() {
-        return exact;
+    let mut found = if exact.is_empty() {
+        all.iter()
+            .filter(|(s, _)| s.name.to_lowercase().contains(&needle))
+            .collect()
+    } else {
+        exact
+    };
+    if found.iter().any(|(s, _)| !s.is_gl()) {
+        found.retain(|(s, _)| !s.is_gl());
     }
-    all.iter()
-        .filter(|(s, _)| s.name.to_lowercase().contains(&needle))
-        .collect()
+    found
 }
 
 /// The adapter `choice` names, with its summary.

@@ -156,10 +156,13 @@ pub(super) fn race(
     (a, pa): (GpuKernel, &Pipelines),
     (b, pb): (GpuKernel, &Pipelines),
 ) -> Result<(GpuKernel, Vec<(GpuKernel, Duration)>)> {
-    let mut n: u64 = 1 << 22;
+    // At most 16 submissions a run, whatever `max_batch_elements` says: a tiny batch size must
+    // not turn the race into millions of submissions.
+    let most = dev.limits.max_elements.saturating_mul(16).min(1 << 32);
+    let mut n: u64 = (1 << 22).min(most);
     loop {
         let t = checked_sum(dev, bufs, pa, SumRange::new(0..n)?, 1)?;
-        if t >= RACE_TIME || n >= dev.limits.max_elements.min(1 << 32) {
+        if t >= RACE_TIME || n >= most {
             break;
         }
         n *= 2;
