@@ -515,6 +515,9 @@ fn bench_prints_results_before_the_plot_and_reports_io_errors_apart() {
             ["scalar", "simd", "gpu"].contains(&a["picked"].as_str().unwrap()),
             "{a}"
         );
+        // Auto's own time was measured: a positive time and the ratio that follows from it.
+        let (t, r) = (a["seconds"].as_f64().unwrap(), a["ratio"].as_f64().unwrap());
+        assert!(t > 0.0 && r > 0.0 && r.is_finite(), "{a}");
     }
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(

@@ -1,8 +1,8 @@
 //! First-use calibration: real, verified sums on every backend that has no history yet, so Auto
 //! has something to judge by before its first request.
 //!
-//! Each backend is warmed up once (not recorded: a backend's first run in a process pays for
-//! pipelines and threads), then measured at 2^10, 2^12, 2^14, … elements, interleaved — every
+//! Each backend is warmed up with a few unrecorded runs (a backend's first runs in a process pay
+//! for pipelines, threads and cold caches), then measured at 2^10, 2^12, 2^14, … elements, interleaved — every
 //! backend at one size, twice, before any goes on — and once at 2^10 elements in 2^10 one-element
 //! chunks (its cost per chunk). A backend stops growing once a run takes [`LONG_ENOUGH`] or its
 //! next run would not fit its fair share of the budget left; the budget is checked before every
@@ -21,6 +21,12 @@ use crate::request::SumRequest;
 
 /// A backend stops growing its size once one run takes this long.
 pub const LONG_ENOUGH: Duration = Duration::from_millis(5);
+/// Unrecorded runs per backend before the first measured one. One is not enough: sums of a
+/// microsecond measured 2–3× their steady time for the first few runs of a process (cold
+/// caches and branch predictors), enough to hide which backend is faster at small sizes.
+const WARM_UPS: usize = 5;
+/// Sizes whose last run took less than this get an unrecorded run before their measured ones.
+const SHORT: Duration = Duration::from_micros(100);
 /// Smallest calibration size.
 pub const FIRST_SIZE: u128 = 1 << 10;
 /// Largest calibration size.
@@ -43,9 +49,17 @@ pub fn plan(
     let mut failed: Vec<Option<Error>> = vec![None; count];
     let mut last = vec![Duration::ZERO; count];
     for i in 0..count {
-        match run(i, FIRST_SIZE, Chunking::Auto) {
-            Ok((t, _)) => last[i] = t,
-            Err(e) => failed[i] = Some(e),
+        for _ in 0..WARM_UPS {
+            match run(i, FIRST_SIZE, Chunking::Auto) {
+                Ok((t, _)) => last[i] = t,
+                Err(e) => {
+                    failed[i] = Some(e);
+                    break;
+                }
+            }
+            if last[i] >= LONG_ENOUGH {
+                break;
+            }
         }
     }
     let mut active: Vec<usize> = (0..count).filter(|&i| failed[i].is_none()).collect();
@@ -54,13 +68,18 @@ pub fn plan(
         let n = FIRST_SIZE << (2 * step);
         // The faster of a size's two runs decides: one slow run does not end a backend's growth.
         let mut fastest = vec![Duration::MAX; count];
-        for rep in 0..2 {
-            for i in active.clone() {
+        for i in active.clone() {
+            // A short sum right after another backend's runs finds cold caches: one unrecorded
+            // run first, where that costs next to nothing.
+            if last[i] < SHORT && run(i, n, Chunking::Auto).is_err() {
+                // Measured below, where the error is kept.
+            }
+            for rep in 0..2 {
                 let predicted = last[i].saturating_mul(if rep == 0 && step > 0 { 4 } else { 1 });
                 let share = budget.saturating_sub(now()) / active.len() as u32;
                 if step >= ALWAYS && predicted > share {
                     active.retain(|&j| j != i);
-                    continue;
+                    break;
                 }
                 match run(i, n, Chunking::Auto) {
                     Ok((t, chunks)) => {
@@ -71,6 +90,7 @@ pub fn plan(
                     Err(e) => {
                         failed[i] = Some(e);
                         active.retain(|&j| j != i);
+                        break;
                     }
                 }
             }
