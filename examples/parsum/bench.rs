@@ -46,6 +46,9 @@ pub struct Pick {
     pub seconds: f64,
     /// The fastest backend's time ÷ auto's time.
     pub ratio: f64,
+    /// The fastest backend's time ÷ the time of the backend auto picks, each run alone: the
+    /// quality of the choice without the cost of choosing.
+    pub pick_ratio: Option<f64>,
 }
 
 fn median(mut s: Vec<f64>) -> f64 {
@@ -137,7 +140,12 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
         };
         let (seconds, _) = measure(auto, n, Chunking::Auto)?;
         let Some(picked) = auto.pick(n) else { continue };
+        let pick_ratio = here
+            .iter()
+            .find(|r| r.info == *picked)
+            .map(|r| fastest.seconds / r.seconds);
         picks.push(Pick {
+            pick_ratio,
             elements: n,
             picked: picked.kind,
             fastest: fastest.info.kind,
@@ -244,6 +252,7 @@ fn to_json(r: &Results, took: f64) -> serde_json::Value {
                 "fastest": p.fastest.as_str(),
                 "seconds": p.seconds,
                 "ratio": p.ratio,
+                "pick_ratio": p.pick_ratio,
             })
         })
         .collect();
@@ -278,7 +287,10 @@ fn table(rows: &[Row], picks: &[Pick]) -> String {
     for b in &kinds {
         out += &format!(" {:>20}", b.kind.as_str());
     }
-    out += &format!(" {:>8} {:>8} {:>11}\n", "fastest", "auto", "auto/best");
+    out += &format!(
+        " {:>8} {:>8} {:>10} {:>10}\n",
+        "fastest", "auto", "pick/best", "auto/best"
+    );
     for p in picks {
         out += &format!("{:>10}", format!("{:.0e}", p.elements as f64));
         let scalar = rows
@@ -301,15 +313,20 @@ fn table(rows: &[Row], picks: &[Pick]) -> String {
             out += &format!(" {cell:>20}");
         }
         let ratio = format!("{:.0}%", p.ratio * 100.0);
+        let pick_ratio = p
+            .pick_ratio
+            .map_or("—".to_string(), |r| format!("{:.0}%", r * 100.0));
         out += &format!(
-            " {:>8} {:>8} {:>11}\n",
+            " {:>8} {:>8} {:>10} {:>10}\n",
             p.fastest.as_str(),
             p.picked.as_str(),
+            pick_ratio,
             ratio
         );
     }
-    out += "(speedup over scalar in brackets; auto = its pick after running; auto/best = the fastest \
-            backend's time ÷ auto's own measured time, choosing and exploring included)\n";
+    out += "(speedup over scalar in brackets; auto = its pick after running; pick/best = the fastest \
+            backend's time ÷ the picked one's; auto/best = the fastest backend's time ÷ auto's own \
+            measured time, choosing, exploring and recording included)\n";
     out
 }
 

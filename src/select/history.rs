@@ -17,6 +17,7 @@
 //!   rest counts as an outlier, and one more than 2.5× faster restarts the bucket (the earlier
 //!   runs were the outliers): run-time noise is one-sided.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -163,8 +164,13 @@ impl Stats {
     /// outliers stay out: at a few per hundred runs, a bucket's count of them says more about
     /// luck than about the backend.
     pub fn expected(&self) -> f64 {
+        self.expected_ln().exp()
+    }
+
+    /// ln of [`Stats::expected`], without the exp and ln of going through it.
+    pub fn expected_ln(&self) -> f64 {
         let s = self.spread();
-        (self.mean + s * s / 2.0).exp()
+        self.mean + s * s / 2.0
     }
 
     /// Adds one run of `seconds` over `elements`.
@@ -510,9 +516,28 @@ pub struct BackendHistory {
     /// shows.
     mixed: BTreeMap<(usize, usize), Stats>,
     fresh_mixed: BTreeMap<(usize, usize), Stats>,
+    /// The last line fitted past the largest buckets — (top bucket, per-chunk cost bits, fit) —
+    /// until the buckets change: fitting costs a dozen `exp`s, and choosing runs at every sum.
+    fit_memo: Cell<Option<FitMemo>>,
 }
 
+/// See [`BackendHistory::fit_memo`].
+type FitMemo = (usize, u64, Option<(f64, f64)>);
+
 impl BackendHistory {
+    /// The fit remembered for `top` and `per_chunk`, if the buckets have not changed since.
+    pub(crate) fn remembered_fit(&self, top: usize, per_chunk: f64) -> Option<Option<(f64, f64)>> {
+        self.fit_memo
+            .get()
+            .filter(|&(t, k, _)| t == top && k == per_chunk.to_bits())
+            .map(|(_, _, fit)| fit)
+    }
+
+    /// Remembers a fit (see [`BackendHistory::remembered_fit`]).
+    pub(crate) fn remember_fit(&self, top: usize, per_chunk: f64, fit: Option<(f64, f64)>) {
+        self.fit_memo.set(Some((top, per_chunk.to_bits(), fit)));
+    }
+
     /// No runs yet; `prior` where given.
     pub fn new(prior: Option<super::CostModel>) -> Self {
         Self {
@@ -522,6 +547,7 @@ impl BackendHistory {
             chunk_all: Stats::default(),
             mixed: BTreeMap::new(),
             fresh_mixed: BTreeMap::new(),
+            fit_memo: Cell::new(None),
         }
     }
 
@@ -588,6 +614,7 @@ impl BackendHistory {
 
     /// Adds a run of `elements` in `chunks` chunks to its size bucket.
     pub fn add_run(&mut self, class: usize, seconds: f64, elements: f64, chunks: f64) -> Added {
+        self.fit_memo.set(None);
         self.elements.add(class, seconds, elements, chunks)
     }
 
@@ -605,6 +632,7 @@ impl BackendHistory {
     /// Replaces the saved part of the history with `saved` (read from a file), keeping the runs of
     /// this process on top.
     pub fn rebase(&mut self, saved: &Saved) {
+        self.fit_memo.set(None);
         self.elements.rebase(&saved.buckets);
         self.chunks.rebase(&saved.chunks);
         self.mixed.clone_from(&self.fresh_mixed);

@@ -140,7 +140,7 @@ impl Policy {
         let seen = h.observed();
         let point = |c: usize| {
             let b = h.bucket(c);
-            (b.ln_n, b.expected().ln())
+            (b.ln_n, b.expected_ln())
         };
         let samples = h.bucket(class).weight;
         if seen.contains(class) {
@@ -272,6 +272,15 @@ impl Policy {
     /// chunks' share (at `per_chunk` seconds each) taken off, in least relative squares; `None`
     /// when they do not make a rising line.
     fn fit_top(&self, h: &BackendHistory, top: usize, per_chunk: f64) -> Option<(f64, f64)> {
+        if let Some(fit) = h.remembered_fit(top, per_chunk) {
+            return fit;
+        }
+        let fit = self.fit_top_afresh(h, top, per_chunk);
+        h.remember_fit(top, per_chunk, fit);
+        fit
+    }
+
+    fn fit_top_afresh(&self, h: &BackendHistory, top: usize, per_chunk: f64) -> Option<(f64, f64)> {
         let seen = h.observed();
         let mut points = Vec::with_capacity(4);
         let mut c = Some(top);
@@ -323,8 +332,7 @@ impl Policy {
         match k.nearest(class).filter(|&c| c.abs_diff(class) <= 4) {
             Some(c) => {
                 let b = k.get(c);
-                let ln =
-                    (b.weight * b.expected().ln() + 2.0 * all.expected().ln()) / (b.weight + 2.0);
+                let ln = (b.weight * b.expected_ln() + 2.0 * all.expected_ln()) / (b.weight + 2.0);
                 (ln.exp(), true)
             }
             None => (all.expected(), false),
@@ -363,7 +371,7 @@ impl Policy {
         match h.mixed(size_class(n), cc) {
             Some(r) => {
                 let runs = r.weight + 0.5;
-                p.seconds *= (r.expected().ln() * r.weight / runs).exp();
+                p.seconds *= (r.expected_ln() * r.weight / runs).exp();
                 let spread = r.spread().max(h.typical_spread()).max(SPREAD_FLOOR);
                 p.uncertainty = (spread / runs.sqrt()).exp();
                 p.samples = r.weight;
@@ -378,7 +386,7 @@ impl Policy {
                 let near = h.mixed_nearby(size_class(n), cc);
                 if near.is_observed() {
                     let weight = near.weight.min(2.0);
-                    p.seconds *= (near.expected().ln() * weight / (weight + 0.5)).exp();
+                    p.seconds *= (near.expected_ln() * weight / (weight + 0.5)).exp();
                 }
                 p.samples = 0.0;
                 p.basis = p.basis.max(Basis::Interpolated);
