@@ -30,6 +30,7 @@
 
 pub mod backend;
 mod chunk;
+mod env;
 mod error;
 mod range;
 mod request;

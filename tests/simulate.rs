@@ -385,6 +385,35 @@ fn a_prior_that_puts_a_much_slower_backend_first_is_corrected_within_a_few_runs(
 }
 
 #[test]
+fn priors_wrong_everywhere_are_doubted_once_one_is_measured() {
+    // Both priors off by ~20× in opposite directions (as if the caller's units were wrong): the
+    // slow backend is claimed fast, the fast one slow. Once the first is measured 20× off its
+    // prior, the other prior is doubted as much, and the fast backend is tried.
+    let fakes = [
+        Fake {
+            name: "scalar",
+            cost: scalar,
+        },
+        Fake {
+            name: "simd",
+            cost: simd_2,
+        },
+    ];
+    for seed in 1..=50 {
+        let p = picks(
+            &fakes,
+            vec![line(1e-7, 70e9), line(1e-5, 1e9)],
+            10_000_000,
+            60,
+            seed,
+        );
+        assert_eq!(p[0], 0, "the prior is followed at first");
+        let last_wrong = p.iter().rposition(|&i| i == 0).unwrap();
+        assert!(last_wrong < 6, "seed {seed}: {p:?}");
+    }
+}
+
+#[test]
 fn a_prior_that_hides_the_fastest_backend_is_found_within_the_bound() {
     // simd is truly fastest at 10^8 (~4.8 ms against lavapipe's 8.6 ms); its prior claims 20×
     // slower. The bound: it is tried at the latest prior_runs runs into that bucket.

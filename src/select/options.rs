@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::backend::BackendKind;
+use crate::env::var;
 use crate::error::{Error, Result};
 use crate::store::CacheSetting;
 
@@ -88,17 +89,6 @@ pub fn parse_override(value: &str) -> Result<Option<BackendKind>> {
         _ => Err(Error::Config(format!(
             "PARSUM_BACKEND={}: expected scalar, simd, gpu or auto",
             value.trim()
-        ))),
-    }
-}
-
-fn var(name: &str) -> Result<Option<String>> {
-    match std::env::var(name) {
-        Ok(v) => Ok(Some(v)),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(v)) => Err(Error::Config(format!(
-            "{name}={}: not valid UTF-8",
-            v.to_string_lossy()
         ))),
     }
 }

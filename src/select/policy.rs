@@ -95,6 +95,25 @@ impl Prediction {
     }
 }
 
+/// The largest factor by which a caller's prior missed what its backend measured, over every
+/// backend with both (1 when none has): measured buckets against the prior at their size and
+/// chunk count.
+fn prior_miss(history: &History) -> f64 {
+    let mut worst: f64 = 0.0;
+    for i in 0..history.len() {
+        let h = history.backend(i);
+        let Some(prior) = h.prior else { continue };
+        for class in h.observed().iter() {
+            let b = h.bucket(class);
+            let said = prior.seconds(b.ln_n.exp() as u128, b.ln_c.exp().round() as u64);
+            if said > 0.0 {
+                worst = worst.max((b.expected_ln() - said.ln()).abs());
+            }
+        }
+    }
+    worst.min(30.0).exp()
+}
+
 /// The choice for one request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Decision {
@@ -407,13 +426,23 @@ impl Policy {
         forced: bool,
     ) -> Option<Decision> {
         let class = size_class(n);
-        let preds: Vec<Option<Prediction>> = (0..history.len())
+        let mut preds: Vec<Option<Prediction>> = (0..history.len())
             .map(|i| {
                 usable[i]
                     .then(|| self.predict(history.backend(i), n, chunks))
                     .flatten()
             })
             .collect();
+        if preds.iter().flatten().any(|p| p.basis == Basis::Prior) {
+            // Priors that measured runs have proved wrong by a factor cast the same doubt on the
+            // priors not yet run: the caller's numbers may all be off (units, another machine).
+            let doubt = prior_miss(history);
+            for p in preds.iter_mut().flatten() {
+                if p.basis == Basis::Prior {
+                    p.uncertainty = p.uncertainty.max(doubt);
+                }
+            }
+        }
         let decision = |index, chosen_by, leader: usize, credit_spent| Decision {
             index,
             chosen_by,

@@ -3,6 +3,7 @@
 //! their position in the list, never by a name that two cards may share.
 
 use crate::backend::gpu_options::{AdapterChoice, AdapterSummary};
+use crate::env::var;
 use crate::error::{Error, Result};
 
 /// The graphics APIs `WGPU_BACKEND` may name, as wgpu spells them.
@@ -18,21 +19,10 @@ const BACKEND_NAMES: &[(&str, wgpu::Backends)] = &[
     ("opengl", wgpu::Backends::GL),
 ];
 
-fn env(name: &str) -> Result<Option<String>> {
-    match std::env::var(name) {
-        Ok(v) => Ok(Some(v)),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(v)) => Err(Error::Config(format!(
-            "{name}={}: not valid UTF-8",
-            v.to_string_lossy()
-        ))),
-    }
-}
-
 /// The APIs `WGPU_BACKEND` allows (a comma list of vulkan, metal, dx12, gl); every API when it
 /// is unset or empty.
 pub(crate) fn backends() -> Result<wgpu::Backends> {
-    let Some(list) = env("WGPU_BACKEND")?.filter(|v| !v.trim().is_empty()) else {
+    let Some(list) = var("WGPU_BACKEND")?.filter(|v| !v.trim().is_empty()) else {
         return Ok(wgpu::Backends::all());
     };
     let mut out = wgpu::Backends::empty();
@@ -53,11 +43,11 @@ pub(crate) fn backends() -> Result<wgpu::Backends> {
 
 /// `WGPU_ADAPTER_NAME`, when set and not empty.
 pub(crate) fn adapter_name_from_env() -> Result<Option<String>> {
-    Ok(env("WGPU_ADAPTER_NAME")?.filter(|v| !v.trim().is_empty()))
+    Ok(var("WGPU_ADAPTER_NAME")?.filter(|v| !v.trim().is_empty()))
 }
 
 fn power_preference() -> Result<wgpu::PowerPreference> {
-    match env("WGPU_POWER_PREF")?.as_deref().map(str::trim) {
+    match var("WGPU_POWER_PREF")?.as_deref().map(str::trim) {
         None | Some("") => Ok(wgpu::PowerPreference::HighPerformance),
         Some(v) => match v.to_ascii_lowercase().as_str() {
             "high" => Ok(wgpu::PowerPreference::HighPerformance),
