@@ -39,7 +39,7 @@ impl CacheSetting {
 /// `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows) joined with
 /// `parsum`. A relative `PARSUM_CACHE_DIR` is taken from the current directory, an empty one is
 /// unset; the platform's variables count only when absolute (as the XDG specification says).
-/// `None` when none of these is set.
+/// `None` when none of these is set, or a relative `PARSUM_CACHE_DIR` has no current directory.
 pub fn default_dir() -> Option<PathBuf> {
     let env = |k: &str| {
         std::env::var_os(k)
@@ -51,9 +51,9 @@ pub fn default_dir() -> Option<PathBuf> {
         if dir.is_absolute() {
             return Some(dir);
         }
-        if let Ok(here) = std::env::current_dir() {
-            return Some(here.join(dir));
-        }
+        // Without a current directory the place asked for is unknown: no cache rather than
+        // another one.
+        return std::env::current_dir().ok().map(|here| here.join(dir));
     }
     let base = if cfg!(windows) {
         env("LOCALAPPDATA")

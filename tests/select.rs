@@ -112,23 +112,22 @@ fn every_sum_is_an_observation() {
         None,
     );
     assert_eq!(auto.observations(), 0);
-    // A backend's first run in a process is its warm-up, not an observation; every later run is
-    // one. Only the count is asserted: how a run lands in its bucket (centre, outlier, reset)
-    // depends on the wall clock, which this test does not control.
+    // A backend's first run in a process is its warm-up, recorded only if it ran long (20 ms: a
+    // preempted run may); every later run is an observation. Only counts are asserted: how a run
+    // lands in its bucket (centre, outlier, reset) depends on the wall clock.
     let mut warmed = std::collections::HashSet::new();
     for i in 0..12 {
         let before = auto.observations();
         let report = SumRequest::new(0..5_000).unwrap().run(&auto).unwrap();
-        let expected = before + u64::from(!warmed.insert(report.backend.kind));
-        assert_eq!(
-            auto.observations(),
-            expected,
-            "run {i} on {}",
-            report.backend.kind
-        );
+        let added = auto.observations() - before;
+        if warmed.insert(report.backend.kind) {
+            assert!(added <= 1, "run {i} on {}: {added}", report.backend.kind);
+        } else {
+            assert_eq!(added, 1, "run {i} on {}", report.backend.kind);
+        }
     }
     let recorded = auto.observations();
-    assert!((12 - 2..12).contains(&recorded), "{recorded}");
+    assert!((12 - 2..=12).contains(&recorded), "{recorded}");
     let e = auto.explain(5_000);
     let kept: f64 = e
         .candidates

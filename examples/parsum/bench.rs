@@ -106,6 +106,16 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
             }
             n *= 10;
         }
+        // A backend too slow for the chunk axis's elements in one chunk (judged from its largest
+        // size) skips the axis.
+        let largest_row = sizes.iter().rev().find(|r| r.info == info);
+        if let Some(r) = largest_row
+            && r.elements < axis
+            && Duration::from_secs_f64((r.seconds * (axis / r.elements) as f64).min(1e9))
+                > LONGEST_RUN * 2
+        {
+            continue;
+        }
         // Time is elements + chunks × a chunk's cost: the cost of a chunk comes from the last two
         // counts, and a count whose run would take too long is skipped (with those after it).
         let mut measured: Vec<(u64, f64)> = Vec::new();

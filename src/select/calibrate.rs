@@ -1,13 +1,16 @@
 //! First-use calibration: real, verified sums on every backend that has no history yet, so Auto
 //! has something to judge by before its first request.
 //!
-//! Each backend is warmed up with a few unrecorded runs (a backend's first runs in a process pay
-//! for pipelines, threads and cold caches), then measured at 2^10, 2^12, 2^14, … elements, interleaved — every
-//! backend at one size, twice, before any goes on — and once at 2^10 elements in 2^10 one-element
-//! chunks (its cost per chunk). A backend stops growing once a run takes [`LONG_ENOUGH`] or its
-//! next run would not fit its fair share of the budget left; the budget is checked before every
-//! run, inside a size too. The three smallest sizes are always measured, whatever the budget and
-//! however long their runs take, so every backend — the GPU included — has points to be judged by.
+//! Each backend is warmed up with up to five unrecorded runs (a backend's first runs in a process
+//! pay for pipelines, threads and cold caches), then measured at 2^10, 2^12, 2^14, … elements,
+//! interleaved size by size — every backend twice at one size, back to back (after one more
+//! unrecorded run where a run takes under 100 µs), before any goes on — and twice at 2^10
+//! elements in 2^10 one-element chunks (its cost per chunk). A backend stops growing once a run
+//! takes [`LONG_ENOUGH`] or its next run would not fit its fair share of the budget left; the
+//! budget is checked before every measured run, inside a size too. The warm-ups and the three
+//! smallest sizes are run whatever the budget (at most about nine runs of a backend, the warm-ups
+//! stopping at the first that takes 5 ms), so every backend — the GPU included — has points to
+//! be judged by.
 //!
 //! [`plan`] is the procedure with the clock and the runs handed in, so that the tests run it in
 //! virtual time; [`calibrate`] runs it on real backends.
@@ -63,6 +66,10 @@ pub fn plan(
         }
     }
     let mut active: Vec<usize> = (0..count).filter(|&i| failed[i].is_none()).collect();
+    // A backend's fair share of the budget left.
+    let share_of = |spent: Duration, active: &[usize]| {
+        budget.saturating_sub(spent) / active.len().max(1) as u32
+    };
     let mut step = 0u32;
     while !active.is_empty() {
         let n = FIRST_SIZE << (2 * step);
@@ -70,13 +77,13 @@ pub fn plan(
         let mut fastest = vec![Duration::MAX; count];
         for i in active.clone() {
             // A short sum right after another backend's runs finds cold caches: one unrecorded
-            // run first, where that costs next to nothing.
-            if last[i] < SHORT && run(i, n, Chunking::Auto).is_err() {
-                // Measured below, where the error is kept.
+            // run first, where that costs next to nothing (an error shows again below).
+            if last[i] < SHORT && (step < ALWAYS || last[i] * 4 <= share_of(now(), &active)) {
+                let _ = run(i, n, Chunking::Auto);
             }
             for rep in 0..2 {
                 let predicted = last[i].saturating_mul(if rep == 0 && step > 0 { 4 } else { 1 });
-                let share = budget.saturating_sub(now()) / active.len() as u32;
+                let share = share_of(now(), &active);
                 if step >= ALWAYS && predicted > share {
                     active.retain(|&j| j != i);
                     break;

@@ -17,8 +17,8 @@
 //!   rest counts as an outlier, and one more than 2.5× faster restarts the bucket (the earlier
 //!   runs were the outliers): run-time noise is one-sided.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -516,9 +516,9 @@ pub struct BackendHistory {
     /// shows.
     mixed: BTreeMap<(usize, usize), Stats>,
     fresh_mixed: BTreeMap<(usize, usize), Stats>,
-    /// The last line fitted past the largest buckets — (top bucket, per-chunk cost bits, fit) —
+    /// A line fitted past the largest buckets — (top bucket, per-chunk cost bits, fit) — kept
     /// until the buckets change: fitting costs a dozen `exp`s, and choosing runs at every sum.
-    fit_memo: Cell<Option<FitMemo>>,
+    fit_memo: OnceLock<FitMemo>,
 }
 
 /// See [`BackendHistory::fit_memo`].
@@ -529,13 +529,15 @@ impl BackendHistory {
     pub(crate) fn remembered_fit(&self, top: usize, per_chunk: f64) -> Option<Option<(f64, f64)>> {
         self.fit_memo
             .get()
-            .filter(|&(t, k, _)| t == top && k == per_chunk.to_bits())
-            .map(|(_, _, fit)| fit)
+            .filter(|&&(t, k, _)| t == top && k == per_chunk.to_bits())
+            .map(|&(_, _, fit)| fit)
     }
 
     /// Remembers a fit (see [`BackendHistory::remembered_fit`]).
     pub(crate) fn remember_fit(&self, top: usize, per_chunk: f64, fit: Option<(f64, f64)>) {
-        self.fit_memo.set(Some((top, per_chunk.to_bits(), fit)));
+        // The first fit since the buckets changed is kept (one size asked again and again is
+        // the case that matters); a OnceLock keeps the history shareable between threads.
+        let _ = self.fit_memo.set((top, per_chunk.to_bits(), fit));
     }
 
     /// No runs yet; `prior` where given.
@@ -547,7 +549,7 @@ impl BackendHistory {
             chunk_all: Stats::default(),
             mixed: BTreeMap::new(),
             fresh_mixed: BTreeMap::new(),
-            fit_memo: Cell::new(None),
+            fit_memo: OnceLock::new(),
         }
     }
 
@@ -614,7 +616,7 @@ impl BackendHistory {
 
     /// Adds a run of `elements` in `chunks` chunks to its size bucket.
     pub fn add_run(&mut self, class: usize, seconds: f64, elements: f64, chunks: f64) -> Added {
-        self.fit_memo.set(None);
+        self.fit_memo.take();
         self.elements.add(class, seconds, elements, chunks)
     }
 
@@ -632,7 +634,7 @@ impl BackendHistory {
     /// Replaces the saved part of the history with `saved` (read from a file), keeping the runs of
     /// this process on top.
     pub fn rebase(&mut self, saved: &Saved) {
-        self.fit_memo.set(None);
+        self.fit_memo.take();
         self.elements.rebase(&saved.buckets);
         self.chunks.rebase(&saved.chunks);
         self.mixed.clone_from(&self.fresh_mixed);

@@ -71,7 +71,7 @@ struct Candidate {
     backend: Box<dyn Backend>,
     info: BackendInfo,
     identity: String,
-    /// Its first run in this process has happened (and was not recorded).
+    /// Its first run in this process has happened (recorded only if it took [`COLD_ENOUGH`]).
     warm: AtomicBool,
     failure: Mutex<Option<String>>,
 }

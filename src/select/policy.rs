@@ -29,7 +29,9 @@
 //! - a candidate known only from the caller's prior (never run anywhere) is priced at most
 //!   [`Policy::prior_cap`] × the leader's time, and is re-checked at the latest
 //!   [`Policy::prior_runs`] runs after it last ran at the bucket: a prior that hides the fastest
-//!   backend is found within 200 runs at that bucket.
+//!   backend is found within 200 runs at that bucket. A prior that measured runs (two or more at a
+//!   bucket) prove wrong by a factor widens the uncertainty of every prior-only prediction by that
+//!   factor, up to [`Policy::prior_cap`]: the caller's numbers may all be off.
 
 use super::history::{Added, BackendHistory, History, TRUSTED, chunk_class, size_class};
 use super::model::MAX_SECONDS;
@@ -96,22 +98,26 @@ impl Prediction {
 }
 
 /// The largest factor by which a caller's prior missed what its backend measured, over every
-/// backend with both (1 when none has): measured buckets against the prior at their size and
-/// chunk count.
-fn prior_miss(history: &History) -> f64 {
+/// backend with both (1 when none has): buckets of two runs or more against the prior at their
+/// size and chunk count. At most `cap`, so that a prior-only candidate is never tried while
+/// predicted slower than `cap` × the leader.
+fn prior_miss(history: &History, cap: f64) -> f64 {
     let mut worst: f64 = 0.0;
     for i in 0..history.len() {
         let h = history.backend(i);
         let Some(prior) = h.prior else { continue };
         for class in h.observed().iter() {
             let b = h.bucket(class);
+            if b.weight < 2.0 {
+                continue;
+            }
             let said = prior.seconds(b.ln_n.exp() as u128, b.ln_c.exp().round() as u64);
             if said > 0.0 {
                 worst = worst.max((b.expected_ln() - said.ln()).abs());
             }
         }
     }
-    worst.min(30.0).exp()
+    worst.exp().min(cap.max(1.0))
 }
 
 /// The choice for one request.
@@ -436,7 +442,7 @@ impl Policy {
         if preds.iter().flatten().any(|p| p.basis == Basis::Prior) {
             // Priors that measured runs have proved wrong by a factor cast the same doubt on the
             // priors not yet run: the caller's numbers may all be off (units, another machine).
-            let doubt = prior_miss(history);
+            let doubt = prior_miss(history, self.prior_cap);
             for p in preds.iter_mut().flatten() {
                 if p.basis == Basis::Prior {
                     p.uncertainty = p.uncertainty.max(doubt);

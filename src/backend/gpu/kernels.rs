@@ -159,6 +159,11 @@ pub(super) fn race(
     // At most 16 submissions a run, whatever `max_batch_elements` says: a tiny batch size must
     // not turn the race into millions of submissions.
     let most = dev.limits.max_elements.saturating_mul(16).min(1 << 32);
+    if most < 1 << 16 {
+        // Too little to time apart from noise: the first candidate (native-u64 where the device
+        // has it), not remembered.
+        return Ok((a, Vec::new()));
+    }
     let mut n: u64 = (1 << 22).min(most);
     loop {
         let t = checked_sum(dev, bufs, pa, SumRange::new(0..n)?, 1)?;
@@ -324,8 +329,10 @@ fn choose_from(
             let (b, pb) = passed.pop().expect("two kernels");
             let (a, pa) = passed.pop().expect("two kernels");
             let (winner, t) = race(dev, &buffers, (a, &pa), (b, &pb))?;
+            if !t.is_empty() {
+                remember(cache, &identity, winner);
+            }
             timings = t;
-            remember(cache, &identity, winner);
             if winner == a { (a, pa) } else { (b, pb) }
         }
     };
