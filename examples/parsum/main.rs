@@ -214,9 +214,9 @@ fn run(args: &Args) -> Result<(), Failure> {
         return Err(Failure::Usage("--explain goes with --backend auto".into()));
     }
     let backend = make_backend(args)?;
+    // --explain was refused above for any backend but auto.
     let explanation = match (&backend, args.explain) {
         (Chosen::Auto(auto), true) => Some(auto.explain_for(range.len(), plan.len())),
-        (_, true) => return Err(Failure::Usage("--explain goes with --backend auto".into())),
         _ => None,
     };
     if let (Some(e), false) = (&explanation, args.json) {

@@ -26,7 +26,8 @@ pub struct AutoOptions {
     /// Always use this kind of backend (what `PARSUM_BACKEND` sets); `None` chooses by request.
     pub force: Option<BackendKind>,
     /// Time the first-use calibration aims to stay within (device creation excluded). Checked
-    /// before every run; the warm-ups and the three smallest sizes are measured whatever it says.
+    /// before every measured run; the warm-ups and the three smallest sizes are run whatever it
+    /// says.
     pub calibration_budget: Duration,
     /// Look for GPU adapters.
     pub gpu: bool,
