@@ -1,11 +1,18 @@
 // Exact sums of u64 ranges on the GPU: the part shared by both kernel variants.
 //
 // A batch is a run of at most 2^32 consecutive values (offsets 0..=params.last from the value
-// `first`), cut into segments: the pieces of chunks that fall in it, segment s starting at offset
-// starts[s]. Elements, not segments, are spread over invocations: invocation t of the batch adds
-// the values at offsets t·k ..= t·k + k − 1 (k = per_invocation), whatever the chunk boundaries.
+// `first`) that never crosses a multiple of 2^32, so every value's high half is first_hi. It is
+// cut into segments: the pieces of chunks that fall in it, segment s starting at offset starts[s].
+// Elements, not segments, are spread over invocations: invocation t of the batch adds the values
+// at offsets t·k ..= t·k + k − 1 (k = per_invocation), whatever the chunk boundaries.
 //
-// Pass 1 (`main`), per invocation: a segment wholly inside its run is written to sums[] at once.
+// Pass 1 (`main`), per invocation: the run is added in one loop whose trip count is the same for
+// every invocation, so invocations that execute together (a SIMD group on a CPU, a warp on a GPU)
+// never wait for each other's segment boundaries. Where the host guarantees at most one segment
+// boundary per run (`one_cut`), the loop keeps a copy of its sums at the block holding that
+// boundary: the first piece is that copy plus the boundary block's first values (up to 15, added
+// again), the second is the total minus the first. Otherwise (segments much shorter than a run)
+// the run is added piece by piece. A segment wholly inside its run is written to sums[] at once.
 // Of the others it keeps two parts, each keyed by segment: L, the segment it starts in when that
 // segment began earlier, and R, the segment it ends in when that segment goes on past its run.
 // The workgroup then adds parts with equal keys (a segmented scan over its 512 keyed parts). A
@@ -18,10 +25,15 @@
 //
 // Every sum is 128 bits as four u32 limbs (little-endian). No 64-bit atomics, no waiting between
 // workgroups.
+//
+// Each variant file defines `run_sums(a, n, cut_block) -> RunSums`: the sum of the n values from
+// offset a, and the sum of its first BLOCK·cut_block values (cut_block = NONE: no copy kept).
 
 const WG: u32 = 256u;
 const PARTS: u32 = 512u;
 const NONE: u32 = 0xFFFFFFFFu;
+// Values per trip of a variant's loop; a run's copy at its boundary is kept per block.
+const BLOCK: u32 = 16u;
 
 struct Params {
     first_lo: u32,
@@ -32,6 +44,17 @@ struct Params {
     groups: u32,
     groups_per_row: u32,
     crossings: u32,
+    // 1: no run holds more than one segment boundary (see the top of this file).
+    one_cut: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+// A run's total, and the copy its loop kept at the boundary block.
+struct RunSums {
+    total: vec4<u32>,
+    before: vec4<u32>,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -61,6 +84,24 @@ fn add128(a: vec4<u32>, b: vec4<u32>) -> vec4<u32> {
     let z = z0 + k1;
     let k2 = carry(z0, a.z) + carry(z, z0);
     let w = a.w + b.w + k2;
+    return vec4<u32>(x, y, z, w);
+}
+
+fn borrow(a: u32, b: u32) -> u32 {
+    return select(0u, 1u, a < b);
+}
+
+// a − b on 128-bit values, a ≥ b.
+fn sub128(a: vec4<u32>, b: vec4<u32>) -> vec4<u32> {
+    let x = a.x - b.x;
+    let k0 = borrow(a.x, b.x);
+    let y0 = a.y - b.y;
+    let y = y0 - k0;
+    let k1 = borrow(a.y, b.y) + borrow(y0, k0);
+    let z0 = a.z - b.z;
+    let z = z0 - k1;
+    let k2 = borrow(a.z, b.z) + borrow(z0, k1);
+    let w = a.w - b.w - k2;
     return vec4<u32>(x, y, z, w);
 }
 
@@ -95,23 +136,7 @@ fn find_segment(offset: u32, lo0: u32, hi0: u32) -> u32 {
 
 // The sum of the values at offsets a..=b (b − a < per_invocation).
 fn sum_offsets(a: u32, b: u32) -> vec4<u32> {
-    return sum_count(a, b - a + 1u);
-}
-
-// The sum of the `count` values from offset a on (count may be 0).
-fn sum_count(a: u32, count: u32) -> vec4<u32> {
-    let lo = params.first_lo + a;
-    let hi = params.first_hi + carry(lo, a);
-    // Values up to the wrap of the low half, then the rest with the high half one larger.
-    var before_wrap = count;
-    if lo != 0u {
-        before_wrap = min(count, 0u - lo);
-    }
-    var acc = sum_run(lo, hi, before_wrap);
-    if count > before_wrap {
-        acc = add128(acc, sum_run(0u, hi + 1u, count - before_wrap));
-    }
-    return acc;
+    return run_sums(a, b - a + 1u, NONE).total;
 }
 
 // The sum of every invocation's `value` in this workgroup (all invocations must call it).
@@ -150,17 +175,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         a = wg_start + offset;
         count = min(k - 1u, wg_last - a) + 1u;
     }
-    // The segment this run starts in, and the part of the run inside it — for nearly every
-    // invocation all of it — summed first, outside any branch and with no barrier before it: a
-    // barrier ahead of the hot loop made llvmpipe keep the loop's values in memory (1.3× slower).
-    // An idle invocation adds nothing.
+    // The segment this run starts in, and where it ends. The run is summed first, outside any
+    // branch and with no barrier before it: a barrier ahead of the hot loop made llvmpipe keep the
+    // loop's values in memory (1.3× slower). An idle invocation adds nothing.
     let s0 = find_segment(a, 0u, params.segments - 1u);
     let end0 = segment_end(s0);
     var first = count;
     if end0 - a < count {
         first = end0 - a + 1u;
     }
-    let v0 = sum_count(a, first);
+    var n = count;
+    var cut_block = NONE;
+    if params.one_cut == 0u {
+        n = first;
+    } else if first < count {
+        cut_block = first / BLOCK;
+    }
+    let run = run_sums(a, n, cut_block);
+    // v0: the run's part in segment s0; v1: the rest, in segment s0 + 1 (one_cut only).
+    var v0 = run.total;
+    var v1 = vec4<u32>(0u);
+    if cut_block != NONE {
+        let fix = first % BLOCK;
+        v0 = add128(run.before, run_sums(a + first - fix, fix, NONE).total);
+        v1 = sub128(run.total, v0);
+    }
 
     // Every invocation finds the workgroup's first and last segment itself (the same answer from
     // read-only data): sharing it through workgroup memory would need a barrier.
@@ -207,7 +246,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             }
             s += 1u;
             end = segment_end(s);
-            v = sum_offsets(stop + 1u, min(end, b));
+            if params.one_cut == 1u {
+                v = v1;
+            } else {
+                v = sum_offsets(stop + 1u, min(end, b));
+            }
         }
         // A zero part keyed like L keeps a segment's run of parts unbroken when this run lies
         // inside it.

@@ -154,15 +154,15 @@ mod gpu_only {
 
     #[test]
     fn long_runs_per_invocation_cut_by_many_chunks() {
-        // 2^28 values in one submission: each invocation adds the most values it ever does, so
-        // chunks shorter than its run (a few pieces per invocation) and longer (one crossing)
-        // both occur, across a wrap of the low half.
+        // 2^28 values, across a multiple of 2^32 (two submissions): each invocation adds the
+        // most values it ever does, so chunks longer than its run (one boundary per run), a bit
+        // shorter (runs shrunk to hold one) and much shorter (piece by piece) all occur.
         for k in [GpuKernel::U32Pairs, GpuKernel::NativeU64] {
             let Some(g) = required("long_runs_cut_by_chunks", kernel(k, 1 << 32)) else {
                 return;
             };
             let start = (9u64 << 32) - (1 << 27) - 17;
-            for chunks in [13_421u64, 100_003] {
+            for chunks in [13_421u64, 100_003, 1_000_003] {
                 let request = SumRequest::new(start..start + (1 << 28)).unwrap();
                 let report = check(&g, request.chunks(chunks));
                 assert_eq!(report.chunks, chunks);

@@ -1,6 +1,7 @@
 //! Cutting a chunk plan into GPU submissions: pure arithmetic, built and tested without a GPU.
 //!
-//! A batch is one submission: a run of at most 2^32 consecutive values, cut into segments (the
+//! A batch is one submission: a run of at most 2^32 consecutive values that never crosses a
+//! multiple of 2^32 (so the shader never carries into a value's high half), cut into segments (the
 //! pieces of chunks that fall into it). The shader spreads the batch's *elements* evenly over
 //! invocations (`per_invocation` each, whatever the chunk boundaries), so its work grows with
 //! elements + chunks, not with chunks × workgroup size:
@@ -21,12 +22,19 @@ pub const WORKGROUP: u32 = 256;
 pub const MAX_BATCH: u64 = 1 << 32;
 /// Segments per batch by default: a 1 MiB table of starts and 4 MiB of sums.
 pub const MAX_SEGMENTS: usize = 1 << 18;
-/// Fewest and most values one invocation adds. The most is high because each invocation has a fixed
-/// cost (segment lookups, the workgroup's reduction): on llvmpipe 4096 values per invocation ran
-/// 1e9 values 1.12× slower than 16384 did.
+/// Fewest and most values one invocation adds on a GPU. The most is high because each invocation
+/// has a fixed cost (segment lookups, the workgroup's reduction).
 pub const MIN_PER_INVOCATION: u32 = 16;
 /// See [`MIN_PER_INVOCATION`].
 pub const MAX_PER_INVOCATION: u32 = 16384;
+/// Most values one invocation adds on a CPU device: no watchdog there, and each workgroup costs
+/// far more to start (on llvmpipe 4096 values per invocation ran 10^9 values 1.12× slower than
+/// 16384 did, and 65536 ran 10^9 in 10^5 chunks 1.25× faster than 16384).
+pub const MAX_PER_INVOCATION_CPU: u32 = 65536;
+/// How far a batch may shrink the run per invocation below what its size asks for, so that no run
+/// holds more than one segment boundary (the shader's uniform loop; see `one_cut`). Past this,
+/// workgroups get too many and the batch is added piece by piece instead.
+pub const MAX_SHRINK: u32 = 4;
 /// Workgroups a batch aims for on a GPU: a few waves on a large one.
 pub const TARGET_GROUPS: u64 = 8192;
 /// Workgroups a batch aims for on a CPU device (lavapipe): a few per core, since each workgroup
@@ -44,6 +52,8 @@ pub struct BatchLimits {
     pub max_groups_per_dim: u32,
     /// Workgroups a batch aims for ([`TARGET_GROUPS`] or [`TARGET_GROUPS_CPU`]).
     pub target_groups: u64,
+    /// Most values one invocation adds ([`MAX_PER_INVOCATION`] or [`MAX_PER_INVOCATION_CPU`]).
+    pub max_per_invocation: u32,
 }
 
 impl BatchLimits {
@@ -58,17 +68,25 @@ impl BatchLimits {
             } else {
                 TARGET_GROUPS
             },
+            max_per_invocation: if cpu_device {
+                MAX_PER_INVOCATION_CPU
+            } else {
+                MAX_PER_INVOCATION
+            },
         }
     }
 
     /// Most workgroups a batch can have: sizes the edge-partials buffer. Below the clamps of
-    /// `per_invocation` a batch gets at most `target_groups`; where it is clamped at
-    /// [`MAX_PER_INVOCATION`], one group per 2^20 values.
+    /// the run per invocation a batch gets at most `target_groups`; where it is clamped at
+    /// `max_per_invocation`, one group per 256 such runs; either may shrink by [`MAX_SHRINK`].
     pub fn max_groups(&self) -> u64 {
         let elements = self.max_elements.clamp(1, MAX_BATCH);
-        let per_group = |k: u32| WORKGROUP as u64 * k as u64;
-        self.target_groups
-            .max(elements.div_ceil(per_group(MAX_PER_INVOCATION)))
+        let per_group = |k: u32| WORKGROUP as u64 * k.max(1) as u64;
+        let most_per_invocation = self.max_per_invocation.max(MIN_PER_INVOCATION);
+        (self
+            .target_groups
+            .max(elements.div_ceil(per_group(most_per_invocation)))
+            * MAX_SHRINK as u64)
             .min(elements.div_ceil(per_group(MIN_PER_INVOCATION)))
             .max(1)
     }
@@ -108,6 +126,9 @@ pub struct Batch {
     pub segments: Vec<Segment>,
     /// Values each invocation adds (a power of two).
     pub per_invocation: u32,
+    /// True when no invocation's run holds more than one segment boundary: the shader then adds
+    /// each run in one uniform loop (see `shaders/range_sum.wgsl`).
+    pub one_cut: bool,
     /// Workgroups in the batch.
     pub groups: u32,
     /// Workgroups per row of the grid (`x`); rows are `y`.
@@ -135,9 +156,33 @@ impl Batch {
 }
 
 /// Values per invocation for a batch of `elements`: enough invocations for `target_groups`.
-fn per_invocation(elements: u64, target_groups: u64) -> u32 {
-    let want = elements.div_ceil(WORKGROUP as u64 * target_groups.max(1));
-    (want.next_power_of_two().min(MAX_PER_INVOCATION as u64) as u32).max(MIN_PER_INVOCATION)
+fn per_invocation(elements: u64, limits: &BatchLimits) -> u32 {
+    let want = elements.div_ceil(WORKGROUP as u64 * limits.target_groups.max(1));
+    let most = limits.max_per_invocation.max(MIN_PER_INVOCATION);
+    (want.next_power_of_two().min(most as u64) as u32).max(MIN_PER_INVOCATION)
+}
+
+/// The run per invocation for `segments` (starts, in a batch of `len` values) and whether no
+/// run holds more than one segment boundary. Two boundaries in one run need a segment shorter than
+/// the run that is neither the batch's first nor its last, so runs no longer than the shortest
+/// such segment hold one boundary at most.
+fn runs(len: u64, segments: &[Segment], limits: &BatchLimits) -> (u32, bool) {
+    let k = per_invocation(len, limits);
+    let shortest = segments
+        .windows(3)
+        .map(|w| w[2].start - w[1].start)
+        .min()
+        .unwrap_or(u32::MAX);
+    if shortest >= k {
+        return (k, true);
+    }
+    // The largest power of two not above `shortest`.
+    let shrunk = 1u32 << (31 - shortest.leading_zeros());
+    if shrunk >= MIN_PER_INVOCATION && shrunk as u64 * MAX_SHRINK as u64 >= k as u64 {
+        (shrunk, true)
+    } else {
+        (k, false)
+    }
 }
 
 /// Iterates over the batches of a plan.
@@ -174,13 +219,16 @@ impl Iterator for Batches<'_> {
             return None;
         }
         let first = self.next as u64;
+        // Up to the next multiple of 2^32 at most.
+        let room = MAX_BATCH - (first & (MAX_BATCH - 1));
+        let max_elements = self.limits.max_elements.min(room);
         let mut segments = Vec::new();
         let mut len = 0u64;
         let mut chunks = self.plan.iter_from(self.chunk);
-        while segments.len() < self.limits.max_segments && len < self.limits.max_elements {
+        while segments.len() < self.limits.max_segments && len < max_elements {
             let Some(chunk) = chunks.next() else { break };
             let left = chunk.last as u128 + 1 - self.next;
-            let take = left.min((self.limits.max_elements - len) as u128);
+            let take = left.min((max_elements - len) as u128);
             let ends_chunk = take == left;
             segments.push(Segment {
                 chunk: chunk.index,
@@ -196,7 +244,7 @@ impl Iterator for Batches<'_> {
                 break;
             }
         }
-        let k = per_invocation(len, self.limits.target_groups);
+        let (k, one_cut) = runs(len, &segments, &self.limits);
         let span = WORKGROUP as u64 * k as u64;
         let groups = len.div_ceil(span) as u32;
         let mut batch = Batch {
@@ -204,6 +252,7 @@ impl Iterator for Batches<'_> {
             len,
             segments,
             per_invocation: k,
+            one_cut,
             groups,
             groups_per_row: groups.min(self.limits.max_groups_per_dim).max(1),
             crossings: Vec::new(),
@@ -234,6 +283,7 @@ mod tests {
         max_segments: MAX_SEGMENTS,
         max_groups_per_dim: 65535,
         target_groups: TARGET_GROUPS,
+        max_per_invocation: MAX_PER_INVOCATION,
     };
 
     fn all(plan: &ChunkPlan, limits: BatchLimits) -> Vec<Batch> {
@@ -249,6 +299,22 @@ mod tests {
         for b in all(plan, limits) {
             assert!(b.len >= 1 && b.len <= limits.max_elements);
             assert_eq!(b.first as u128, next_value);
+            assert_eq!(
+                b.first >> 32,
+                (b.first + (b.len - 1)) >> 32,
+                "a batch never crosses a multiple of 2^32"
+            );
+            if b.one_cut {
+                // No run holds two segment starts past its first value.
+                let k = b.per_invocation as u64;
+                for w in b.segments.windows(2).skip(1) {
+                    let (x, y) = (w[0].start as u64, w[1].start as u64);
+                    assert!(
+                        x / k != y / k || x % k == 0,
+                        "two cuts in one run: {x} {y} k={k}"
+                    );
+                }
+            }
             assert!(!b.segments.is_empty() && b.segments.len() <= limits.max_segments);
             assert_eq!(b.segments[0].start, 0);
             assert!(b.groups as u64 <= max_groups, "{} > {max_groups}", b.groups);
@@ -308,6 +374,50 @@ mod tests {
     }
 
     #[test]
+    fn runs_hold_one_boundary_where_segments_allow() {
+        let cpu = BatchLimits::new(MAX_BATCH, 65535, true);
+        // 2·10^4 values a chunk: runs shrink from 2^16 to 2^14 so that each holds one boundary.
+        let p = plan(0..1_000_000_000, Chunking::Count(50_000));
+        let b = all(&p, cpu);
+        assert_eq!(
+            (b.len(), b[0].per_invocation, b[0].one_cut),
+            (1, 16384, true)
+        );
+        check(&p, cpu);
+        // 10^4 values a chunk: shrinking 8× is too much; piece by piece instead.
+        let p = plan(0..1_000_000_000, Chunking::Count(100_000));
+        let b = all(&p, cpu);
+        assert_eq!((b[0].per_invocation, b[0].one_cut), (65536, false));
+        check(&p, cpu);
+        // Long chunks keep the run their size asks for.
+        let p = plan(0..1_000_000_000, Chunking::Count(100));
+        let b = all(&p, cpu);
+        assert_eq!((b[0].per_invocation, b[0].one_cut), (65536, true));
+        // 10^3 values a chunk: piece by piece.
+        let p = plan(0..1_000_000_000, Chunking::Count(1_000_000));
+        let b = all(&p, cpu);
+        assert!(b.iter().all(|b| !b.one_cut));
+        check(&p, cpu);
+        // A short first or last segment does not matter.
+        let p = plan(0..1 << 33, Chunking::Length(3 << 30));
+        check(&p, cpu);
+        assert!(all(&p, cpu).iter().all(|b| b.one_cut));
+    }
+
+    #[test]
+    fn batches_stop_at_multiples_of_2_to_32() {
+        let p = plan(3_000_000_000..5_000_000_000, Chunking::Count(1));
+        let b = all(&p, LIMITS);
+        assert_eq!(b.len(), 2);
+        assert_eq!(
+            (b[0].first, b[0].len),
+            (3_000_000_000, (1 << 32) - 3_000_000_000)
+        );
+        assert_eq!(b[1].first, 1 << 32);
+        check(&p, LIMITS);
+    }
+
+    #[test]
     fn many_small_chunks_share_workgroups() {
         let p = plan(0..1_000_000, Chunking::Length(1));
         let b = all(&p, LIMITS);
@@ -334,6 +444,7 @@ mod tests {
             max_segments: 7,
             max_groups_per_dim: 7,
             target_groups: TARGET_GROUPS_CPU,
+            max_per_invocation: MAX_PER_INVOCATION_CPU,
         };
         check(&plan(5..100_005, Chunking::Count(3)), small);
         check(&plan(5..100_005, Chunking::Length(13)), small);
@@ -378,8 +489,10 @@ mod tests {
                 .chain([3, 1000, 999_999_937, (1 << 32) - 1])
             {
                 let len = len.min(limits.max_elements);
-                let k = per_invocation(len, limits.target_groups) as u64;
+                let k = per_invocation(len, &limits) as u64;
                 assert!(len.div_ceil(WORKGROUP as u64 * k) <= bound, "{len}");
+                let shrunk = (k / MAX_SHRINK as u64).max(MIN_PER_INVOCATION as u64);
+                assert!(len.div_ceil(WORKGROUP as u64 * shrunk) <= bound, "{len}");
             }
         }
     }

@@ -147,6 +147,26 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn a_boundary_at_every_place_near_the_end() {
+                with_backend!(b, "a_boundary_at_every_place_near_the_end");
+                // Two chunks, the second 1 to 61 values long: the boundary falls in each quarter
+                // and at every offset mod 16 of the last 63 values (700_031 = 63 mod 64) — inside
+                // a partial last run and a partial unrolled block on the GPU, a partial lane group
+                // on the CPU.
+                let n = 700_031u64;
+                for r in (1..63u64).step_by(3) {
+                    check(b, SumRequest::new(7..7 + n).unwrap().chunk_len((n - r) as u128));
+                }
+                // Many chunks, long enough for one boundary per run and short enough for several,
+                // ending at every offset of the last few values.
+                for n in 16_000u64..16_016 {
+                    for len in [17u128, 1001] {
+                        check(b, SumRequest::new(7..7 + n).unwrap().chunk_len(len));
+                    }
+                }
+            }
+
+            #[test]
             fn more_chunks_than_elements() {
                 with_backend!(b, "more_chunks_than_elements");
                 let report = check(b, SumRequest::new(10..15).unwrap().chunks(100));

@@ -4,8 +4,8 @@ use super::device::{Device, PARTIAL};
 
 /// Bytes at the start of the readback buffer that hold the two pass timestamps.
 pub(super) const STAMPS: u64 = 16;
-/// Bytes of the parameter block (eight u32, see `Params` in `shaders/range_sum.wgsl`).
-pub(super) const PARAMS: u64 = 32;
+/// Bytes of the parameter block (twelve u32, see `Params` in `shaders/range_sum.wgsl`).
+pub(super) const PARAMS: u64 = 48;
 
 pub(super) struct Buffers {
     pub params: wgpu::Buffer,

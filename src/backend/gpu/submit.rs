@@ -50,7 +50,7 @@ pub(super) fn run_batch(
     #[cfg(test)] fault: Option<Fault>,
 ) -> Result<(Vec<u128>, Option<Duration>)> {
     let crossings = batch.crossings.len() as u32;
-    let params: [u32; 8] = [
+    let params: [u32; 12] = [
         batch.first as u32,
         (batch.first >> 32) as u32,
         (batch.len - 1) as u32,
@@ -59,6 +59,10 @@ pub(super) fn run_batch(
         batch.groups,
         batch.groups_per_row,
         crossings,
+        batch.one_cut as u32,
+        0,
+        0,
+        0,
     ];
     let starts: Vec<u32> = batch.segments.iter().map(|s| s.start).collect();
     let crossing_rows: Vec<[u32; 4]> = batch
