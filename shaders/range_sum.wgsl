@@ -6,13 +6,13 @@
 // Elements, not segments, are spread over invocations: invocation t of the batch adds the values
 // at offsets t·k ..= t·k + k − 1 (k = per_invocation), whatever the chunk boundaries.
 //
-// Pass 1 (`main`), per invocation: the run is added in one loop whose trip count is the same for
-// every invocation, so invocations that execute together (a SIMD group on a CPU, a warp on a GPU)
-// never wait for each other's segment boundaries. Where the host guarantees at most one segment
-// boundary per run (`one_cut`), the loop keeps a copy of its sums at the block holding that
-// boundary: the first piece is that copy plus the boundary block's first values (up to 15, added
-// again), the second is the total minus the first. Otherwise (segments much shorter than a run)
-// the run is added piece by piece. A segment wholly inside its run is written to sums[] at once.
+// Pass 1 (`main`), per invocation: where the host guarantees at most one segment boundary per run
+// (`one_cut`), the whole run is added in one loop of 16-value trips, the same number for every
+// full run, so invocations that execute together (a SIMD group on a CPU, a warp on a GPU) never
+// wait for each other's segment boundaries; the loop keeps a copy of its sums at the block holding
+// the boundary: the first piece is that copy plus the boundary block's first values (up to 15,
+// added again), the second is the total minus the first. Otherwise (segments much shorter than a
+// run, where lanes diverge little) the run is added piece by piece. A segment wholly inside its run is written to sums[] at once.
 // Of the others it keeps two parts, each keyed by segment: L, the segment it starts in when that
 // segment began earlier, and R, the segment it ends in when that segment goes on past its run.
 // The workgroup then adds parts with equal keys (a segmented scan over its 512 keyed parts). A

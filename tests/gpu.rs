@@ -76,8 +76,8 @@ mod gpu_only {
             let Some(g) = required("more_than_2_pow_32", kernel(k, 1 << 28)) else {
                 return;
             };
-            // Starts below a 2^32 boundary of the low half, ends past the next one: every
-            // submission is bounded, segments cross low-half wraps, chunks span submissions.
+            // Starts below a multiple of 2^32, ends past the next one: every submission is
+            // bounded and stops at those multiples, chunks span submissions.
             let start = (7u64 << 32) - 1_234_567;
             let n = (1u64 << 32) + 4_321;
             let report = check(&g, SumRequest::new(start..start + n).unwrap().chunks(3));
@@ -154,9 +154,9 @@ mod gpu_only {
 
     #[test]
     fn long_runs_per_invocation_cut_by_many_chunks() {
-        // 2^28 values, across a multiple of 2^32 (two submissions): each invocation adds the
-        // most values it ever does, so chunks longer than its run (one boundary per run), a bit
-        // shorter (runs shrunk to hold one) and much shorter (piece by piece) all occur.
+        // 2^28 values across a multiple of 2^32 (two submissions, more for 10^6 chunks): runs of
+        // 8192–16384 values on lavapipe (64–128 on a GPU), so chunks longer than a run (one boundary per
+        // run), a bit shorter (runs shrunk to hold one) and much shorter (piece by piece) occur.
         for k in [GpuKernel::U32Pairs, GpuKernel::NativeU64] {
             let Some(g) = required("long_runs_cut_by_chunks", kernel(k, 1 << 32)) else {
                 return;
@@ -169,6 +169,24 @@ mod gpu_only {
             }
         }
     }
+
+    #[test]
+    fn the_longest_runs_a_cpu_device_takes() {
+        // 2^29 + 1 values in one submission: on lavapipe each invocation adds 65536 values, the
+        // most it ever does; 100 chunks give one boundary per run, 30_000 runs shrunk to 16384,
+        // 40_000 piece by piece. (A GPU takes 512-value runs here, one boundary each.)
+        for k in [GpuKernel::U32Pairs, GpuKernel::NativeU64] {
+            let Some(g) = required("longest_runs", kernel(k, 1 << 32)) else {
+                return;
+            };
+            let start = (3u64 << 32) + 12_345;
+            for chunks in [100u64, 30_000, 40_000] {
+                let request = SumRequest::new(start..start + (1 << 29) + 1).unwrap();
+                assert_eq!(check(&g, request.chunks(chunks)).chunks, chunks);
+            }
+        }
+    }
+
     #[test]
     fn adapters_are_named_by_index() {
         let list = parsum::adapters().unwrap();

@@ -22,10 +22,10 @@ pub const WORKGROUP: u32 = 256;
 pub const MAX_BATCH: u64 = 1 << 32;
 /// Segments per batch by default: a 1 MiB table of starts and 4 MiB of sums.
 pub const MAX_SEGMENTS: usize = 1 << 18;
-/// Fewest and most values one invocation adds on a GPU. The most is high because each invocation
-/// has a fixed cost (segment lookups, the workgroup's reduction).
+/// Fewest values one invocation adds, on every device: one 16-value trip of the shader's loop.
 pub const MIN_PER_INVOCATION: u32 = 16;
-/// See [`MIN_PER_INVOCATION`].
+/// Most values one invocation adds on a GPU. High because each invocation has a fixed cost
+/// (segment lookups, the workgroup's reduction); bounded so that no submission runs for long.
 pub const MAX_PER_INVOCATION: u32 = 16384;
 /// Most values one invocation adds on a CPU device: no watchdog there, and each workgroup costs
 /// far more to start (on llvmpipe 4096 values per invocation ran 10^9 values 1.12× slower than
@@ -52,7 +52,8 @@ pub struct BatchLimits {
     pub max_groups_per_dim: u32,
     /// Workgroups a batch aims for ([`TARGET_GROUPS`] or [`TARGET_GROUPS_CPU`]).
     pub target_groups: u64,
-    /// Most values one invocation adds ([`MAX_PER_INVOCATION`] or [`MAX_PER_INVOCATION_CPU`]).
+    /// Most values one invocation adds ([`MAX_PER_INVOCATION`] or [`MAX_PER_INVOCATION_CPU`]);
+    /// rounded down to a power of two, at least [`MIN_PER_INVOCATION`].
     pub max_per_invocation: u32,
 }
 
@@ -78,11 +79,12 @@ impl BatchLimits {
 
     /// Most workgroups a batch can have: sizes the edge-partials buffer. Below the clamps of
     /// the run per invocation a batch gets at most `target_groups`; where it is clamped at
-    /// `max_per_invocation`, one group per 256 such runs; either may shrink by [`MAX_SHRINK`].
+    /// `max_per_invocation`, one group per 256 such runs; runs shrunk by up to [`MAX_SHRINK`] (for
+    /// one boundary per run) multiply either count by as much.
     pub fn max_groups(&self) -> u64 {
         let elements = self.max_elements.clamp(1, MAX_BATCH);
         let per_group = |k: u32| WORKGROUP as u64 * k.max(1) as u64;
-        let most_per_invocation = self.max_per_invocation.max(MIN_PER_INVOCATION);
+        let most_per_invocation = most_per_invocation(self);
         (self
             .target_groups
             .max(elements.div_ceil(per_group(most_per_invocation)))
@@ -155,10 +157,16 @@ impl Batch {
     }
 }
 
+/// `limits.max_per_invocation` as a power of two, at least [`MIN_PER_INVOCATION`].
+fn most_per_invocation(limits: &BatchLimits) -> u32 {
+    let most = limits.max_per_invocation.max(MIN_PER_INVOCATION);
+    1 << most.ilog2()
+}
+
 /// Values per invocation for a batch of `elements`: enough invocations for `target_groups`.
 fn per_invocation(elements: u64, limits: &BatchLimits) -> u32 {
     let want = elements.div_ceil(WORKGROUP as u64 * limits.target_groups.max(1));
-    let most = limits.max_per_invocation.max(MIN_PER_INVOCATION);
+    let most = most_per_invocation(limits);
     (want.next_power_of_two().min(most as u64) as u32).max(MIN_PER_INVOCATION)
 }
 
@@ -176,8 +184,8 @@ fn runs(len: u64, segments: &[Segment], limits: &BatchLimits) -> (u32, bool) {
     if shortest >= k {
         return (k, true);
     }
-    // The largest power of two not above `shortest`.
-    let shrunk = 1u32 << (31 - shortest.leading_zeros());
+    // Segments are never empty (each takes at least one value), so `shortest` ≥ 1.
+    let shrunk = 1u32 << shortest.max(1).ilog2();
     if shrunk >= MIN_PER_INVOCATION && shrunk as u64 * MAX_SHRINK as u64 >= k as u64 {
         (shrunk, true)
     } else {
@@ -398,10 +406,27 @@ mod tests {
         let b = all(&p, cpu);
         assert!(b.iter().all(|b| !b.one_cut));
         check(&p, cpu);
-        // A short first or last segment does not matter.
-        let p = plan(0..1 << 33, Chunking::Length(3 << 30));
         check(&p, cpu);
-        assert!(all(&p, cpu).iter().all(|b| b.one_cut));
+        // A batch's short first or last segment (a chunk cut by the batch before or after) does
+        // not shrink its runs: batches of 4·2^16 − 3 values start 3 values before a chunk ends,
+        // batches of 4·2^16 + 5 end 5 values into one.
+        for max_elements in [(4 << 16) - 3, (4 << 16) + 5] {
+            let limits = BatchLimits {
+                max_elements,
+                target_groups: 1,
+                ..cpu
+            };
+            let p = plan(0..40 << 16, Chunking::Length(1 << 16));
+            let b = all(&p, limits);
+            assert!(b.len() > 3);
+            for b in &b[1..b.len() - 1] {
+                assert!(b.segments.len() >= 5);
+                let unshrunk = per_invocation(b.len, &limits);
+                assert!(unshrunk >= 1024);
+                assert_eq!((b.per_invocation, b.one_cut), (unshrunk, true));
+            }
+            check(&p, limits);
+        }
     }
 
     #[test]
@@ -460,13 +485,21 @@ mod tests {
         assert!(!first.segments[0].ends_chunk);
         let second = batches.next().unwrap();
         assert_eq!(second.first, 1 << 32);
-        let cpu = BatchLimits {
+        let gpu_target_cpu = BatchLimits {
             target_groups: TARGET_GROUPS_CPU,
             ..LIMITS
         };
         assert_eq!(
-            Batches::new(&p, cpu).next().unwrap().per_invocation,
+            Batches::new(&p, gpu_target_cpu)
+                .next()
+                .unwrap()
+                .per_invocation,
             MAX_PER_INVOCATION
+        );
+        let cpu = BatchLimits::new(MAX_BATCH, 65535, true);
+        assert_eq!(
+            Batches::new(&p, cpu).next().unwrap().per_invocation,
+            MAX_PER_INVOCATION_CPU
         );
     }
 
@@ -480,6 +513,12 @@ mod tests {
             },
             BatchLimits {
                 max_elements: 100_000,
+                ..LIMITS
+            },
+            BatchLimits::new(MAX_BATCH, 65535, true),
+            BatchLimits::new(100_000, 65535, true),
+            BatchLimits {
+                max_per_invocation: 1000,
                 ..LIMITS
             },
         ] {

@@ -157,10 +157,10 @@ macro_rules! conformance {
                 for r in (1..63u64).step_by(3) {
                     check(b, SumRequest::new(7..7 + n).unwrap().chunk_len((n - r) as u128));
                 }
-                // Many chunks, long enough for one boundary per run and short enough for several,
-                // ending at every offset of the last few values.
+                // Many chunks — longer than a 16-value run, and shorter (piece by piece on the
+                // GPU) — ending at every offset of the last few values.
                 for n in 16_000u64..16_016 {
-                    for len in [17u128, 1001] {
+                    for len in [5u128, 17, 1001] {
                         check(b, SumRequest::new(7..7 + n).unwrap().chunk_len(len));
                     }
                 }

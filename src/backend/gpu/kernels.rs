@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::buffers::{Buffers, bind_group_layout};
 use super::device::Device;
 use super::submit::{Pipelines, run_batch};
-use crate::backend::batch::Batches;
+use crate::backend::batch::{BatchLimits, Batches};
 use crate::backend::gpu_options::GpuKernel;
 use crate::chunk::{ChunkPlan, Chunking};
 use crate::error::{Error, Result};
@@ -71,21 +71,23 @@ pub(super) fn pipelines(
     }
 }
 
-/// Sums `range` in `chunks` chunks with `pipelines` and checks every chunk against the closed
-/// form; returns the device time (wall time without timestamp queries).
+/// Sums `range` in `chunks` chunks with `pipelines`, in batches cut under `limits` (at most the
+/// device's: its buffers are sized for those), and checks every chunk against the closed form;
+/// returns the device time (wall time without timestamp queries).
 pub(super) fn checked_sum(
     dev: &Device,
     bufs: &Buffers,
     pipelines: &Pipelines,
     range: SumRange,
     chunks: u64,
+    limits: BatchLimits,
 ) -> Result<Duration> {
     let plan = ChunkPlan::new(range, Chunking::Count(chunks))?;
     let started = Instant::now();
     let mut kernel = Duration::ZERO;
     let mut sums = Vec::new();
     let mut partial = 0u128;
-    for batch in Batches::new(&plan, dev.limits) {
+    for batch in Batches::new(&plan, limits) {
         let (got, time) = run_batch(
             dev,
             bufs,
@@ -127,16 +129,21 @@ pub(super) fn checked_sum(
     })
 }
 
-/// A range whose chunks cross a low-half wrap, values above 2^63 and one-element chunks: run once
-/// on every kernel before it is used, so a device that computes wrong sums is refused at set-up.
+/// A range whose chunks cross a multiple of 2^32, values above 2^63 and one-element chunks, and
+/// runs of hundreds of values (one workgroup a batch) with a boundary in a later 16-value block —
+/// one boundary per run, runs shrunk for it, and piece by piece: run once on every kernel before
+/// it is used, so a device that computes wrong sums in any of the shader's paths is refused at
+/// set-up.
 pub(super) fn self_test(dev: &Device, bufs: &Buffers, pipelines: &Pipelines) -> Result<()> {
     let mid = (1u64 << 63) + (1 << 32);
+    let limits = dev.limits;
     checked_sum(
         dev,
         bufs,
         pipelines,
         SumRange::new(mid - 5000..mid + 3000)?,
         7,
+        limits,
     )?;
     checked_sum(
         dev,
@@ -144,8 +151,25 @@ pub(super) fn self_test(dev: &Device, bufs: &Buffers, pipelines: &Pipelines) -> 
         pipelines,
         SumRange::new(u64::MAX - 99..=u64::MAX)?,
         100,
+        limits,
     )?;
+    for (range, chunks, limits) in long_run_cases(limits) {
+        checked_sum(dev, bufs, pipelines, range, chunks, limits)?;
+    }
     Ok(())
+}
+
+/// The self-test's sums with long runs: batches of one workgroup at most (so the device's buffers,
+/// sized for more, hold them), and chunk counts that give one boundary per 256-value run, runs
+/// shrunk to 128 values for it, and 256-value runs added piece by piece.
+pub(super) fn long_run_cases(device: BatchLimits) -> [(SumRange, u64, BatchLimits); 3] {
+    let mid = (1u64 << 63) + (1 << 32);
+    let limits = BatchLimits {
+        target_groups: 1,
+        ..device
+    };
+    let range = SumRange::new(mid - 50_000..mid + 50_003).expect("a valid range");
+    [7, 400, 5000].map(|chunks| (range, chunks, limits))
 }
 
 /// Times `a` against `b` on the same ranges, interleaved, best of two each; the faster wins. A
@@ -166,7 +190,7 @@ pub(super) fn race(
     }
     let mut n: u64 = (1 << 22).min(most);
     loop {
-        let t = checked_sum(dev, bufs, pa, SumRange::new(0..n)?, 1)?;
+        let t = checked_sum(dev, bufs, pa, SumRange::new(0..n)?, 1, dev.limits)?;
         if t >= RACE_TIME || n >= most {
             break;
         }
@@ -176,7 +200,7 @@ pub(super) fn race(
     let mut best = [Duration::MAX; 2];
     for _ in 0..2 {
         for (slot, p) in [(0, pa), (1, pb)] {
-            match checked_sum(dev, bufs, p, range, 1) {
+            match checked_sum(dev, bufs, p, range, 1, dev.limits) {
                 Ok(t) => best[slot] = best[slot].min(t),
                 Err(Error::Gpu(_)) => {}
                 Err(e) => return Err(e),

@@ -85,3 +85,22 @@ fn the_identity_leaves_the_kernel_out() {
         "{id}"
     );
 }
+
+#[test]
+fn the_self_test_reaches_every_path_of_the_shader() {
+    use crate::backend::batch::{BatchLimits, Batches, MAX_BATCH};
+    use crate::chunk::{ChunkPlan, Chunking};
+    for cpu_device in [false, true] {
+        let device = BatchLimits::new(MAX_BATCH, 65535, cpu_device);
+        let modes: Vec<_> = kernels::long_run_cases(device)
+            .into_iter()
+            .map(|(range, chunks, limits)| {
+                let plan = ChunkPlan::new(range, Chunking::Count(chunks)).unwrap();
+                let b: Vec<_> = Batches::new(&plan, limits).collect();
+                assert!(b.iter().all(|b| b.groups as u64 <= device.max_groups()));
+                (b[0].per_invocation, b[0].one_cut)
+            })
+            .collect();
+        assert_eq!(modes, [(256, true), (128, true), (256, false)]);
+    }
+}
