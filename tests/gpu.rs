@@ -155,8 +155,8 @@ mod gpu_only {
     #[test]
     fn long_runs_per_invocation_cut_by_many_chunks() {
         // 2^28 values across a multiple of 2^32 (two submissions, more for 10^6 chunks): runs of
-        // 8192–16384 values on lavapipe (64–128 on a GPU), so chunks longer than a run (one boundary per
-        // run), a bit shorter (runs shrunk to hold one) and much shorter (piece by piece) occur.
+        // 32768–65536 values on lavapipe (64–128 on a GPU), so chunks a bit shorter than a run
+        // (shrunk to hold one boundary, or piece by piece) and much shorter occur.
         for k in [GpuKernel::U32Pairs, GpuKernel::NativeU64] {
             let Some(g) = required("long_runs_cut_by_chunks", kernel(k, 1 << 32)) else {
                 return;
@@ -173,14 +173,14 @@ mod gpu_only {
     #[test]
     fn the_longest_runs_a_cpu_device_takes() {
         // 2^29 + 1 values in one submission: on lavapipe each invocation adds 65536 values, the
-        // most it ever does; 100 chunks give one boundary per run, 30_000 runs shrunk to 16384,
+        // most it ever does; 100 chunks give one boundary per run, 13_000 runs shrunk to 32768,
         // 40_000 piece by piece. (A GPU takes 512-value runs here, one boundary each.)
         for k in [GpuKernel::U32Pairs, GpuKernel::NativeU64] {
             let Some(g) = required("longest_runs", kernel(k, 1 << 32)) else {
                 return;
             };
             let start = (3u64 << 32) + 12_345;
-            for chunks in [100u64, 30_000, 40_000] {
+            for chunks in [100u64, 13_000, 40_000] {
                 let request = SumRequest::new(start..start + (1 << 29) + 1).unwrap();
                 assert_eq!(check(&g, request.chunks(chunks)).chunks, chunks);
             }
