@@ -4,16 +4,19 @@
 // each value's low half into a u32 whose carries are counted, its high half likewise. The counted
 // carries are what a compiler cannot turn into a formula. acc = (low sum, its carries, high sum,
 // its carries).
-fn add_quad(acc: ptr<function, vec4<u32>>, lo: u32, hi: u32) {
+fn add_value(acc: ptr<function, vec4<u32>>, lo: u32, hi: u32) {
     var s = *acc;
-    for (var j = 0u; j < 4u; j++) {
-        let l = lo + j;
-        s.x += l;
-        s.y += carry(s.x, l);
-        s.z += hi;
-        s.w += carry(s.z, hi);
-    }
+    s.x += lo;
+    s.y += carry(s.x, lo);
+    s.z += hi;
+    s.w += carry(s.z, hi);
     *acc = s;
+}
+
+fn add_quad(acc: ptr<function, vec4<u32>>, lo: u32, hi: u32) {
+    for (var j = 0u; j < 4u; j++) {
+        add_value(acc, lo + j, hi);
+    }
 }
 
 fn run_sums(a: u32, n: u32, cut_block: u32) -> RunSums {
@@ -37,10 +40,7 @@ fn run_sums(a: u32, n: u32, cut_block: u32) -> RunSums {
         kept = acc;
     }
     for (var i = blocks * BLOCK; i < n; i++) {
-        acc.x += lo;
-        acc.y += carry(acc.x, lo);
-        acc.z += hi;
-        acc.w += carry(acc.z, hi);
+        add_value(&acc, lo, hi);
         lo += 1u;
     }
     return RunSums(combine(acc.xy, acc.zw), combine(kept.xy, kept.zw));

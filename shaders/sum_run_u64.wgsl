@@ -4,16 +4,15 @@
 // into two u64 sums. Neither sum can overflow (at most 2^32 values of < 2^32 each), and a masked or
 // shifted counter has no closed form a compiler could substitute. On 32-bit hardware the mask and
 // the shift are free: they only pick one register of the pair.
+fn add_value(s_lo: ptr<function, u64>, s_hi: ptr<function, u64>, v: u64) {
+    *s_lo += v & 0xFFFFFFFFlu;
+    *s_hi += v >> 32u;
+}
+
 fn add_quad(s_lo: ptr<function, u64>, s_hi: ptr<function, u64>, v: u64) {
-    var lo = *s_lo;
-    var hi = *s_hi;
     for (var j = 0lu; j < 4lu; j++) {
-        let x = v + j;
-        lo += x & 0xFFFFFFFFlu;
-        hi += x >> 32u;
+        add_value(s_lo, s_hi, v + j);
     }
-    *s_lo = lo;
-    *s_hi = hi;
 }
 
 fn halves(x: u64) -> vec2<u32> {
@@ -44,8 +43,7 @@ fn run_sums(a: u32, n: u32, cut_block: u32) -> RunSums {
         kept_hi = s_hi;
     }
     for (var i = blocks * BLOCK; i < n; i++) {
-        s_lo += v & 0xFFFFFFFFlu;
-        s_hi += v >> 32u;
+        add_value(&s_lo, &s_hi, v);
         v += 1lu;
     }
     return RunSums(
