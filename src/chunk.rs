@@ -7,9 +7,9 @@ use crate::range::{SumRange, closed_form};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Chunking {
     /// [`DEFAULT_CHUNKS`] near-equal chunks, fewer for short ranges so that no chunk is under
-    /// [`MIN_AUTO_CHUNK`] elements.
+    /// 2^16 elements.
     #[default]
-    Auto,
+    Default,
     /// This many chunks whose lengths differ by at most one (at most one chunk per element).
     Count(u64),
     /// Chunks of exactly this many elements; the last one holds what is left, so it may be
@@ -18,10 +18,10 @@ pub enum Chunking {
     Length(u128),
 }
 
-/// Chunks per range under [`Chunking::Auto`]: the tutorial's 100.
+/// Chunks per range under [`Chunking::Default`]: the tutorial's 100.
 pub const DEFAULT_CHUNKS: u64 = 100;
-/// Under [`Chunking::Auto`] no chunk is shorter than this, so tiny ranges are not cut into crumbs.
-pub const MIN_AUTO_CHUNK: u128 = 1 << 16;
+/// Under [`Chunking::Default`] no chunk is shorter than this, so tiny ranges are not cut into crumbs.
+const MIN_DEFAULT_CHUNK: u128 = 1 << 16;
 
 /// One chunk of a plan: the non-empty inclusive run `first..=last`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,7 +62,7 @@ enum Layout {
 
 /// A range cut into chunks, computed on demand: a plan of a billion chunks costs no memory.
 ///
-/// [`Chunking::Auto`] and [`Chunking::Count`] give chunks whose lengths differ by at most one;
+/// [`Chunking::Default`] and [`Chunking::Count`] give chunks whose lengths differ by at most one;
 /// [`Chunking::Length`] gives chunks of exactly that length and a shorter last one.
 ///
 /// ```
@@ -105,7 +105,7 @@ impl ChunkPlan {
             other => {
                 let wanted = match other {
                     Chunking::Count(c) => c as u128,
-                    _ => (n / MIN_AUTO_CHUNK).clamp(1, DEFAULT_CHUNKS as u128),
+                    _ => (n / MIN_DEFAULT_CHUNK).clamp(1, DEFAULT_CHUNKS as u128),
                 };
                 let chunks = cap(wanted.min(n));
                 let base = n / chunks as u128;

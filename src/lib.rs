@@ -22,44 +22,38 @@
 //! # Ok::<(), parsum::Error>(())
 //! ```
 //!
-//! Layers, each depending only on those above it: [`error`](Error), ranges ([`SumRange`]),
-//! chunk plans ([`ChunkPlan`]), the verifying sink ([`ChunkSink`]), the [`backend`]s, requests
-//! ([`SumRequest`]), and [`select`] ([`Auto`]).
+//! A request ([`SumRequest`]) checks its range ([`SumRange`]) and plans its chunks
+//! ([`ChunkPlan`]); a [`Backend`] sums them into a [`ChunkSink`], which verifies every partial;
+//! [`Auto`] picks the backend for each request and learns from what it runs.
 
 #![warn(missing_docs)]
 
-pub mod backend;
+mod backend;
 mod chunk;
 mod env;
 mod error;
+mod files;
 mod range;
 mod request;
-pub mod select;
-pub mod store;
+mod select;
 mod verify;
 
-pub use backend::batch;
-pub use backend::gpu::{Gpu, adapters};
-pub use backend::gpu_options::{AdapterChoice, AdapterSummary, GpuKernel, GpuOptions};
-pub use backend::lanes::{LaneKernel, Lanes};
-pub use backend::scalar::Scalar;
-pub use backend::simd::Simd;
-pub use backend::{Backend, BackendInfo, BackendKind, Basis, ChosenBy, Ran, Selection};
-pub use chunk::{Chunk, ChunkPlan, Chunking, Chunks, DEFAULT_CHUNKS, MIN_AUTO_CHUNK};
+pub use backend::cpu::{LaneKernel, Scalar, Simd};
+pub use backend::gpu::{AdapterChoice, AdapterSummary, Gpu, GpuKernel, GpuOptions};
+pub use backend::{Backend, BackendInfo, BackendKind};
+pub use chunk::{Chunk, ChunkPlan, Chunking, Chunks, DEFAULT_CHUNKS};
 pub use error::{Error, Result};
-pub use range::{DOMAIN_END, SumRange, closed_form};
-pub use request::{SumReport, SumRequest};
-pub use select::{Auto, AutoOptions, CandidateReport, CostModel, Explanation};
-pub use store::CacheSetting;
+pub use range::{SumRange, closed_form};
+pub use request::{Runner, SumReport, SumRequest};
+pub use select::{
+    Auto, AutoOptions, AutoReport, Basis, CacheSetting, Choice, ChosenBy, CostModel, Explanation,
+};
 pub use verify::{ChunkSink, Progress};
 
 use std::ops::RangeBounds;
-use std::sync::OnceLock;
 
-/// Sums `range` exactly, verified against the closed form, on the fastest backend for its size.
-///
-/// The first call builds one process-wide [`Auto`] (finding the backends, and calibrating them
-/// unless saved observations fit); every later call only picks, runs and records.
+/// Sums `range` exactly, verified against the closed form, on the fastest backend for its size
+/// ([`Auto::global`]).
 ///
 /// ```
 /// assert_eq!(parsum::sum(1..=100)?, 5050);
@@ -68,15 +62,5 @@ use std::sync::OnceLock;
 /// # Ok::<(), parsum::Error>(())
 /// ```
 pub fn sum(range: impl RangeBounds<u64>) -> Result<u128> {
-    Ok(SumRequest::new(range)?.run(global()?)?.sum)
-}
-
-/// The process-wide [`Auto`] behind [`sum`], built on first use.
-///
-/// It lives until the process ends and is never dropped, so it saves what it learnt every 64 runs
-/// (at most every 10 s) and at calibration, not at exit; build an [`Auto`] of your own to have it
-/// save when dropped.
-pub fn global() -> Result<&'static Auto> {
-    static AUTO: OnceLock<Result<Auto>> = OnceLock::new();
-    AUTO.get_or_init(Auto::new).as_ref().map_err(Clone::clone)
+    Auto::global()?.sum_only(&SumRequest::new(range)?)
 }

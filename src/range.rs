@@ -5,7 +5,7 @@ use std::ops::{Bound, RangeBounds};
 use crate::error::{Error, Result};
 
 /// One past `u64::MAX`: the exclusive end of the whole domain.
-pub const DOMAIN_END: u128 = 1u128 << 64;
+pub(crate) const DOMAIN_END: u128 = 1u128 << 64;
 
 /// A checked range of u64 values, `start..start + len`, possibly the whole domain `0..=u64::MAX`.
 ///

@@ -1,11 +1,12 @@
 //! One sum from start to finish: check the range, plan the chunks, let a backend add them up,
 //! verify every partial and the total against the closed form.
 
+use std::borrow::Borrow;
 use std::ops::RangeBounds;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, BackendInfo, Selection};
+use crate::backend::{Backend, BackendInfo};
 use crate::chunk::{ChunkPlan, Chunking};
 use crate::error::Result;
 use crate::range::SumRange;
@@ -40,7 +41,7 @@ impl<'a> SumRequest<'a> {
     pub fn from_range(range: SumRange) -> Self {
         Self {
             range,
-            chunking: Chunking::Auto,
+            chunking: Chunking::Default,
             verify: true,
             cancel: None,
             observer: None,
@@ -94,13 +95,20 @@ impl<'a> SumRequest<'a> {
         ChunkPlan::new(self.range, self.chunking)
     }
 
-    /// Runs the sum on `backend`.
-    pub fn run(&self, backend: &(impl Backend + ?Sized)) -> Result<SumReport> {
+    /// Runs the sum on `runner`: any [`Backend`], or [`crate::Auto`] (whose report also says how
+    /// it chose).
+    pub fn run<R: Runner + ?Sized>(&self, runner: &R) -> Result<R::Report> {
+        runner.run(self)
+    }
+
+    /// Runs the sum on `backend`; `timed: false` leaves [`SumReport::elapsed`] zero (for callers
+    /// that only want the sum: reading the clock costs more than a short sum).
+    pub(crate) fn run_on(&self, backend: &(impl Backend + ?Sized), timed: bool) -> Result<SumReport> {
         let plan = self.plan()?;
         let sink = ChunkSink::new(&plan, self.verify, self.cancel, self.observer);
-        let started = Instant::now();
-        let ran = backend.sum_chunks(&sink)?;
-        let elapsed = started.elapsed();
+        let started = timed.then(Instant::now);
+        backend.sum_chunks(&sink)?;
+        let elapsed = started.map_or(Duration::ZERO, |t| t.elapsed());
         let sum = sink.finish()?;
         Ok(SumReport {
             range: self.range,
@@ -109,9 +117,25 @@ impl<'a> SumRequest<'a> {
             expected: self.range.closed_form(),
             verified: self.verify,
             elapsed,
-            backend: ran.backend,
-            selection: ran.selection,
+            backend: backend.info().clone(),
         })
+    }
+}
+
+/// What runs a [`SumRequest`]: every [`Backend`], and [`crate::Auto`], which picks one.
+pub trait Runner {
+    /// What a run returns: a [`SumReport`], or one that holds it.
+    type Report: Borrow<SumReport>;
+
+    /// Runs `request` (what [`SumRequest::run`] calls).
+    fn run(&self, request: &SumRequest<'_>) -> Result<Self::Report>;
+}
+
+impl<B: Backend + ?Sized> Runner for B {
+    type Report = SumReport;
+
+    fn run(&self, request: &SumRequest<'_>) -> Result<SumReport> {
+        request.run_on(self, true)
     }
 }
 
@@ -134,8 +158,6 @@ pub struct SumReport {
     pub elapsed: Duration,
     /// The backend that ran it (for [`crate::Auto`], the one it chose).
     pub backend: BackendInfo,
-    /// How [`crate::Auto`] chose the backend, and any fallback; `None` for a backend run directly.
-    pub selection: Option<Selection>,
 }
 
 impl SumReport {

@@ -38,44 +38,41 @@ struct Tally {
     total: u128,
     chunks: u64,
     elements: u128,
-    /// The chunks reported so far, as disjoint runs `start → end` (exclusive), merged as they
-    /// touch: backends report in runs of consecutive chunks, so this stays small.
-    reported: BTreeMap<u64, u64>,
+    /// Chunks `0..done` are all reported: the common, in-order case, which needs no allocation.
+    done: u64,
+    /// Reported runs beyond `done`, as disjoint `start → end` (exclusive), merged as they touch:
+    /// backends report in runs of consecutive chunks, so this stays small.
+    ahead: BTreeMap<u64, u64>,
 }
 
 impl Tally {
     /// Marks `first..end` reported, or names a chunk in it that already was.
     fn mark(&mut self, first: u64, end: u64) -> Result<()> {
-        let before = self
-            .reported
-            .range(..=first)
-            .next_back()
-            .map(|(&s, &e)| (s, e));
-        if let Some((_, e)) = before
-            && e > first
-        {
+        if first < self.done {
             return Err(Error::DuplicateChunk { chunk: first });
         }
-        let after = self.reported.range(first..).next().map(|(&s, &e)| (s, e));
-        if let Some((s, _)) = after
-            && s < end
-        {
+        let before = self.ahead.range(..=first).next_back().map(|(&s, &e)| (s, e));
+        if before.is_some_and(|(_, e)| e > first) {
+            return Err(Error::DuplicateChunk { chunk: first });
+        }
+        let after = self.ahead.range(first..).next().map(|(&s, &e)| (s, e));
+        if let Some((s, _)) = after.filter(|&(s, _)| s < end) {
             return Err(Error::DuplicateChunk { chunk: s });
         }
         let (mut start, mut stop) = (first, end);
-        if let Some((s, e)) = before
-            && e == first
-        {
-            self.reported.remove(&s);
+        if let Some((s, _)) = before.filter(|&(_, e)| e == first) {
+            self.ahead.remove(&s);
             start = s;
         }
-        if let Some((s, e)) = after
-            && s == end
-        {
-            self.reported.remove(&s);
+        if let Some((s, e)) = after.filter(|&(s, _)| s == end) {
+            self.ahead.remove(&s);
             stop = e;
         }
-        self.reported.insert(start, stop);
+        if start == self.done {
+            self.done = stop;
+        } else {
+            self.ahead.insert(start, stop);
+        }
         Ok(())
     }
 }
@@ -100,12 +97,12 @@ impl<'a> ChunkSink<'a> {
     /// the chunk's closed form (verification on) or the sum was cancelled: the backend must stop
     /// and return that error.
     pub fn accept(&self, index: u64, partial: u128) -> Result<()> {
-        self.accept_run(index, &[partial])
+        self.accept_from(index, &[partial])
     }
 
     /// Takes the partials of the consecutive chunks `first`, `first + 1`, …: one lock and one
-    /// progress report for the whole run, so that many small chunks cost little.
-    pub fn accept_run(&self, first: u64, partials: &[u128]) -> Result<()> {
+    /// progress report for them all, so that many small chunks cost little.
+    pub fn accept_from(&self, first: u64, partials: &[u128]) -> Result<()> {
         let count = partials.len() as u64;
         let end = first
             .checked_add(count)
@@ -161,11 +158,6 @@ impl<'a> ChunkSink<'a> {
             Some(flag) if flag.load(Ordering::Relaxed) => Err(Error::Cancelled),
             _ => Ok(()),
         }
-    }
-
-    /// Forgets every partial received so far: a backend that failed half-way is being replaced.
-    pub(crate) fn restart(&self) {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Tally::default();
     }
 
     /// The plan the partials belong to.

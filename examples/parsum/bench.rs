@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use parsum::{Auto, Backend, BackendInfo, BackendKind, Chunking, SumRange, SumRequest};
+use std::borrow::Borrow;
+
+use parsum::{Auto, BackendInfo, BackendKind, Chunking, Runner, SumRange, SumReport, SumRequest};
 use serde_json::json;
 
 use crate::output::si;
@@ -61,21 +63,25 @@ fn median(mut s: Vec<f64>) -> f64 {
     }
 }
 
-/// Median seconds of verified sums of `0..n` in `chunking` on `backend`, after one warm-up for
-/// quick sizes.
-fn measure(backend: &dyn Backend, n: u128, chunking: Chunking) -> Result<(f64, u64), Failure> {
+/// Median seconds of verified sums of `0..n` in `chunking` on `runner` (a backend, or auto),
+/// after one warm-up for quick sizes.
+fn measure<R: Runner + ?Sized>(runner: &R, n: u128, chunking: Chunking) -> Result<(f64, u64), Failure> {
     let request = SumRequest::from_range(SumRange::from_bounds(0, n)?)
         .chunking(chunking)
         .cancel_on(&interrupt::STOP);
-    let first = request.run(backend)?;
-    let chunks = first.chunks;
+    let elapsed = |r: &R| -> Result<(Duration, u64), Failure> {
+        let report = request.run(r)?;
+        let report: &SumReport = report.borrow();
+        Ok((report.elapsed, report.chunks))
+    };
+    let (first, chunks) = elapsed(runner)?;
     let mut times = Vec::new();
-    if first.elapsed >= ENOUGH {
-        times.push(first.elapsed.as_secs_f64());
+    if first >= ENOUGH {
+        times.push(first.as_secs_f64());
     }
     let started = Instant::now();
     while times.len() < MAX_RUNS && (times.is_empty() || started.elapsed() < ENOUGH) {
-        times.push(request.run(backend)?.elapsed.as_secs_f64());
+        times.push(elapsed(runner)?.0.as_secs_f64());
     }
     Ok((median(times), chunks))
 }
@@ -90,11 +96,11 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
     let mut sizes = Vec::new();
     let mut chunk_rows = Vec::new();
     let axis = largest.min(CHUNK_AXIS_ELEMENTS);
-    for backend in auto.members() {
-        let info = backend.info();
+    for backend in auto.backends() {
+        let info = backend.info().clone();
         let mut n: u128 = 1_000;
         while n <= largest {
-            let (seconds, chunks) = measure(backend, n, Chunking::Auto)?;
+            let (seconds, chunks) = measure(backend, n, Chunking::Default)?;
             sizes.push(Row {
                 info: info.clone(),
                 elements: n,
@@ -148,16 +154,16 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
         let Some(fastest) = here.iter().min_by(|a, b| a.seconds.total_cmp(&b.seconds)) else {
             continue;
         };
-        let (seconds, _) = measure(auto, n, Chunking::Auto)?;
+        let (seconds, _) = measure(auto, n, Chunking::Default)?;
         let Some(picked) = auto.pick(n) else { continue };
         let pick_ratio = here
             .iter()
-            .find(|r| r.info == *picked)
+            .find(|r| r.info.kind == picked)
             .map(|r| fastest.seconds / r.seconds);
         picks.push(Pick {
             pick_ratio,
             elements: n,
-            picked: picked.kind,
+            picked,
             fastest: fastest.info.kind,
             seconds,
             ratio: fastest.seconds / seconds,
@@ -235,8 +241,8 @@ fn to_json(r: &Results, took: f64) -> serde_json::Value {
     let row = |x: &Row| {
         json!({
             "backend": x.info.kind.as_str(),
-            "kernel": x.info.kernel,
-            "device": x.info.device,
+            "kernel": &*x.info.kernel,
+            "device": &*x.info.device,
             "elements": x.elements.to_string(),
             "chunks": x.chunks,
             "seconds": x.seconds,

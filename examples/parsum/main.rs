@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use parsum::{
-    AdapterChoice, Auto, Backend, Error, Gpu, GpuKernel, GpuOptions, Scalar, Simd, SumRange,
-    SumReport, SumRequest,
+    AdapterChoice, Auto, AutoOptions, Backend, Choice, Error, Gpu, GpuKernel, GpuOptions, Scalar,
+    Simd, SumRange, SumReport, SumRequest,
 };
 
 /// Most timed runs `--repeat` takes (each one's time is kept for the median).
@@ -59,9 +59,9 @@ struct Args {
     json: bool,
     /// GPU adapter: its index in --list, or its name (default: WGPU_ADAPTER_NAME, else the
     /// high-performance one).
-    #[arg(long, value_name = "INDEX|NAME")]
+    #[arg(long, value_name = "INDEX|NAME", value_parser = adapter_arg)]
     adapter: Option<String>,
-    /// GPU kernel (default: the one remembered for the adapter, else both timed, the faster kept).
+    /// GPU kernel (default: native-u64 where the device has 64-bit integers, else u32-pairs).
     #[arg(long, value_enum)]
     gpu_kernel: Option<GpuKernelArg>,
     /// Print what auto measured and why it picks the backend it picks for this request.
@@ -89,7 +89,14 @@ fn chunks_arg(s: &str) -> Result<u64, String> {
 }
 
 fn threads_arg(s: &str) -> Result<usize, String> {
-    number::count(s, "--threads", parsum::backend::simd::MAX_THREADS as u128).map(|n| n as usize)
+    number::count(s, "--threads", Simd::MAX_THREADS as u128).map(|n| n as usize)
+}
+
+fn adapter_arg(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("an empty adapter name would match every adapter: give a name or an index".into());
+    }
+    Ok(s.to_string())
 }
 
 fn repeat_arg(s: &str) -> Result<u32, String> {
@@ -158,7 +165,10 @@ impl From<out::OutError> for Failure {
 
 fn main() -> ExitCode {
     interrupt::install();
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => return ExitCode::from(clap_exit(&e)),
+    };
     let code = match run(&args) {
         Ok(()) | Err(Failure::Closed) => 0,
         Err(Failure::Verification(e)) => {
@@ -185,6 +195,27 @@ fn main() -> ExitCode {
     ExitCode::from(code as u8)
 }
 
+/// `--help` and `--version` go to standard output like every result (exit 4 when it cannot be
+/// written, 0 for a closed pipe); a usage error is exit 2 with clap's message.
+fn clap_exit(e: &clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            match out::print(&e.render().ansi().to_string()) {
+                Ok(()) | Err(out::OutError::Closed) => 0,
+                Err(out::OutError::Failed(why)) => {
+                    out::note(&format!("error: {why}"));
+                    4
+                }
+            }
+        }
+        _ => {
+            let _ = e.print();
+            2
+        }
+    }
+}
+
 fn run(args: &Args) -> Result<(), Failure> {
     // clap's `requires = "bench"` is bypassed when another flag conflicts with --bench.
     if !args.bench && (args.plot.is_some() || args.bench_max.is_some()) {
@@ -193,7 +224,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         ));
     }
     // Every environment variable parsum reads, checked before any work.
-    parsum::select::check_environment()?;
+    AutoOptions::from_env()?;
     if args.list {
         return Ok(out::print(&output::list(args.json)?)?);
     }
@@ -227,7 +258,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             "running: {} elements in {} chunks on {}",
             range.len(),
             plan.len(),
-            backend.get().info().kernel
+            backend.kernel()
         ));
     }
     let bar = progress::Bar::new(plan.len(), args.json);
@@ -239,8 +270,8 @@ fn run(args: &Args) -> Result<(), Failure> {
     if interrupt::requested() {
         return Err(Failure::Interrupted);
     }
-    let (report, times) = runs?;
-    if let Some(why) = report.selection.as_ref().and_then(|s| s.fallback.as_ref()) {
+    let runs = runs?;
+    if let Some(why) = runs.choice.as_ref().and_then(|c| c.fallback.as_ref()) {
         out::note(&format!("warning: {why}"));
     }
     let kernel = match &backend {
@@ -248,17 +279,10 @@ fn run(args: &Args) -> Result<(), Failure> {
         _ => None,
     };
     let text = if args.json {
-        let calibration = match &backend {
-            Chosen::Gpu(gpu) => gpu.calibration(),
-            _ => &[],
-        };
         let explain = explanation.map(|e| e.to_string());
-        format!(
-            "{}\n",
-            output::json(&report, &times, kernel, calibration, explain)
-        )
+        format!("{}\n", output::json(&runs, kernel, explain))
     } else {
-        output::human(&report, &times, kernel)
+        output::human(&runs, kernel)
     };
     Ok(out::print(&text)?)
 }
@@ -272,11 +296,23 @@ enum Chosen {
 }
 
 impl Chosen {
-    fn get(&self) -> &dyn Backend {
+    /// One run, and how auto chose (`None` for a backend named by flag).
+    fn run(&self, request: &SumRequest<'_>) -> Result<(SumReport, Option<Choice>), Error> {
+        Ok(match self {
+            Chosen::Cpu(b) => (request.run(b.as_ref())?, None),
+            Chosen::Gpu(g) => (request.run(g.as_ref())?, None),
+            Chosen::Auto(a) => {
+                let r = request.run(a.as_ref())?;
+                (r.report, Some(r.choice))
+            }
+        })
+    }
+
+    fn kernel(&self) -> String {
         match self {
-            Chosen::Cpu(b) => b.as_ref(),
-            Chosen::Gpu(g) => g.as_ref(),
-            Chosen::Auto(a) => a.as_ref(),
+            Chosen::Cpu(b) => b.info().kernel.to_string(),
+            Chosen::Gpu(g) => g.info().kernel.to_string(),
+            Chosen::Auto(_) => "auto's choice".into(),
         }
     }
 }
@@ -318,26 +354,37 @@ fn make_backend(args: &Args) -> Result<Chosen, Failure> {
     })
 }
 
-/// One run, or a warm-up plus `repeat` timed runs; returns the last report and every timed run's
-/// duration. Ctrl-C is seen between runs as well as inside them.
+/// What the runs of one invocation gave.
+pub struct Runs {
+    /// The last run's report.
+    pub report: SumReport,
+    pub choice: Option<Choice>,
+    /// Every timed run's duration (one run without `--repeat`).
+    pub times: Vec<Duration>,
+    /// The warm-up's duration, with `--repeat`.
+    pub warm_up: Option<Duration>,
+}
+
+/// One run, or a warm-up plus `repeat` timed runs. Ctrl-C is seen between runs as well as inside
+/// them.
 fn timed_runs(
     request: &SumRequest<'_>,
     chosen: &Chosen,
     repeat: Option<u32>,
-) -> Result<(SumReport, Vec<Duration>), Failure> {
-    let backend = chosen.get();
-    let mut report = request.run(backend)?;
+) -> Result<Runs, Failure> {
+    let (mut report, mut choice) = chosen.run(request)?;
     let Some(n) = repeat else {
-        let once = report.elapsed;
-        return Ok((report, vec![once]));
+        let times = vec![report.elapsed];
+        return Ok(Runs { report, choice, times, warm_up: None });
     };
+    let warm_up = Some(report.elapsed);
     let mut times = Vec::with_capacity(n as usize);
     for _ in 0..n {
         if interrupt::requested() {
             return Err(Failure::Interrupted);
         }
-        report = request.run(backend)?;
+        (report, choice) = chosen.run(request)?;
         times.push(report.elapsed);
     }
-    Ok((report, times))
+    Ok(Runs { report, choice, times, warm_up })
 }

@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
-use parsum::SumReport;
+use parsum::ChosenBy;
 use serde_json::json;
+
+use crate::Runs;
 
 /// Min, median and max of the timed runs.
 pub struct Timing {
@@ -36,19 +38,14 @@ fn rate(elements: u128, seconds: f64) -> f64 {
     elements as f64 / seconds.max(1e-12)
 }
 
-pub fn json(
-    report: &SumReport,
-    times: &[Duration],
-    kernel: Option<Duration>,
-    calibration: &[(parsum::GpuKernel, Duration)],
-    explain: Option<String>,
-) -> String {
-    let t = Timing::of(times);
+pub fn json(runs: &Runs, kernel: Option<Duration>, explain: Option<String>) -> String {
+    let report = &runs.report;
+    let t = Timing::of(&runs.times);
     let elements = report.range.len();
     let mut obj = json!({
         "backend": report.backend.kind.as_str(),
-        "kernel": report.backend.kernel,
-        "device": report.backend.device,
+        "kernel": &*report.backend.kernel,
+        "device": &*report.backend.device,
         "threads": report.backend.threads,
         "start": report.range.start().to_string(),
         "end": report.range.end().to_string(),
@@ -59,42 +56,37 @@ pub fn json(
         "verified": report.verified,
         "seconds": t.median,
         "elements_per_second": rate(elements, t.median),
+        "chosen_by": runs.choice.as_ref().map_or("explicit", |c| c.chosen_by.as_str()),
     });
     if let Some(k) = kernel {
         obj["kernel_seconds"] = json!(k.as_secs_f64());
         obj["kernel_elements_per_second"] = json!(rate(elements, k.as_secs_f64()));
     }
-    let chosen_by = report
-        .selection
-        .as_ref()
-        .map_or("flag", |s| s.chosen_by.as_str());
-    obj["chosen_by"] = json!(chosen_by);
-    if let Some((predicted, basis)) = report.selection.as_ref().and_then(|s| s.predicted) {
-        obj["predicted_seconds"] = json!(predicted.as_secs_f64());
-        obj["predicted_from"] = json!(basis.as_str());
-    }
-    if let Some(why) = report.selection.as_ref().and_then(|s| s.fallback.clone()) {
-        obj["fallback"] = json!(why);
+    if let Some(c) = &runs.choice {
+        if let Some((predicted, basis)) = c.predicted {
+            obj["predicted_seconds"] = json!(predicted.as_secs_f64());
+            obj["predicted_from"] = json!(basis.as_str());
+        }
+        if let Some(why) = &c.fallback {
+            obj["fallback"] = json!(why);
+        }
+        obj["cold"] = json!(c.cold);
     }
     if let Some(text) = explain {
         obj["explain"] = json!(text);
     }
-    if !calibration.is_empty() {
-        obj["gpu_calibration"] = calibration
-            .iter()
-            .map(|(k, t)| json!({"kernel": k.name(), "seconds": t.as_secs_f64()}))
-            .collect();
-    }
-    if t.runs > 1 || times.len() > 1 {
+    if let Some(w) = runs.warm_up {
         obj["runs"] = json!(t.runs);
         obj["seconds_min"] = json!(t.min);
         obj["seconds_max"] = json!(t.max);
+        obj["warm_up_seconds"] = json!(w.as_secs_f64());
     }
     obj.to_string()
 }
 
-pub fn human(report: &SumReport, times: &[Duration], kernel: Option<Duration>) -> String {
-    let t = Timing::of(times);
+pub fn human(runs: &Runs, kernel: Option<Duration>) -> String {
+    let report = &runs.report;
+    let t = Timing::of(&runs.times);
     let b = &report.backend;
     let elements = report.range.len();
     let mut out = String::new();
@@ -114,21 +106,15 @@ pub fn human(report: &SumReport, times: &[Duration], kernel: Option<Duration>) -
         group(elements),
         group(report.chunks as u128)
     );
-    if let Some(s) = &report.selection {
-        let how = match s.chosen_by {
-            parsum::ChosenBy::Explore => "explore (measuring a backend that could be faster here)",
-            parsum::ChosenBy::Override => "forced by PARSUM_BACKEND",
-            _ => "auto (lowest predicted time)",
+    if let Some(c) = &runs.choice {
+        let how = match c.chosen_by {
+            ChosenBy::Explored => "explored (measuring a backend that could be faster here)",
+            ChosenBy::Forced => "forced by PARSUM_BACKEND",
+            _ => "predicted fastest",
         };
-        let predicted = s
+        let predicted = c
             .predicted
-            .map(|(t, basis)| {
-                format!(
-                    ", predicted {} s ({})",
-                    secs(t.as_secs_f64()),
-                    basis.as_str()
-                )
-            })
+            .map(|(t, basis)| format!(", predicted {} s ({})", secs(t.as_secs_f64()), basis.as_str()))
             .unwrap_or_default();
         out += &format!("chosen   {how}{predicted}\n");
     }
@@ -149,16 +135,18 @@ pub fn human(report: &SumReport, times: &[Duration], kernel: Option<Duration>) -
             }
         );
     }
-    if t.runs > 1 {
-        out += &format!(
-            "time     median {} s, min {} s, max {} s over {} runs after 1 warm-up\n",
-            secs(t.median),
-            secs(t.min),
-            secs(t.max),
-            t.runs
-        );
-    } else {
-        out += &format!("time     {} s\n", secs(t.median));
+    match runs.warm_up {
+        Some(w) => {
+            out += &format!(
+                "time     median {} s, min {} s, max {} s over {} run(s), after a warm-up of {} s\n",
+                secs(t.median),
+                secs(t.min),
+                secs(t.max),
+                t.runs,
+                secs(w.as_secs_f64())
+            )
+        }
+        None => out += &format!("time     {} s\n", secs(t.median)),
     }
     out += &format!("speed    {} elements/s\n", si(rate(elements, t.median)));
     if let Some(k) = kernel {
@@ -205,14 +193,15 @@ pub fn si(v: f64) -> String {
 
 /// `--list`: every backend and GPU adapter, with the index `--adapter` takes.
 pub fn list(as_json: bool) -> Result<String, crate::Failure> {
-    use parsum::{Backend, LaneKernel, Scalar, Simd};
-    let cpu = [Scalar::new().info(), Simd::new().info()];
-    let adapters = parsum::adapters()?;
+    use parsum::{Backend, Gpu, LaneKernel, Scalar, Simd};
+    let (scalar, simd) = (Scalar::new(), Simd::new());
+    let cpu = [scalar.info(), simd.info()];
+    let adapters = Gpu::adapters()?;
     let kernels: Vec<&str> = LaneKernel::available().iter().map(|k| k.name()).collect();
     if as_json {
         let backends: Vec<_> = cpu
             .iter()
-            .map(|b| json!({"backend": b.kind.as_str(), "kernel": b.kernel, "device": b.device, "threads": b.threads}))
+            .map(|b| json!({"backend": b.kind.as_str(), "kernel": &*b.kernel, "device": &*b.device, "threads": b.threads}))
             .collect();
         let gpus: Vec<_> = adapters
             .iter()

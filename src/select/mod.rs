@@ -1,399 +1,596 @@
-//! [`Auto`]: runs each sum on whichever backend is fastest for it on this machine, and learns from
-//! every sum it runs.
+//! [`Auto`]: runs each request on whichever backend is fastest for it on this machine, and learns
+//! from the sums it runs — the one place in parsum where timings are learnt.
 //!
-//! ```
-//! use parsum::{Auto, AutoOptions, CacheSetting, Scalar, SumRequest};
-//! let auto = Auto::with_options(AutoOptions::default().cache(CacheSetting::Off).gpu(false))?;
-//! let request = SumRequest::new(0..1_000_000)?;
-//! let report = request.run(&auto)?;
-//! assert_eq!(report.sum, request.run(&Scalar::new())?.sum);
-//! // Which backend ran, and why.
-//! let selection = report.selection.expect("auto reports its choice");
-//! println!("{} ({})", report.backend.kind, selection.chosen_by.as_str());
-//! println!("{}", auto.explain(1_000_000));
-//! # Ok::<(), parsum::Error>(())
-//! ```
-//!
-//! Built from small parts, dependencies pointing down:
-//! - [`options`]: [`AutoOptions`] and the environment (`PARSUM_BACKEND`, …);
-//! - candidates: scalar, simd and one [`crate::Gpu`] per usable adapter (found by the GPU
-//!   backend);
-//! - [`history`]: every backend's run times per size bucket, with robust statistics;
-//! - [`policy`]: pure — predictions, the choice for a request, what a run teaches, exploration;
-//! - [`calibrate`]: the first-use measurements;
-//! - [`cache`]: the observations on disk, merged across processes;
-//! - [`explain`]: why a pick is what it is.
-//!
-//! `Auto` wires the policy to real backends and the clock: each request goes to the candidate the
-//! policy picks, its time is recorded as an observation, and every so often the observations are
-//! saved. If the chosen GPU fails, the sum is redone on the best CPU backend and that GPU is not
-//! chosen again in this process.
+//! Built from small parts, dependencies pointing down: [`options`] (how it is built, the
+//! environment), [`model`] (priors), [`history`] (the entries), [`policy`] (the pure choice),
+//! [`cache`] (the entries on disk) and [`explain`]. This file wires them to real backends and the
+//! clock: a request's footprint is looked up (a known one's choice is a memo), the backend runs
+//! (made first if it is the GPU, which is opened only once a request could go to it), its time
+//! becomes a sample, and now and then the entries are saved. If the GPU fails, the request is run
+//! again on the CPU and the GPU is not chosen again.
 
-pub mod cache;
-pub mod calibrate;
-pub mod explain;
-pub mod history;
-pub mod model;
-pub mod options;
-pub mod policy;
+mod cache;
+mod explain;
+mod history;
+mod model;
+mod options;
+mod policy;
+#[cfg(test)]
+mod tests;
 
-use std::fmt;
+use std::borrow::Borrow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use explain::{BucketReport, CandidateReport, Explanation};
+pub use explain::Explanation;
+pub use history::Basis;
 pub use model::CostModel;
-pub use options::{AutoOptions, backend_override, check_environment, parse_override};
+pub use options::{AutoOptions, CacheSetting};
+pub use policy::ChosenBy;
 
-use self::history::{History, class_bounds, size_class};
-use self::policy::{Decision, Policy, Prediction};
-use crate::backend::{Backend, BackendInfo, BackendKind, ChosenBy, Ran, Selection};
+use self::cache::{Saved, Store};
+use self::explain::Line;
+use self::history::{CHUNKS, Entries, Footprint, SIZES};
+use self::policy::{Decision, Prediction, SHARE};
+use crate::backend::{Backend, BackendKind};
 use crate::chunk::{ChunkPlan, Chunking};
 use crate::error::{Error, Result};
 use crate::range::SumRange;
-use crate::verify::ChunkSink;
-use crate::{Scalar, Simd};
+use crate::request::{Runner, SumReport, SumRequest};
+use crate::{Gpu, GpuOptions, Scalar, Simd};
 
-/// New runs after which Auto saves (when [`SAVE_EVERY`] has also passed), besides on drop.
-const SAVE_AFTER_RUNS: u64 = 64;
-/// See [`SAVE_AFTER_RUNS`].
+/// Sums predicted shorter than this are timed only every [`SAMPLE_EVERY`]th call when the caller
+/// does not want the time: two clock reads cost as much as such a sum.
+const SAMPLE_BELOW: f64 = 20e-6;
+const SAMPLE_EVERY: u32 = 8;
+/// Observations between looks at the clock for a save; saves are at most [`SAVE_EVERY`] apart
+/// (the first comes with the first observation, so a one-shot process teaches too).
+const SAVE_CHECK: u32 = 64;
 const SAVE_EVERY: Duration = Duration::from_secs(10);
-/// A backend's first run in a process is recorded when it took at least this long: its warm-up
-/// (waking threads, first touches; a GPU's pipelines are built and tested at set-up) is then a
-/// few percent of it at most.
-const COLD_ENOUGH: Duration = Duration::from_millis(20);
-/// A backend with fewer measured buckets than this is calibrated at first use.
-const KNOWN_BUCKETS: usize = calibrate::ALWAYS as usize;
+
+/// How one sum's backend was chosen; see [`AutoReport`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Choice {
+    /// Why this backend ran.
+    pub chosen_by: ChosenBy,
+    /// Its predicted time, and what the prediction rests on.
+    pub predicted: Option<(Duration, Basis)>,
+    /// When the first choice (a GPU) failed or could not be opened: what happened, and where the
+    /// sum was run instead.
+    pub fallback: Option<String>,
+    /// This was the backend's first sum in this [`Auto`] (its time is a sample all the same).
+    pub cold: bool,
+}
+
+/// What [`Auto`] returns: the [`SumReport`] (also reachable through `Deref`) and how it chose.
+///
+/// ```
+/// use parsum::{Auto, AutoOptions, CacheSetting, SumRequest};
+/// let auto = Auto::with_options(AutoOptions::default().cache(CacheSetting::Off).gpu(false))?;
+/// let report = SumRequest::new(0..1_000_000)?.run(&auto)?;
+/// assert_eq!(report.sum, 499_999_500_000);
+/// println!("{} ({})", report.backend.kind, report.choice.chosen_by.as_str());
+/// # Ok::<(), parsum::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AutoReport {
+    /// The sum and the backend that ran it.
+    pub report: SumReport,
+    /// How that backend was chosen.
+    pub choice: Choice,
+}
+
+impl std::ops::Deref for AutoReport {
+    type Target = SumReport;
+    fn deref(&self) -> &SumReport {
+        &self.report
+    }
+}
+
+impl Borrow<SumReport> for AutoReport {
+    fn borrow(&self) -> &SumReport {
+        &self.report
+    }
+}
+
+/// A candidate's backend: made with the Auto, or — the GPU — when first chosen.
+enum Member {
+    Made(Box<dyn Backend>),
+    Gpu(OnceLock<Result<Gpu>>),
+}
 
 struct Candidate {
-    backend: Box<dyn Backend>,
-    info: BackendInfo,
+    kind: BackendKind,
+    /// What its entries are saved under.
     identity: String,
-    /// Its first run in this process has happened (recorded only if it took [`COLD_ENOUGH`]).
+    prior: CostModel,
+    member: Member,
+    /// Why it is out for good, once it is.
+    failure: OnceLock<String>,
+    /// It has run in this Auto.
     warm: AtomicBool,
-    failure: Mutex<Option<String>>,
 }
 
-/// A run's time as an observation: a clock too coarse to see it still counts it, as 1 ns.
-fn seconds(took: Duration) -> f64 {
-    took.as_secs_f64().max(1e-9)
+/// A known footprint's choice, valid while the history's version stands.
+#[derive(Clone, Copy)]
+struct Memo {
+    version: u64,
+    leader: usize,
+    seconds: f64,
+    basis: Basis,
+    due: f64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+#[derive(Clone, Copy, Default)]
+struct Place {
+    /// Re-check credit earned here (see [`policy`]).
+    earned: f64,
+    memo: Option<Memo>,
+    calls: u32,
 }
 
-impl Candidate {
-    fn new(backend: Box<dyn Backend>) -> Self {
-        Self {
-            info: backend.info(),
-            identity: backend.identity(),
-            backend,
-            warm: AtomicBool::new(false),
-            failure: Mutex::new(None),
-        }
-    }
-
-    fn failure(&self) -> Option<String> {
-        lock(&self.failure).clone()
-    }
-
-    fn fail(&self, why: String) {
-        *lock(&self.failure) = Some(why);
-    }
+struct Learner {
+    entries: Vec<Entries>,
+    /// Per candidate and footprint: re-check credit spent.
+    spent: Vec<Vec<f64>>,
+    places: Vec<Place>,
+    /// Bumped whenever a prediction may have moved: memos older than it are stale.
+    version: u64,
+    /// The adapter the GPU candidate's entries were measured on.
+    adapter: Option<String>,
+    unsaved: u32,
+    saved_at: Option<Instant>,
 }
 
-/// The history and when it was last saved, behind one lock.
-struct Learned {
-    history: History,
-    runs_since_save: u64,
-    saved_at: Instant,
+fn index(f: Footprint) -> usize {
+    f.chunks * SIZES + f.size
 }
 
-/// The self-choosing backend. See the [module docs](self).
-pub struct Auto {
-    candidates: Vec<Candidate>,
-    force: Option<BackendKind>,
-    policy: Policy,
-    learned: Mutex<Learned>,
-    cache: Option<PathBuf>,
-    origin: Mutex<String>,
-    skipped: Vec<String>,
-}
-
-impl fmt::Debug for Auto {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let infos: Vec<&BackendInfo> = self.candidates.iter().map(|c| &c.info).collect();
-        f.debug_struct("Auto")
-            .field("candidates", &infos)
-            .field("force", &self.force)
-            .field("origin", &*lock(&self.origin))
-            .finish()
-    }
+/// Seconds as a `Duration`, whatever the float.
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(if s.is_finite() { s.clamp(0.0, 1e9) } else { 1e9 })
 }
 
 /// Chunks of the default plan for `n` elements.
 fn default_chunks(n: u128) -> u64 {
-    SumRange::from_bounds(0, n.min(crate::range::DOMAIN_END))
-        .and_then(|r| ChunkPlan::new(r, Chunking::Auto))
+    SumRange::from_bounds(0, n.min(1 << 64))
+        .and_then(|r| ChunkPlan::new(r, Chunking::Default))
         .map_or(1, |p| p.len())
 }
 
+/// The self-choosing backend; see the [module docs](self).
+///
+/// ```
+/// use parsum::{Auto, AutoOptions, CacheSetting, Scalar, SumRequest};
+/// let auto = Auto::with_options(AutoOptions::default().cache(CacheSetting::Off).gpu(false))?;
+/// let request = SumRequest::new(0..1_000_000)?;
+/// assert_eq!(request.run(&auto)?.sum, request.run(&Scalar::new())?.sum);
+/// println!("{}", auto.explain(1_000_000));
+/// # Ok::<(), parsum::Error>(())
+/// ```
+pub struct Auto {
+    candidates: Vec<Candidate>,
+    force: Option<BackendKind>,
+    learner: Mutex<Learner>,
+    cache: Option<PathBuf>,
+    origin: String,
+    /// The process that made it (checked only where a fork could hurt).
+    pid: u32,
+}
+
+impl std::fmt::Debug for Auto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kinds: Vec<BackendKind> = self.candidates.iter().map(|c| c.kind).collect();
+        f.debug_struct("Auto")
+            .field("candidates", &kinds)
+            .field("force", &self.force)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Auto {
-    /// Every usable backend, the environment honoured (`PARSUM_BACKEND`, `RAYON_NUM_THREADS`,
-    /// wgpu's variables), observations kept in the user's cache directory.
+    /// Scalar, simd and the GPU, the environment honoured (`PARSUM_BACKEND`,
+    /// `RAYON_NUM_THREADS`, wgpu's variables), the history kept in the user's cache directory.
     pub fn new() -> Result<Self> {
         Self::with_options(AutoOptions::from_env()?)
     }
 
-    /// Scalar, simd and (with `options.gpu`) one GPU backend per usable adapter — Vulkan, Metal
-    /// or DX12 ones, GL ones only when there is no other.
+    /// The one [`Auto`] behind [`crate::sum`], made on first use and never dropped (it saves what
+    /// it learns as it goes).
+    pub fn global() -> Result<&'static Auto> {
+        static GLOBAL: OnceLock<Result<Auto>> = OnceLock::new();
+        if let Some(auto) = GLOBAL.get() {
+            return auto.as_ref().map_err(Clone::clone);
+        }
+        // Made outside the cell's lock, so a fork while it is being made leaves no lock behind.
+        let _ = GLOBAL.set(Auto::new());
+        GLOBAL.get().expect("set above").as_ref().map_err(Clone::clone)
+    }
+
+    /// Scalar, simd and (with `options.gpu`) the GPU wgpu's variables point at — only those of
+    /// the forced kind when `options.force` is set. The GPU is opened when a request is first
+    /// sent to it.
     pub fn with_options(options: AutoOptions) -> Result<Self> {
-        let mut backends: Vec<Box<dyn Backend>> =
-            vec![Box::new(Scalar::new()), Box::new(Simd::new())];
-        let mut skipped = Vec::new();
-        if options.gpu {
-            let (gpus, why) = crate::backend::gpu::for_auto(&options.cache)?;
-            backends.extend(gpus.into_iter().map(|g| Box::new(g) as Box<dyn Backend>));
-            skipped = why;
-        }
-        let mut auto = Self::with_backends(backends, &options)?;
-        auto.skipped = skipped;
-        Ok(auto)
-    }
-
-    /// These backends, with the observations saved for them, and calibrated where there are
-    /// none.
-    pub fn with_backends(backends: Vec<Box<dyn Backend>>, options: &AutoOptions) -> Result<Self> {
-        if backends.is_empty() {
-            return Err(Error::Config("Auto needs at least one backend".into()));
-        }
-        let candidates: Vec<Candidate> = backends.into_iter().map(Candidate::new).collect();
-        let mut history = History::new(vec![None; candidates.len()]);
-        let cache = cache::path(&options.cache);
-        let mut origin = String::new();
-        if let Some(path) = &cache {
-            match cache::load(path) {
-                Ok(saved) => {
-                    let mut found = 0;
-                    for (i, c) in candidates.iter().enumerate() {
-                        if let Some(s) = saved.get(&c.identity) {
-                            history.backend_mut(i).rebase(s);
-                            found += 1;
-                        }
-                    }
-                    if found > 0 {
-                        origin = format!("read from {}", path.display());
-                    }
-                }
-                Err(why) => origin = why,
-            }
-        }
-        let auto = Self {
-            candidates,
-            force: options.force,
-            policy: Policy::default(),
-            learned: Mutex::new(Learned {
-                history,
-                runs_since_save: 0,
-                saved_at: Instant::now(),
-            }),
-            cache,
-            origin: Mutex::new(origin),
-            skipped: Vec::new(),
+        let wanted = |k| options.force.is_none_or(|f| f == k);
+        let mut members: Vec<(BackendKind, String, Member, CostModel)> = Vec::new();
+        let mut made = |b: Box<dyn Backend>| {
+            let i = b.info();
+            let id = format!("{}|{}|{}|{}", i.kind, i.kernel, i.device, i.threads);
+            let prior = CostModel::builtin(i.kind, i.threads);
+            members.push((i.kind, id, Member::Made(b), prior));
         };
-        auto.calibrate_unknown(options.calibration_budget);
+        if wanted(BackendKind::Scalar) {
+            made(Box::new(Scalar::new()));
+        }
+        if wanted(BackendKind::Simd) {
+            made(Box::new(Simd::new()));
+        }
+        if options.gpu && wanted(BackendKind::Gpu) {
+            let id = ["WGPU_ADAPTER_NAME", "WGPU_BACKEND", "WGPU_POWER_PREF"]
+                .iter()
+                .filter_map(|k| crate::env::var(k).ok().flatten().map(|v| format!("{k}={v}")))
+                .fold("gpu|default".to_string(), |id, kv| format!("{id}|{kv}"));
+            let prior = CostModel::builtin(BackendKind::Gpu, 1);
+            members.push((BackendKind::Gpu, id, Member::Gpu(OnceLock::new()), prior));
+        }
+        let cache = options.cache.dir().map(|d| d.join(cache::FILE));
+        let (store, origin) = match &cache {
+            None => (Store::new(), "off".to_string()),
+            Some(path) => match cache::load(path) {
+                Ok(store) => {
+                    let origin = format!("read from {}", path.display());
+                    (store, origin)
+                }
+                Err(why) => (Store::new(), why),
+            },
+        };
+        let auto = Self::build(members, options.force, cache, origin);
+        auto.adopt(&store, false);
         Ok(auto)
     }
 
-    /// These backends with the caller's cost models as priors: no calibration, no cache. The
-    /// models are replaced by what Auto measures as it runs (see [`policy`] for how fast).
+    /// These backends with the caller's cost models as priors; no cache. What Auto measures
+    /// replaces the models as it runs (see `docs/selection.md` for how fast).
     pub fn with_models(
         backends: Vec<(Box<dyn Backend>, CostModel)>,
         force: Option<BackendKind>,
     ) -> Self {
-        let (candidates, priors): (Vec<Candidate>, Vec<Option<CostModel>>) = backends
+        let members = backends
             .into_iter()
-            .map(|(b, m)| (Candidate::new(b), Some(m)))
-            .unzip();
+            .enumerate()
+            .map(|(i, (b, prior))| (b.info().kind, format!("model {i}"), Member::Made(b), prior))
+            .collect();
+        Self::build(members, force, None, "given as priors".into())
+    }
+
+    fn build(
+        members: Vec<(BackendKind, String, Member, CostModel)>,
+        force: Option<BackendKind>,
+        cache: Option<PathBuf>,
+        origin: String,
+    ) -> Self {
+        let count = members.len();
+        let candidates = members
+            .into_iter()
+            .map(|(kind, identity, member, prior)| Candidate {
+                kind,
+                identity,
+                prior,
+                member,
+                failure: OnceLock::new(),
+                warm: AtomicBool::new(false),
+            })
+            .collect();
+        let learner = Learner {
+            entries: vec![Entries::default(); count],
+            spent: vec![vec![0.0; SIZES * CHUNKS]; count],
+            places: vec![Place::default(); SIZES * CHUNKS],
+            version: 0,
+            adapter: None,
+            unsaved: 0,
+            saved_at: None,
+        };
         Self {
             candidates,
             force,
-            policy: Policy::default(),
-            learned: Mutex::new(Learned {
-                history: History::new(priors),
-                runs_since_save: 0,
-                saved_at: Instant::now(),
-            }),
-            cache: None,
-            origin: Mutex::new("given as priors".into()),
-            skipped: Vec::new(),
+            learner: Mutex::new(learner),
+            cache,
+            origin,
+            pid: std::process::id(),
         }
     }
 
-    /// Calibrates the candidates with too few measured buckets, and saves.
-    fn calibrate_unknown(&self, budget: Duration) {
-        let unknown: Vec<usize> = {
-            let learned = lock(&self.learned);
-            (0..self.candidates.len())
-                .filter(|&i| learned.history.backend(i).observed().iter().count() < KNOWN_BUCKETS)
-                .collect()
-        };
-        if unknown.is_empty() {
-            return;
-        }
-        let started = Instant::now();
-        let backends: Vec<&dyn Backend> = unknown
-            .iter()
-            .map(|&i| self.candidates[i].backend.as_ref())
-            .collect();
-        let failures = calibrate::calibrate(&backends, budget, |j, n, chunks, t| {
-            let mut learned = lock(&self.learned);
-            self.policy
-                .observe(&mut learned.history, unknown[j], n, chunks, seconds(t));
-        });
-        for (j, failure) in failures.into_iter().enumerate() {
-            let c = &self.candidates[unknown[j]];
-            c.warm.store(true, Ordering::Relaxed);
-            if let Some(e) = failure {
-                c.fail(format!("calibration failed: {e}"));
+    /// The learner's state. A lock that cannot be had at once is waited for — unless this is a
+    /// process forked while another thread held it, where it will never come free.
+    fn learner(&self) -> Result<MutexGuard<'_, Learner>> {
+        match self.learner.try_lock() {
+            Ok(l) => Ok(l),
+            Err(TryLockError::Poisoned(e)) => Ok(e.into_inner()),
+            Err(TryLockError::WouldBlock) if std::process::id() != self.pid => {
+                Err(Error::Unavailable(
+                    "this Auto was in use in another thread when the process was forked: \
+                     make a new one in the child"
+                        .into(),
+                ))
+            }
+            Err(TryLockError::WouldBlock) => {
+                Ok(self.learner.lock().unwrap_or_else(|e| e.into_inner()))
             }
         }
-        let mut note = format!(
-            "calibrated now for {} backend(s) in {} ms",
-            unknown.len(),
-            started.elapsed().as_millis()
-        );
-        match self.save() {
-            Some(Ok(path)) => note += &format!(", saved to {}", path.display()),
-            Some(Err(e)) => note += &format!(", not saved ({e})"),
-            None => {}
-        }
-        let mut origin = lock(&self.origin);
-        *origin = if origin.is_empty() {
-            note
-        } else {
-            format!("{origin}; {note}")
-        };
     }
 
-    /// Writes this process's new observations into the cache file, merged with what is there.
-    /// `None` without a cache.
+    /// Replaces the entries of this Auto's backends with `store`'s, except those changed here
+    /// since `store` was read (`keep_touched`).
+    fn adopt(&self, store: &Store, keep_touched: bool) {
+        let Ok(mut l) = self.learner() else { return };
+        for (i, c) in self.candidates.iter().enumerate() {
+            let Some(saved) = store.get(&c.identity) else {
+                continue;
+            };
+            if c.kind == BackendKind::Gpu {
+                l.adapter = saved.adapter.clone().or(l.adapter.take());
+            }
+            for (&f, &e) in &saved.entries {
+                let mine = l.entries[i].get_mut(f);
+                if !(keep_touched && mine.touched) {
+                    *mine = e;
+                }
+            }
+        }
+        l.version += 1;
+    }
+
+    /// Writes the history into the cache file, merged entry by entry with what is there (another
+    /// process's newer entries are kept, and adopted here). `None` without a cache.
     pub fn save(&self) -> Option<std::io::Result<PathBuf>> {
         let path = self.cache.clone()?;
-        let mut learned = lock(&self.learned);
-        let fresh: Vec<(String, history::Saved)> = self
-            .candidates
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.identity.clone(), learned.history.backend(i).fresh_saved()))
-            .collect();
-        let result = cache::save(&path, &fresh).map(|merged| {
-            for (i, c) in self.candidates.iter().enumerate() {
-                let h = learned.history.backend_mut(i);
-                h.clear_fresh();
-                if let Some(saved) = merged.get(&c.identity) {
-                    h.rebase(saved);
-                }
+        let ours: Store = {
+            let Ok(mut l) = self.learner() else {
+                return Some(Err(std::io::Error::other("forked while in use")));
+            };
+            l.unsaved = 0;
+            l.saved_at = Some(Instant::now());
+            let adapter = l.adapter.clone();
+            let store = self.candidates.iter().enumerate().map(|(i, c)| {
+                let entries = l.entries[i].measured().map(|(f, e)| (f, *e)).collect();
+                let adapter = (c.kind == BackendKind::Gpu).then(|| adapter.clone()).flatten();
+                (c.identity.clone(), Saved { adapter, entries })
+            });
+            let store = store.collect();
+            for e in &mut l.entries {
+                e.untouch();
             }
+            store
+        };
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Some(cache::save(&path, &ours, now).map(|merged| {
+            self.adopt(&merged, true);
             path
-        });
-        learned.runs_since_save = 0;
-        learned.saved_at = Instant::now();
-        Some(result)
+        }))
     }
 
-    fn usable(&self, cpu_only: bool) -> Vec<bool> {
-        self.candidates
-            .iter()
-            .map(|c| {
-                c.failure().is_none()
-                    && !(cpu_only && c.info.kind == BackendKind::Gpu)
-                    && self.force.is_none_or(|k| k == c.info.kind)
-            })
-            .collect()
+    fn usable(&self, i: usize) -> bool {
+        let c = &self.candidates[i];
+        c.failure.get().is_none() && self.force.is_none_or(|k| k == c.kind)
     }
 
-    fn decide(&self, n: u128, chunks: u64, cpu_only: bool, commit: bool) -> Result<Decision> {
-        let usable = self.usable(cpu_only);
-        let mut learned = lock(&self.learned);
-        let decision = self
-            .policy
-            .decide(&learned.history, n, chunks, &usable, self.force.is_some())
-            .ok_or_else(|| match self.force {
-                Some(kind) => self.unavailable(kind),
-                None if self.candidates.is_empty() => {
-                    Error::Unavailable("no usable backend: Auto was given none".into())
-                }
-                None => Error::Unavailable(format!(
-                    "no usable backend: {}",
-                    self.candidates
-                        .iter()
-                        .filter_map(|c| c.failure().map(|f| format!("{}: {f}", c.info.kind)))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )),
-            })?;
-        if commit {
-            self.policy.commit(&mut learned.history, &decision);
+    fn predict(&self, l: &Learner, i: usize, n: u128, chunks: u64, f: Footprint) -> (Prediction, Basis) {
+        let e = l.entries[i].estimate(f);
+        let seconds = self.candidates[i].prior.seconds(n, chunks) * e.ln_ratio.exp();
+        let p = Prediction {
+            seconds,
+            doubt: e.doubt,
+            samples: e.samples,
+            unmeasured: e.basis == Basis::Prior,
+        };
+        (p, e.basis)
+    }
+
+    /// The choice for `n` elements in `chunks` chunks, and whether to time it.
+    fn decide(&self, n: u128, chunks: u64, timed: bool) -> Result<(Decision, Duration, Basis, bool)> {
+        let f = Footprint::of(n, chunks);
+        let mut l = self.learner()?;
+        let version = l.version;
+        let place = &mut l.places[index(f)];
+        place.calls = place.calls.wrapping_add(1);
+        let sample = place.calls % SAMPLE_EVERY == 0;
+        if let Some(m) = place.memo.filter(|m| m.version == version && self.force.is_none()) {
+            place.earned += SHARE * m.seconds;
+            if place.earned < m.due && self.usable(m.leader) {
+                let d = Decision {
+                    index: m.leader,
+                    leader: m.leader,
+                    chosen_by: ChosenBy::Predicted,
+                    price: 0.0,
+                    due: m.due,
+                };
+                let time = timed || sample || m.seconds >= SAMPLE_BELOW;
+                return Ok((d, secs(m.seconds), m.basis, time));
+            }
+            place.earned -= SHARE * m.seconds;
         }
-        Ok(decision)
+        let preds: Vec<Option<(Prediction, Basis)>> = (0..self.candidates.len())
+            .map(|i| self.usable(i).then(|| self.predict(&l, i, n, chunks, f)))
+            .collect();
+        let just: Vec<Option<Prediction>> = preds.iter().map(|p| p.map(|p| p.0)).collect();
+        let spent: Vec<f64> = l.spent.iter().map(|s| s[index(f)]).collect();
+        let earned = l.places[index(f)].earned;
+        let Some(mut d) = policy::decide(&just, earned, &spent) else {
+            return Err(self.none_usable());
+        };
+        let (lead, _) = preds[d.leader].expect("the leader is usable");
+        l.places[index(f)].earned += SHARE * lead.seconds;
+        if self.force.is_some() {
+            d = Decision {
+                index: d.leader,
+                chosen_by: ChosenBy::Forced,
+                ..d
+            };
+        }
+        l.spent[d.index][index(f)] += d.price;
+        let (p, basis) = preds[d.index].expect("the choice is usable");
+        if d.chosen_by == ChosenBy::Predicted {
+            l.places[index(f)].memo = Some(Memo {
+                version,
+                leader: d.leader,
+                seconds: p.seconds,
+                basis,
+                due: d.due,
+            });
+        }
+        let time = timed || sample || p.seconds >= SAMPLE_BELOW || d.chosen_by == ChosenBy::Explored;
+        Ok((d, secs(p.seconds), basis, time))
     }
 
-    fn unavailable(&self, kind: BackendKind) -> Error {
-        let mut why: Vec<String> = self
+    fn none_usable(&self) -> Error {
+        let why: Vec<String> = self
             .candidates
             .iter()
-            .filter(|c| c.info.kind == kind)
-            .filter_map(Candidate::failure)
+            .filter(|c| self.force.is_none_or(|k| k == c.kind))
+            .filter_map(|c| c.failure.get().map(|f| format!("{}: {f}", c.kind)))
             .collect();
-        if kind == BackendKind::Gpu {
-            why.extend(self.skipped.iter().cloned());
+        let why = if why.is_empty() { "none found".into() } else { why.join("; ") };
+        match self.force {
+            Some(BackendKind::Gpu) => Error::GpuUnavailable(format!("forced gpu: {why}")),
+            Some(kind) => Error::Unavailable(format!("forced {kind}: {why}")),
+            None => Error::Unavailable(format!("no usable backend: {why}")),
         }
-        let why = if why.is_empty() {
-            "none found".into()
-        } else {
-            why.join("; ")
+    }
+
+    /// Marks candidate `i` out for good.
+    fn fail(&self, i: usize, why: String) {
+        let _ = self.candidates[i].failure.set(why);
+        if let Ok(mut l) = self.learner() {
+            l.version += 1;
+        }
+    }
+
+    /// Candidate `i`'s backend, opening the GPU on first use.
+    fn open(&self, i: usize) -> Result<&dyn Backend> {
+        let c = &self.candidates[i];
+        let cell = match &c.member {
+            Member::Made(b) => return Ok(b.as_ref()),
+            Member::Gpu(cell) => cell,
         };
-        match kind {
-            BackendKind::Gpu => Error::GpuUnavailable(format!("forced gpu: {why}")),
-            other => Error::Unavailable(format!("forced {other}: {why}")),
+        if std::process::id() != self.pid {
+            // Its device, or the opening of it, belongs to the parent.
+            let e = Error::GpuUnavailable("this Auto was made before the process was forked".into());
+            self.fail(i, e.to_string());
+            return Err(e);
+        }
+        match cell.get_or_init(|| Gpu::with_options(GpuOptions::default())) {
+            Ok(gpu) => {
+                let actual = gpu.adapter().identity();
+                if let Ok(mut l) = self.learner()
+                    && l.adapter.as_ref() != Some(&actual)
+                {
+                    // Measured on another adapter (or nothing measured): start afresh.
+                    if l.adapter.is_some() {
+                        l.entries[i] = Entries::default();
+                    }
+                    l.adapter = Some(actual);
+                    l.version += 1;
+                }
+                Ok(gpu)
+            }
+            Err(e) => {
+                self.fail(i, e.to_string());
+                Err(e.clone())
+            }
         }
     }
 
-    /// The backend Auto considers fastest for `n` elements in the default chunks (a run may
-    /// explore another one instead; its report says so).
-    pub fn pick(&self, n: u128) -> Option<&BackendInfo> {
-        self.pick_for(n, default_chunks(n))
+    fn observe(&self, i: usize, n: u128, chunks: u64, took: Duration) {
+        let x = (took.as_secs_f64().max(1e-9) / self.candidates[i].prior.seconds(n, chunks)).ln();
+        let save = {
+            let Ok(mut l) = self.learner() else { return };
+            if l.entries[i].get_mut(Footprint::of(n, chunks)).add(x) {
+                l.version += 1;
+            }
+            l.unsaved += 1;
+            self.cache.is_some()
+                && match l.saved_at {
+                    None => true,
+                    Some(t) => l.unsaved % SAVE_CHECK == 0 && t.elapsed() >= SAVE_EVERY,
+                }
+        };
+        if save {
+            let _ = self.save();
+        }
     }
 
-    /// The backend Auto considers fastest for `n` elements in `chunks` chunks.
-    pub fn pick_for(&self, n: u128, chunks: u64) -> Option<&BackendInfo> {
-        let usable = self.usable(false);
-        let learned = lock(&self.learned);
-        self.policy
-            .decide(&learned.history, n, chunks, &usable, self.force.is_some())
-            .map(|d| &self.candidates[d.leader].info)
+    fn run_request(&self, request: &SumRequest<'_>, timed: bool) -> Result<AutoReport> {
+        let plan = request.plan()?;
+        let (n, chunks) = (plan.range().len(), plan.len());
+        let mut fallback: Option<String> = None;
+        loop {
+            let (d, predicted, basis, time) = self.decide(n.max(1), chunks.max(1), timed)?;
+            let c = &self.candidates[d.index];
+            let backend = match self.open(d.index) {
+                Ok(b) => b,
+                Err(e) if self.force.is_none() => {
+                    fallback = Some(format!("{} could not be opened ({e})", c.kind));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let cold = !c.warm.swap(true, Ordering::Relaxed);
+            match request.run_on(backend, time) {
+                Ok(report) => {
+                    if time && n > 0 {
+                        self.observe(d.index, n, chunks, report.elapsed);
+                    }
+                    let choice = Choice {
+                        chosen_by: d.chosen_by,
+                        predicted: Some((predicted, basis)),
+                        fallback: fallback.map(|f| format!("{f}; run on {} instead", c.kind)),
+                        cold,
+                    };
+                    return Ok(AutoReport { report, choice });
+                }
+                Err(e) if c.kind == BackendKind::Gpu && self.force.is_none() && e != Error::Cancelled => {
+                    let info = backend.info();
+                    let why = format!("{} on {} failed ({e}) and is not chosen again", c.kind, info.device);
+                    log::warn!("parsum: {why}");
+                    self.fail(d.index, e.to_string());
+                    fallback = Some(why);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
-    /// Every candidate backend's description, usable or not.
-    pub fn backends(&self) -> impl Iterator<Item = &BackendInfo> {
-        self.candidates.iter().map(|c| &c.info)
+    /// Runs `request` as [`SumRequest::run`] does, for callers who want only the sum: a short
+    /// sum is then timed only now and then.
+    pub(crate) fn sum_only(&self, request: &SumRequest<'_>) -> Result<u128> {
+        Ok(self.run_request(request, false)?.report.sum)
     }
 
-    /// Every candidate backend that is still usable, to run directly (as `--bench` does).
-    pub fn members(&self) -> impl Iterator<Item = &dyn Backend> {
-        self.candidates
-            .iter()
-            .filter(|c| c.failure().is_none())
-            .map(|c| c.backend.as_ref())
+    /// The backend Auto would pick for `n` elements in the default chunks (a run may explore
+    /// another one instead; its report says so); `None` when none is usable.
+    pub fn pick(&self, n: u128) -> Option<BackendKind> {
+        let chunks = default_chunks(n);
+        let f = Footprint::of(n.max(1), chunks);
+        let l = self.learner().ok()?;
+        let preds: Vec<Option<Prediction>> = (0..self.candidates.len())
+            .map(|i| self.usable(i).then(|| self.predict(&l, i, n.max(1), chunks, f).0))
+            .collect();
+        let spent: Vec<f64> = l.spent.iter().map(|s| s[index(f)]).collect();
+        let d = policy::decide(&preds, 0.0, &spent)?;
+        Some(self.candidates[d.leader].kind)
     }
 
-    /// Observations recorded so far (calibration included), for tests and tools.
-    pub fn observations(&self) -> u64 {
-        lock(&self.learned).history.recorded()
+    /// The backends, to run directly (as `--bench` does): the GPU is opened if it was not yet, and
+    /// left out if it cannot be.
+    pub fn backends(&self) -> Vec<&dyn Backend> {
+        (0..self.candidates.len())
+            .filter(|&i| self.usable(i))
+            .filter_map(|i| self.open(i).ok())
+            .collect()
     }
 
     /// What the next request of `n` elements in the default chunks would run on, and why.
@@ -403,199 +600,124 @@ impl Auto {
 
     /// What the next request of `n` elements in `chunks` chunks would run on, and why.
     pub fn explain_for(&self, n: u128, chunks: u64) -> Explanation {
-        let decision = self.decide(n, chunks, false, false);
-        let learned = lock(&self.learned);
-        let class = size_class(n);
-        let report = |i: usize, c: &Candidate| {
-            let h = learned.history.backend(i);
-            let p: Option<Prediction> = self.policy.predict(h, n, chunks);
-            let seen = h.observed();
-            let mut classes = vec![];
-            if let Some(lo) = seen.at_or_below(class) {
-                classes.push(lo);
-            }
-            if let Some(hi) = seen.at_or_above(class) {
-                classes.push(hi);
-            }
-            classes.dedup();
-            let buckets = classes
-                .into_iter()
-                .map(|k| {
-                    let b = h.bucket(k);
-                    BucketReport {
-                        elements: class_bounds(k),
-                        runs: b.weight,
-                        centre: Duration::from_secs_f64(b.centre().min(model::MAX_SECONDS)),
-                        spread: b.spread().exp(),
-                        outliers: b.gross,
-                    }
-                })
-                .collect();
-            let k = Some(*h.chunk_cost_overall()).filter(|k| k.is_observed());
-            CandidateReport {
-                info: c.info.clone(),
-                predicted: p.map(|p| (secs(p.seconds), p.basis)),
-                uncertainty: p.map_or(1.0, |p| p.uncertainty),
-                buckets,
-                chunk_cost: k.map(|k| secs(k.centre())),
-                failed: c.failure(),
-            }
+        let (n1, c1) = (n.max(1), chunks.max(1));
+        let f = Footprint::of(n1, c1);
+        let decision = self.decide_quietly(n1, c1, f);
+        let Ok(l) = self.learner() else {
+            return Explanation {
+                elements: n,
+                chunks,
+                lines: Vec::new(),
+                chosen_by: None,
+                reason: "forked while in use".into(),
+                origin: self.origin.clone(),
+            };
         };
-        let candidates: Vec<CandidateReport> = self
+        let lines: Vec<Line> = self
             .candidates
             .iter()
             .enumerate()
-            .map(|(i, c)| report(i, c))
-            .collect();
-        drop(learned);
-        let (picked, chosen_by, reason) = match &decision {
-            Ok(d) => {
-                let mine = &candidates[d.index];
-                let reason = match d.chosen_by {
-                    ChosenBy::Override => format!("PARSUM_BACKEND forces {}", mine.info.kind),
-                    ChosenBy::Explore => format!(
-                        "exploring: {} is not measured enough at this size to rule it out \
-                         (or its bounded re-check is due); the leader is {}",
-                        mine.info.kind, candidates[d.leader].info.kind
-                    ),
-                    _ => {
-                        let own = mine.predicted.map(|(t, _)| t).unwrap_or_default();
-                        let runner_up = candidates
-                            .iter()
-                            .enumerate()
-                            .filter(|(j, c)| *j != d.index && c.failed.is_none())
-                            .filter_map(|(_, c)| c.predicted.map(|(t, _)| (c, t)))
-                            .min_by_key(|(_, t)| *t);
-                        let basis = mine.predicted.map_or("", |(_, b)| b.as_str());
-                        match runner_up {
-                            Some((c, t)) => format!(
-                                "lowest predicted time ({basis}): {} against {} for {} \
-                                 ({:.1}x slower)",
-                                short(own),
-                                short(t),
-                                c.info.kind,
-                                t.as_secs_f64() / own.as_secs_f64().max(1e-12)
-                            ),
-                            None => "the only usable backend".into(),
-                        }
-                    }
+            .map(|(i, c)| {
+                let (p, basis) = self.predict(&l, i, n1, c1, f);
+                let e = l.entries[i].get(f);
+                let (name, device) = match &c.member {
+                    Member::Made(b) => (b.info().kernel.to_string(), b.info().device.to_string()),
+                    Member::Gpu(cell) => match cell.get() {
+                        Some(Ok(g)) => (g.info().kernel.to_string(), g.info().device.to_string()),
+                        _ => ("gpu".into(), "the default adapter (not opened yet)".into()),
+                    },
                 };
-                (Some(mine.info.clone()), Some(d.chosen_by), reason)
-            }
-            Err(e) => (None, None, e.to_string()),
+                let prior = c.prior.seconds(n1, c1);
+                Line {
+                    name,
+                    device,
+                    predicted: Some((secs(p.seconds), basis, p.doubt.exp())),
+                    entry: (e.count > 0.0).then(|| {
+                        (e.count, secs(prior * e.mean.exp()), e.spread().exp(), e.errors)
+                    }),
+                    failed: c.failure.get().cloned(),
+                    picked: decision.as_ref().is_ok_and(|d| d.index == i),
+                }
+            })
+            .collect();
+        drop(l);
+        let (chosen_by, reason) = match decision {
+            Ok(d) => (Some(d.chosen_by), self.reason(&lines, &d)),
+            Err(e) => (None, e.to_string()),
         };
         Explanation {
             elements: n,
             chunks,
-            candidates,
-            picked,
+            lines,
             chosen_by,
             reason,
-            origin: lock(&self.origin).clone(),
-            skipped: self.skipped.clone(),
+            origin: self.origin.clone(),
         }
     }
 
-    /// Records a finished run, and saves now and then.
-    fn learn(&self, i: usize, n: u128, chunks: u64, took: Duration) {
-        // A backend's first run in a process pays for warming it up: not a fair sample, unless
-        // it ran long enough for that to be noise — so a process that runs one long sum (the
-        // CLI) still teaches what it saw.
-        if !self.candidates[i].warm.swap(true, Ordering::Relaxed) && took < COLD_ENOUGH {
-            return;
-        }
-        let save_due = {
-            let mut learned = lock(&self.learned);
-            self.policy
-                .observe(&mut learned.history, i, n, chunks, seconds(took));
-            learned.runs_since_save += 1;
-            self.cache.is_some()
-                && learned.runs_since_save >= SAVE_AFTER_RUNS
-                && learned.saved_at.elapsed() >= SAVE_EVERY
-        };
-        if save_due {
-            let _ = self.save();
-        }
+    /// The decision for `f` without booking it.
+    fn decide_quietly(&self, n: u128, chunks: u64, f: Footprint) -> Result<Decision> {
+        let l = self.learner()?;
+        let preds: Vec<Option<Prediction>> = (0..self.candidates.len())
+            .map(|i| self.usable(i).then(|| self.predict(&l, i, n, chunks, f).0))
+            .collect();
+        let spent: Vec<f64> = l.spent.iter().map(|s| s[index(f)]).collect();
+        let d = policy::decide(&preds, l.places[index(f)].earned, &spent).ok_or_else(|| self.none_usable())?;
+        Ok(match self.force {
+            Some(_) => Decision {
+                index: d.leader,
+                chosen_by: ChosenBy::Forced,
+                ..d
+            },
+            None => d,
+        })
     }
 
-    fn selection(decision: &Decision) -> Selection {
-        Selection::new(
-            decision.chosen_by,
-            decision.predicted.map(|p| (secs(p.seconds), p.basis)),
-        )
+    fn reason(&self, lines: &[Line], d: &Decision) -> String {
+        let kind = |i: usize| self.candidates[i].kind;
+        let time = |i: usize| lines[i].predicted.map_or(Duration::ZERO, |p| p.0);
+        match d.chosen_by {
+            ChosenBy::Forced => format!("PARSUM_BACKEND forces {}", kind(d.index)),
+            ChosenBy::Explored => format!(
+                "exploring {}: it could be faster here, or its bounded re-check is due; the leader is {}",
+                kind(d.index),
+                kind(d.leader)
+            ),
+            ChosenBy::Predicted => {
+                let runner_up = (0..lines.len())
+                    .filter(|&j| j != d.index && self.usable(j))
+                    .min_by_key(|&j| time(j));
+                match runner_up {
+                    Some(j) => format!(
+                        "{} has the lowest predicted time, {:.3?} against {:.3?} for {} ({:.1}x)",
+                        kind(d.index),
+                        time(d.index),
+                        time(j),
+                        kind(j),
+                        time(j).as_secs_f64() / time(d.index).as_secs_f64().max(1e-12)
+                    ),
+                    None => format!("{} is the only usable backend", kind(d.index)),
+                }
+            }
+        }
     }
 }
 
-fn secs(s: f64) -> Duration {
-    // `clamp` lets NaN through, and `from_secs_f64(NaN)` panics.
-    let s = if s.is_nan() { 0.0 } else { s };
-    Duration::from_secs_f64(s.clamp(0.0, model::MAX_SECONDS))
-}
+impl Runner for Auto {
+    type Report = AutoReport;
 
-fn short(d: Duration) -> String {
-    format!("{d:.3?}")
+    fn run(&self, request: &SumRequest<'_>) -> Result<AutoReport> {
+        self.run_request(request, true)
+    }
 }
 
 impl Drop for Auto {
     fn drop(&mut self) {
-        if lock(&self.learned).history.has_fresh() {
+        let touched = self
+            .learner()
+            .is_ok_and(|l| l.entries.iter().any(|e| e.measured().any(|(_, e)| e.touched)));
+        if touched {
             let _ = self.save();
         }
-    }
-}
-
-impl Backend for Auto {
-    fn info(&self) -> BackendInfo {
-        let kinds: Vec<&str> = self
-            .candidates
-            .iter()
-            .map(|c| c.info.kind.as_str())
-            .collect();
-        BackendInfo::new(
-            BackendKind::Auto,
-            "auto",
-            format!("chooses among {}", kinds.join(", ")),
-            self.candidates
-                .iter()
-                .map(|c| c.info.threads)
-                .max()
-                .unwrap_or(1),
-        )
-    }
-
-    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
-        let plan = sink.plan();
-        let (n, chunks) = (plan.range().len(), plan.len());
-        let decision = self.decide(n.max(1), chunks.max(1), false, n > 0)?;
-        let first = &self.candidates[decision.index];
-        let started = Instant::now();
-        let err = match first.backend.sum_chunks(sink) {
-            Ok(_) => {
-                if n > 0 {
-                    self.learn(decision.index, n, chunks, started.elapsed());
-                }
-                return Ok(Ran::chosen(first.info.clone(), Self::selection(&decision)));
-            }
-            Err(Error::Cancelled) => return Err(Error::Cancelled),
-            Err(e) if first.info.kind != BackendKind::Gpu || self.force.is_some() => {
-                return Err(e);
-            }
-            Err(e) => e,
-        };
-        first.fail(err.to_string());
-        let second = self.decide(n.max(1), chunks.max(1), true, false)?;
-        let backup = &self.candidates[second.index];
-        let why = format!(
-            "{} on {} failed ({err}); redone on {} and not chosen again",
-            first.info.kind, first.info.device, backup.info.kind
-        );
-        log::warn!("parsum: {why}");
-        sink.restart();
-        let started = Instant::now();
-        backup.backend.sum_chunks(sink)?;
-        self.learn(second.index, n, chunks, started.elapsed());
-        let mut selection = Self::selection(&second);
-        selection.fallback = Some(why);
-        Ok(Ran::chosen(backup.info.clone(), selection))
     }
 }

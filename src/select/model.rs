@@ -1,13 +1,17 @@
-//! A caller's model of a backend's cost: latency + elements × per-element + chunks × per-chunk.
-//! [`crate::Auto`] treats it as a prior, replaced by what it measures.
+//! A cost model: latency + elements × per-element + chunks × per-chunk. Every backend has one as
+//! its prior — the caller's ([`crate::Auto::with_models`]) or a built-in guess — and Auto keeps
+//! what it measures relative to it.
 
 use std::time::Duration;
 
-/// Longest time any model predicts, in seconds (about 31 years): larger or non-finite inputs are
-/// clamped here, so no model can overflow a `Duration` or poison a comparison.
-pub const MAX_SECONDS: f64 = 1e9;
+use crate::backend::BackendKind;
 
-/// A straight-line cost model. Every field is finite and in `0..=MAX_SECONDS`.
+/// Longest time a model predicts, in seconds (about 31 years), and the shortest (a picosecond):
+/// inputs outside are clamped, so no model can overflow a `Duration` or poison a comparison.
+const MAX_SECONDS: f64 = 1e9;
+const MIN_SECONDS: f64 = 1e-12;
+
+/// A straight-line cost model.
 ///
 /// ```
 /// use std::time::Duration;
@@ -46,13 +50,6 @@ impl CostModel {
 
     /// `latency + elements ÷ elements_per_second` (chunks free); a rate that is not finite and
     /// positive means elements cost nothing.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use parsum::CostModel;
-    /// let simd = CostModel::from_rate(Duration::from_micros(30), 2.0e10);
-    /// assert_eq!(simd.predict(2_000_000_000, 1), Duration::from_micros(100_030));
-    /// ```
     pub fn from_rate(latency: Duration, elements_per_second: f64) -> Self {
         let per_element = if elements_per_second.is_finite() && elements_per_second > 0.0 {
             1.0 / elements_per_second
@@ -72,18 +69,25 @@ impl CostModel {
         self
     }
 
-    /// Predicted seconds for `elements` in `chunks` chunks (at most [`MAX_SECONDS`]).
-    pub fn seconds(&self, elements: u128, chunks: u64) -> f64 {
-        clamp(self.latency + elements as f64 * self.per_element + chunks as f64 * self.per_chunk)
-    }
-
     /// Predicted time for `elements` in `chunks` chunks.
     pub fn predict(&self, elements: u128, chunks: u64) -> Duration {
         Duration::from_secs_f64(self.seconds(elements, chunks))
     }
 
-    /// Seconds per chunk.
-    pub fn chunk_seconds(&self) -> f64 {
-        self.per_chunk
+    /// Predicted seconds, from a picosecond to [`MAX_SECONDS`].
+    pub(crate) fn seconds(&self, elements: u128, chunks: u64) -> f64 {
+        let s = self.latency + elements as f64 * self.per_element + chunks as f64 * self.per_chunk;
+        clamp(s).max(MIN_SECONDS)
+    }
+
+    /// parsum's own guess for its backends, before anything is measured. Only its shape matters
+    /// for long: measured times replace its level.
+    pub(crate) fn builtin(kind: BackendKind, threads: usize) -> Self {
+        let ns = |n: u64| Duration::from_nanos(n);
+        match kind {
+            BackendKind::Scalar => Self::from_rate(ns(50), 3e9).per_chunk(ns(10)),
+            BackendKind::Simd => Self::from_rate(ns(100), 1.5e10 * threads as f64).per_chunk(ns(15)),
+            BackendKind::Gpu => Self::from_rate(ns(200_000), 1e11).per_chunk(ns(5)),
+        }
     }
 }

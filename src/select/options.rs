@@ -1,35 +1,53 @@
 //! How [`crate::Auto`] is built, and the environment variables every path reads the same way.
 
-use std::time::Duration;
+use std::path::PathBuf;
 
 use crate::backend::BackendKind;
 use crate::env::var;
 use crate::error::{Error, Result};
-use crate::store::CacheSetting;
+
+/// Where [`crate::Auto`] keeps its history between processes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CacheSetting {
+    /// `PARSUM_CACHE_DIR`, else the user's cache directory (`$XDG_CACHE_HOME` or `~/.cache` on
+    /// Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows) joined with `parsum`.
+    #[default]
+    Default,
+    /// This directory.
+    Dir(PathBuf),
+    /// Nothing is read or written.
+    Off,
+}
+
+impl CacheSetting {
+    /// The directory this setting names, if any.
+    pub fn dir(&self) -> Option<PathBuf> {
+        match self {
+            Self::Default => crate::files::default_dir(),
+            Self::Dir(d) => Some(d.clone()),
+            Self::Off => None,
+        }
+    }
+}
 
 /// How [`crate::Auto`] is built.
 ///
 /// ```
-/// use std::time::Duration;
-/// use parsum::{AutoOptions, CacheSetting};
-/// let options = AutoOptions::default()
-///     .cache(CacheSetting::Off)
-///     .gpu(false)
-///     .calibration_budget(Duration::from_millis(50));
+/// use parsum::{AutoOptions, BackendKind, CacheSetting};
+/// let options = AutoOptions::default().cache(CacheSetting::Off).gpu(false);
 /// assert!(!options.gpu);
+/// assert_eq!(options.force(Some(BackendKind::Simd)).force, Some(BackendKind::Simd));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AutoOptions {
-    /// Where observations (and the GPU kernel choice) are kept.
+    /// Where the history is kept.
     pub cache: CacheSetting,
     /// Always use this kind of backend (what `PARSUM_BACKEND` sets); `None` chooses by request.
+    /// Backends of other kinds are then never made (a forced CPU never touches wgpu).
     pub force: Option<BackendKind>,
-    /// Time the first-use calibration aims to stay within (device creation excluded). Checked
-    /// before every measured run; the warm-ups and the three smallest sizes are run whatever it
-    /// says.
-    pub calibration_budget: Duration,
-    /// Look for GPU adapters.
+    /// Consider the GPU (opened only once a request could go to it).
     pub gpu: bool,
 }
 
@@ -38,19 +56,43 @@ impl Default for AutoOptions {
         Self {
             cache: CacheSetting::Default,
             force: None,
-            calibration_budget: Duration::from_millis(200),
             gpu: true,
         }
     }
 }
 
 impl AutoOptions {
-    /// The defaults, with `force` taken from `PARSUM_BACKEND`; every environment variable parsum
-    /// reads is checked (see [`check_environment`]).
+    /// The defaults, with `force` from `PARSUM_BACKEND` (`scalar`, `simd`, `gpu`; `auto` or empty
+    /// for none). Every environment variable parsum reads is checked first, and the first bad one
+    /// is an [`Error::Config`] naming it: `PARSUM_BACKEND`, `RAYON_NUM_THREADS` (0 to 1024, as
+    /// rayon reads it), `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`.
     pub fn from_env() -> Result<Self> {
-        check_environment()?;
+        if let Some(v) = var("RAYON_NUM_THREADS")? {
+            let max = crate::Simd::MAX_THREADS;
+            if !v.trim().parse::<usize>().is_ok_and(|n| n <= max) {
+                return Err(Error::Config(format!(
+                    "RAYON_NUM_THREADS={v}: expected a thread count from 1 to {max} (0: every core)"
+                )));
+            }
+        }
+        crate::backend::gpu::check_environment()?;
+        let force = match var("PARSUM_BACKEND")? {
+            None => None,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "" | "auto" => None,
+                "scalar" => Some(BackendKind::Scalar),
+                "simd" => Some(BackendKind::Simd),
+                "gpu" => Some(BackendKind::Gpu),
+                _ => {
+                    return Err(Error::Config(format!(
+                        "PARSUM_BACKEND={}: expected scalar, simd, gpu or auto",
+                        v.trim()
+                    )));
+                }
+            },
+        };
         Ok(Self {
-            force: backend_override()?,
+            force,
             ..Self::default()
         })
     }
@@ -67,60 +109,9 @@ impl AutoOptions {
         self
     }
 
-    /// Sets [`AutoOptions::calibration_budget`].
-    pub fn calibration_budget(mut self, budget: Duration) -> Self {
-        self.calibration_budget = budget;
-        self
-    }
-
     /// Sets [`AutoOptions::gpu`].
     pub fn gpu(mut self, on: bool) -> Self {
         self.gpu = on;
         self
     }
-}
-
-/// Reads a `PARSUM_BACKEND` value: `scalar`, `simd`, `gpu`, or `auto`/empty for no override.
-pub fn parse_override(value: &str) -> Result<Option<BackendKind>> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "" | "auto" => Ok(None),
-        "scalar" => Ok(Some(BackendKind::Scalar)),
-        "simd" => Ok(Some(BackendKind::Simd)),
-        "gpu" => Ok(Some(BackendKind::Gpu)),
-        _ => Err(Error::Config(format!(
-            "PARSUM_BACKEND={}: expected scalar, simd, gpu or auto",
-            value.trim()
-        ))),
-    }
-}
-
-/// `PARSUM_BACKEND`, read: unset, empty or `auto` is no override.
-pub fn backend_override() -> Result<Option<BackendKind>> {
-    var("PARSUM_BACKEND")?.map_or(Ok(None), |v| parse_override(&v))
-}
-
-/// Checks the environment variables parsum reads — `PARSUM_BACKEND`, `RAYON_NUM_THREADS` (1 to
-/// [`crate::backend::simd::MAX_THREADS`], or 0 for every core, as rayon reads it) and wgpu's
-/// `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF` — and names the first bad one.
-///
-/// ```
-/// // Whatever this machine's environment holds, the answer is a value, never a panic.
-/// let _ = parsum::select::check_environment();
-/// ```
-pub fn check_environment() -> Result<()> {
-    backend_override()?;
-    if let Some(v) = var("RAYON_NUM_THREADS")? {
-        let max = crate::backend::simd::MAX_THREADS;
-        match v.trim().parse::<usize>() {
-            Ok(n) if n <= max => {}
-            _ => {
-                return Err(Error::Config(format!(
-                    "RAYON_NUM_THREADS={v}: expected a thread count from 1 to {max} (0: every core)"
-                )));
-            }
-        }
-    }
-    #[cfg(feature = "gpu")]
-    crate::backend::gpu::adapter::check_environment()?;
-    Ok(())
 }

@@ -1,8 +1,12 @@
 //! Finding GPU adapters: the wgpu environment variables read the same way for every path
-//! (`Gpu::new`, `--backend gpu`, Auto), a bad value named in an error, and adapters told apart by
-//! their position in the list, never by a name that two cards may share.
+//! (`Gpu::new`, `--backend gpu`, Auto), a bad value named in an error, adapters told apart by
+//! their position in the list, never by a name that two cards may share — and OpenGL touched only
+//! where no Vulkan, Metal or DX12 adapter exists (Mesa's GL driver crashed under a memory limit
+//! that Vulkan met with a clean error).
 
-use crate::backend::gpu_options::{AdapterChoice, AdapterSummary};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::options::{AdapterChoice, AdapterSummary};
 use crate::env::var;
 use crate::error::{Error, Result};
 
@@ -68,14 +72,32 @@ pub(crate) fn check_environment() -> Result<()> {
     Ok(())
 }
 
-fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+/// The process that first made a wgpu instance: a process forked from it must not use wgpu (a
+/// driver's state does not survive `fork`), so it is refused there with a reason, never hung.
+static INSTANCE_PID: AtomicU32 = AtomicU32::new(0);
+
+/// `Err` in a process forked after wgpu was used.
+pub(crate) fn check_not_forked() -> Result<()> {
+    let first = INSTANCE_PID.load(Ordering::Relaxed);
+    if first != 0 && first != std::process::id() {
+        return Err(Error::GpuUnavailable(format!(
+            "wgpu was used in process {first} before this one was forked from it; \
+             a forked child cannot use the GPU (start it with 'spawn' or 'forkserver')"
+        )));
+    }
+    Ok(())
+}
+
+fn instance(backends: wgpu::Backends) -> Result<wgpu::Instance> {
+    check_not_forked()?;
+    let _ = INSTANCE_PID.compare_exchange(0, std::process::id(), Ordering::Relaxed, Ordering::Relaxed);
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     desc.backends = backends;
-    wgpu::Instance::new(desc)
+    Ok(wgpu::Instance::new(desc))
 }
 
 impl AdapterSummary {
-    pub(crate) fn of(index: usize, info: &wgpu::AdapterInfo) -> Self {
+    fn of(index: usize, info: &wgpu::AdapterInfo) -> Self {
         let driver = [info.driver.as_str(), info.driver_info.as_str()]
             .iter()
             .filter(|s| !s.is_empty())
@@ -95,17 +117,22 @@ impl AdapterSummary {
             pci,
         }
     }
-
-    /// True for an adapter through OpenGL, which parsum uses only when nothing else is there.
-    pub(crate) fn is_gl(&self) -> bool {
-        self.api == wgpu::Backend::Gl.to_str()
-    }
 }
 
-/// Every adapter wgpu finds on the APIs `WGPU_BACKEND` allows, in a stable order, with its index.
+/// Every adapter wgpu finds on the APIs `WGPU_BACKEND` allows, in a stable order, with its index:
+/// those on Vulkan, Metal and DX12, or on OpenGL when there are none.
 pub(crate) fn all() -> Result<Vec<(AdapterSummary, wgpu::Adapter)>> {
-    let backends = backends()?;
-    let found = pollster::block_on(instance(backends).enumerate_adapters(backends));
+    let allowed = backends()?;
+    let on = |apis: wgpu::Backends| -> Result<Vec<wgpu::Adapter>> {
+        if apis.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(pollster::block_on(instance(apis)?.enumerate_adapters(apis)))
+    };
+    let mut found = on(allowed - wgpu::Backends::GL)?;
+    if found.is_empty() {
+        found = on(allowed & wgpu::Backends::GL)?;
+    }
     Ok(found
         .into_iter()
         .enumerate()
@@ -113,8 +140,8 @@ pub(crate) fn all() -> Result<Vec<(AdapterSummary, wgpu::Adapter)>> {
         .collect())
 }
 
-/// Every adapter wgpu finds, as [`crate::adapters`] lists them.
-pub fn adapters() -> Result<Vec<AdapterSummary>> {
+/// Every adapter wgpu finds, as `--list` shows them.
+pub(crate) fn adapters() -> Result<Vec<AdapterSummary>> {
     Ok(all()?.into_iter().map(|(s, _)| s).collect())
 }
 
@@ -128,44 +155,45 @@ fn listing(all: &[(AdapterSummary, wgpu::Adapter)]) -> String {
         .join(", ")
 }
 
-/// The adapters whose name is `wanted` (case-insensitive), else those whose name contains it;
-/// of those, the ones through GL only when there is no other (the same device is often listed
-/// twice, through Vulkan and through GL, under one name).
-pub(crate) fn matching<'a>(
+/// The adapters whose name is `wanted` (case-insensitive), else those whose name contains it.
+fn matching<'a>(
     all: &'a [(AdapterSummary, wgpu::Adapter)],
     wanted: &str,
 ) -> Vec<&'a (AdapterSummary, wgpu::Adapter)> {
     let needle = wanted.trim().to_lowercase();
-    let exact: Vec<_> = all
-        .iter()
-        .filter(|(s, _)| s.name.to_lowercase() == needle)
-        .collect();
-    let mut found = if exact.is_empty() {
+    let named = |exact: bool| -> Vec<_> {
         all.iter()
-            .filter(|(s, _)| s.name.to_lowercase().contains(&needle))
+            .filter(|(s, _)| {
+                let name = s.name.to_lowercase();
+                if exact { name == needle } else { name.contains(&needle) }
+            })
             .collect()
-    } else {
-        exact
     };
-    if found.iter().any(|(s, _)| !s.is_gl()) {
-        found.retain(|(s, _)| !s.is_gl());
-    }
-    found
+    let exact = named(true);
+    if exact.is_empty() { named(false) } else { exact }
 }
 
 /// The adapter `choice` names, with its summary.
 pub(crate) fn choose(choice: &AdapterChoice) -> Result<(AdapterSummary, wgpu::Adapter)> {
-    let backends = backends()?;
-    let tried = format!("{backends:?}");
-    let by_name = |wanted: &str, from: &str| -> Result<(AdapterSummary, wgpu::Adapter)> {
-        let all = all()?;
-        let found = matching(&all, wanted);
-        match found.as_slice() {
+    if matches!(choice, AdapterChoice::Name(n) if n.trim().is_empty()) {
+        return Err(Error::Config(
+            "an empty adapter name matches every adapter: give a name or an index".into(),
+        ));
+    }
+    let tried = format!("{:?}", backends()?);
+    let mut all = all()?;
+    let missing = |what: String, all: &[(AdapterSummary, wgpu::Adapter)]| {
+        let hint = if all.is_empty() {
+            "; on Linux install a Vulkan driver (e.g. Debian's libvulkan1 and mesa-vulkan-drivers)"
+        } else {
+            ""
+        };
+        Error::GpuUnavailable(format!("{what} on {tried}; found: {}{hint}", listing(all)))
+    };
+    let by_name = |wanted: &str, from: &str, all: &[(AdapterSummary, wgpu::Adapter)]| {
+        match matching(all, wanted).as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(Error::GpuUnavailable(format!(
-                "{from}: no adapter named like '{wanted}' on {tried}; found: {}",
-                listing(&all)
-            ))),
+            [] => Err(missing(format!("{from}: no adapter named like '{wanted}'"), all)),
             several => Err(Error::GpuUnavailable(format!(
                 "{from}: '{wanted}' matches {} adapters ({}); name one by its index instead",
                 several.len(),
@@ -178,41 +206,40 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<(AdapterSummary, wgpu::Ad
         }
     };
     match choice {
-        AdapterChoice::Index(i) => {
-            let mut all = all()?;
-            if *i < all.len() {
-                Ok(all.swap_remove(*i))
-            } else {
-                Err(Error::GpuUnavailable(format!(
-                    "no adapter at index {i} on {tried}; found: {}",
-                    listing(&all)
-                )))
+        AdapterChoice::Index(i) if *i < all.len() => Ok(all.swap_remove(*i)),
+        AdapterChoice::Index(i) => Err(missing(format!("no adapter at index {i}"), &all)),
+        AdapterChoice::Name(name) => by_name(name, "adapter", &all),
+        AdapterChoice::Default => match adapter_name_from_env()? {
+            Some(name) => by_name(&name, "WGPU_ADAPTER_NAME", &all),
+            None => {
+                let pref = power_preference()?;
+                let best = all
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(i, (s, _))| (preference(pref, &s.device_type), *i))
+                    .map(|(i, _)| i);
+                match best {
+                    Some(i) => Ok(all.swap_remove(i)),
+                    None => Err(missing("wgpu found no adapter".into(), &all)),
+                }
             }
-        }
-        AdapterChoice::Name(name) => by_name(name, "adapter"),
-        AdapterChoice::Default => {
-            if let Some(name) = adapter_name_from_env()? {
-                return by_name(&name, "WGPU_ADAPTER_NAME");
-            }
-            let instance = instance(backends);
-            let adapter =
-                pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-                    power_preference: power_preference()?,
-                    ..Default::default()
-                }))
-                .map_err(|e| {
-                    Error::GpuUnavailable(format!(
-                        "wgpu found no adapter on {tried} ({e}); on Linux install a Vulkan driver \
-                     (e.g. Debian's libvulkan1 and mesa-vulkan-drivers)"
-                    ))
-                })?;
-            // Its index in the list, so that it is named the same way as every other.
-            let info = adapter.get_info();
-            let index = all()?
-                .iter()
-                .position(|(_, a)| a.get_info() == info)
-                .unwrap_or(0);
-            Ok((AdapterSummary::of(index, &info), adapter))
-        }
+        },
     }
+}
+
+/// How much `power` prefers an adapter of `device_type` (lower first), as wgpu's own
+/// `request_adapter` orders them.
+fn preference(power: wgpu::PowerPreference, device_type: &str) -> u8 {
+    use wgpu::DeviceType as D;
+    let order: &[D] = match power {
+        wgpu::PowerPreference::LowPower => &[D::IntegratedGpu, D::DiscreteGpu, D::VirtualGpu, D::Cpu],
+        wgpu::PowerPreference::HighPerformance => {
+            &[D::DiscreteGpu, D::IntegratedGpu, D::VirtualGpu, D::Cpu]
+        }
+        _ => &[],
+    };
+    order
+        .iter()
+        .position(|d| format!("{d:?}") == device_type)
+        .map_or(order.len() as u8, |p| p as u8)
 }

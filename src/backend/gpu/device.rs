@@ -3,9 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::lock;
-use crate::backend::batch::BatchLimits;
-use crate::backend::gpu_options::AdapterSummary;
+use super::batches::BatchLimits;
+use super::options::AdapterSummary;
+use super::wgpu_backend::lock;
 use crate::error::{Error, Result};
 
 /// A wgpu device and queue with what parsum needs to know about them.

@@ -1,24 +1,15 @@
-//! The two kernel variants: building their pipelines, checking them on the device, and choosing
-//! between them — by a timing race the first time on an adapter, then by what was remembered, so
-//! a process start does not race again and a cache key never depends on a race's outcome.
+//! The two kernel variants: building their pipelines, checking them on the device, and the fixed
+//! rule that picks one — native-u64 where the device offers `SHADER_INT64`, else u32-pairs (and
+//! u32-pairs too when native-u64 fails its self-test).
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-use serde::{Deserialize, Serialize};
-
+use super::batches::{BatchLimits, Batches};
 use super::buffers::{Buffers, bind_group_layout};
 use super::device::Device;
-use super::submit::{Pipelines, run_batch};
-use crate::backend::batch::{BatchLimits, Batches};
-use crate::backend::gpu_options::GpuKernel;
+use super::options::GpuKernel;
+use super::submit::{Pipelines, submit};
 use crate::chunk::{ChunkPlan, Chunking};
 use crate::error::{Error, Result};
 use crate::range::SumRange;
-use crate::store::{self, CacheSetting};
-
-/// The race stops doubling its size once one run takes this long.
-const RACE_TIME: Duration = Duration::from_millis(2);
 
 fn shader_source(kernel: GpuKernel) -> String {
     let variant = match kernel {
@@ -72,23 +63,20 @@ pub(super) fn pipelines(
 }
 
 /// Sums `range` in `chunks` chunks with `pipelines`, in batches cut under `limits` (at most the
-/// device's: its buffers are sized for those), and checks every chunk against the closed form;
-/// returns the device time (wall time without timestamp queries).
-pub(super) fn checked_sum(
+/// device's: its buffers are sized for those), and checks every chunk against the closed form.
+fn checked_sum(
     dev: &Device,
     bufs: &Buffers,
     pipelines: &Pipelines,
     range: SumRange,
     chunks: u64,
     limits: BatchLimits,
-) -> Result<Duration> {
+) -> Result<()> {
     let plan = ChunkPlan::new(range, Chunking::Count(chunks))?;
-    let started = Instant::now();
-    let mut kernel = Duration::ZERO;
     let mut sums = Vec::new();
     let mut partial = 0u128;
     for batch in Batches::new(&plan, limits) {
-        let (got, time) = run_batch(
+        let (got, _) = submit(
             dev,
             bufs,
             pipelines,
@@ -96,7 +84,6 @@ pub(super) fn checked_sum(
             #[cfg(test)]
             None,
         )?;
-        kernel += time.unwrap_or_default();
         for (segment, sum) in batch.segments.iter().zip(got) {
             partial = partial.wrapping_add(sum);
             if segment.ends_chunk {
@@ -122,11 +109,7 @@ pub(super) fn checked_sum(
             chunk.closed_form()
         )));
     }
-    Ok(if dev.timestamp_period.is_some() {
-        kernel
-    } else {
-        started.elapsed()
-    })
+    Ok(())
 }
 
 /// A range whose chunks cross a multiple of 2^32, values above 2^63 and one-element chunks, and
@@ -172,128 +155,16 @@ pub(super) fn long_run_cases(device: BatchLimits) -> [(SumRange, u64, BatchLimit
     [7, 400, 5000].map(|chunks| (range, chunks, limits))
 }
 
-/// Times `a` against `b` on the same ranges, interleaved, best of two each; the faster wins. A
-/// kernel whose sum is wrong loses whatever its speed.
-pub(super) fn race(
-    dev: &Device,
-    bufs: &Buffers,
-    (a, pa): (GpuKernel, &Pipelines),
-    (b, pb): (GpuKernel, &Pipelines),
-) -> Result<(GpuKernel, Vec<(GpuKernel, Duration)>)> {
-    // At most 16 submissions a run, whatever `max_batch_elements` says: a tiny batch size must
-    // not turn the race into millions of submissions.
-    let most = dev.limits.max_elements.saturating_mul(16).min(1 << 32);
-    if most < 1 << 16 {
-        // Too little to time apart from noise: the first candidate (native-u64 where the device
-        // has it), not remembered.
-        return Ok((a, Vec::new()));
-    }
-    let mut n: u64 = (1 << 22).min(most);
-    loop {
-        let t = checked_sum(dev, bufs, pa, SumRange::new(0..n)?, 1, dev.limits)?;
-        if t >= RACE_TIME || n >= most {
-            break;
-        }
-        n *= 2;
-    }
-    let range = SumRange::new(0..n)?;
-    let mut best = [Duration::MAX; 2];
-    for _ in 0..2 {
-        for (slot, p) in [(0, pa), (1, pb)] {
-            match checked_sum(dev, bufs, p, range, 1, dev.limits) {
-                Ok(t) => best[slot] = best[slot].min(t),
-                Err(Error::Gpu(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    if best.iter().all(|&t| t == Duration::MAX) {
-        return Err(Error::Gpu(format!(
-            "{}: both kernels failed the timing race",
-            dev.adapter.name
-        )));
-    }
-    let timings = vec![(a, best[0]), (b, best[1])];
-    Ok((if best[1] < best[0] { b } else { a }, timings))
-}
-
-/// What was remembered about kernel choices, one entry per adapter (by identity).
-#[derive(Serialize, Deserialize, Default)]
-struct Remembered {
-    version: String,
-    choices: Vec<(String, String)>,
-}
-
-/// At most this many adapters are remembered.
-const MAX_REMEMBERED: usize = 64;
-
-fn file(cache: &CacheSetting) -> Option<PathBuf> {
-    let name = if cfg!(debug_assertions) {
-        "gpu-kernels-debug.json"
-    } else {
-        "gpu-kernels.json"
-    };
-    cache.dir().map(|d| d.join(name))
-}
-
-fn load(path: &std::path::Path) -> Remembered {
-    store::read(path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Remembered>(&bytes).ok())
-        .filter(|r| r.version == env!("CARGO_PKG_VERSION"))
-        .unwrap_or_default()
-}
-
-/// The kernel remembered for this adapter, if any (and only one the device can run).
-pub(super) fn remembered(cache: &CacheSetting, adapter: &str, int64: bool) -> Option<GpuKernel> {
-    let path = file(cache)?;
-    load(&path)
-        .choices
-        .iter()
-        .find(|(a, _)| a == adapter)
-        .and_then(|(_, k)| GpuKernel::from_name(k))
-        .filter(|k| int64 || *k == GpuKernel::U32Pairs)
-}
-
-/// Remembers `kernel` for this adapter; failing to write only means racing again next time.
-pub(super) fn remember(cache: &CacheSetting, adapter: &str, kernel: GpuKernel) {
-    let Some(path) = file(cache) else { return };
-    let mut r = load(&path);
-    r.version = env!("CARGO_PKG_VERSION").into();
-    r.choices.retain(|(a, _)| a != adapter);
-    r.choices
-        .push((adapter.to_string(), kernel.name().to_string()));
-    let excess = r.choices.len().saturating_sub(MAX_REMEMBERED);
-    r.choices.drain(..excess);
-    if let Ok(bytes) = serde_json::to_vec_pretty(&r) {
-        let _ = store::write(&path, &bytes);
-    }
-}
-
 /// The layout, buffers and pipelines of a device, with the kernel chosen and checked.
 pub(super) struct Chosen {
     pub kernel: GpuKernel,
     pub pipelines: Pipelines,
     pub buffers: Buffers,
-    pub timings: Vec<(GpuKernel, Duration)>,
 }
 
-/// Builds what `dev` needs and picks the kernel: `forced`, else remembered, else raced.
-pub(super) fn choose(
-    dev: &Device,
-    forced: Option<GpuKernel>,
-    cache: &CacheSetting,
-) -> Result<Chosen> {
-    choose_from(dev, forced, cache, true)
-}
-
-/// [`choose`], consulting what was remembered only when `recall` is set.
-fn choose_from(
-    dev: &Device,
-    forced: Option<GpuKernel>,
-    cache: &CacheSetting,
-    recall: bool,
-) -> Result<Chosen> {
+/// Builds what `dev` needs and picks the kernel: `forced`, else by the device's features; every
+/// candidate must pass its self-test before it is used (which also warms it up).
+pub(super) fn choose(dev: &Device, forced: Option<GpuKernel>) -> Result<Chosen> {
     if forced == Some(GpuKernel::NativeU64) && !dev.int64 {
         return Err(Error::GpuUnavailable(format!(
             "{}: the native-u64 kernel needs SHADER_INT64, which this adapter lacks",
@@ -303,20 +174,14 @@ fn choose_from(
     let scope = dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
     let layout = bind_group_layout(&dev.device);
     let buffers = Buffers::new(dev, &layout);
-    let identity = dev.adapter.identity();
-    let known = forced.or_else(|| {
-        recall
-            .then(|| remembered(cache, &identity, dev.int64))
-            .flatten()
-    });
-    let candidates: Vec<GpuKernel> = match known {
+    let candidates = match forced {
         Some(k) => vec![k],
         None if dev.int64 => vec![GpuKernel::NativeU64, GpuKernel::U32Pairs],
         None => vec![GpuKernel::U32Pairs],
     };
     let built: Vec<(GpuKernel, Pipelines)> = candidates
-        .iter()
-        .map(|&k| (k, pipelines(dev, &layout, k)))
+        .into_iter()
+        .map(|k| (k, pipelines(dev, &layout, k)))
         .collect();
     if let Some(e) = pollster::block_on(scope.pop()) {
         return Err(Error::GpuUnavailable(format!(
@@ -324,46 +189,23 @@ fn choose_from(
             dev.adapter.describe()
         )));
     }
-    // Every candidate must give right sums before it can be chosen (this also warms it up).
-    let mut passed = Vec::new();
     let mut failures = Vec::new();
-    for (k, p) in built {
-        match self_test(dev, &buffers, &p) {
-            Ok(()) => passed.push((k, p)),
-            Err(Error::Gpu(e)) => failures.push(format!("{}: {e}", k.name())),
+    for (kernel, pipelines) in built {
+        match self_test(dev, &buffers, &pipelines) {
+            Ok(()) => {
+                return Ok(Chosen {
+                    kernel,
+                    pipelines,
+                    buffers,
+                });
+            }
+            Err(Error::Gpu(e)) => failures.push(format!("{}: {e}", kernel.name())),
             Err(e) => return Err(e),
         }
     }
-    let mut timings = Vec::new();
-    let (kernel, pipelines) = match passed.len() {
-        // A remembered kernel that no longer passes (a new driver, say): race afresh, and
-        // remember the new winner instead.
-        0 if forced.is_none() && known.is_some() => {
-            return choose_from(dev, None, cache, false);
-        }
-        0 => {
-            return Err(Error::GpuUnavailable(format!(
-                "{}: no kernel passed its self-test ({})",
-                dev.adapter.describe(),
-                failures.join("; ")
-            )));
-        }
-        1 => passed.pop().expect("one kernel"),
-        _ => {
-            let (b, pb) = passed.pop().expect("two kernels");
-            let (a, pa) = passed.pop().expect("two kernels");
-            let (winner, t) = race(dev, &buffers, (a, &pa), (b, &pb))?;
-            if !t.is_empty() {
-                remember(cache, &identity, winner);
-            }
-            timings = t;
-            if winner == a { (a, pa) } else { (b, pb) }
-        }
-    };
-    Ok(Chosen {
-        kernel,
-        pipelines,
-        buffers,
-        timings,
-    })
+    Err(Error::GpuUnavailable(format!(
+        "{}: no kernel passed its self-test ({})",
+        dev.adapter.describe(),
+        failures.join("; ")
+    )))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::buffers::{Buffers, STAMPS};
 use super::device::{Device, PARTIAL};
-use crate::backend::batch::Batch;
+use super::batches::Batch;
 use crate::error::Result;
 
 /// Longest wait for one submission before the call gives up (a healthy batch takes milliseconds).
@@ -42,7 +42,7 @@ pub(super) struct Pipelines {
 }
 
 /// Runs one batch; returns each segment's exact sum and the pass's device time.
-pub(super) fn run_batch(
+pub(super) fn submit(
     dev: &Device,
     bufs: &Buffers,
     pipelines: &Pipelines,

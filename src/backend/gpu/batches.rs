@@ -17,53 +17,53 @@
 use crate::chunk::ChunkPlan;
 
 /// Invocations per workgroup; must match `WG` in `shaders/range_sum.wgsl`.
-pub const WORKGROUP: u32 = 256;
+pub(crate) const WORKGROUP: u32 = 256;
 /// Most values in one batch: offsets within a batch fit a u32.
-pub const MAX_BATCH: u64 = 1 << 32;
+pub(crate) const MAX_BATCH: u64 = 1 << 32;
 /// Segments per batch by default: a 1 MiB table of starts and 4 MiB of sums.
-pub const MAX_SEGMENTS: usize = 1 << 18;
+pub(crate) const MAX_SEGMENTS: usize = 1 << 18;
 /// Fewest values one invocation adds, on every device: one 16-value trip of the shader's loop.
-pub const MIN_PER_INVOCATION: u32 = 16;
+pub(crate) const MIN_PER_INVOCATION: u32 = 16;
 /// Most values one invocation adds on a GPU. High because each invocation has a fixed cost
 /// (segment lookups, the workgroup's reduction); bounded so that no submission runs for long.
-pub const MAX_PER_INVOCATION: u32 = 16384;
+pub(crate) const MAX_PER_INVOCATION: u32 = 16384;
 /// Most values one invocation adds on a CPU device: no watchdog there, and each workgroup costs
 /// far more (on llvmpipe 4096 values per invocation ran 10^9 values 1.12× slower than 16384 did,
 /// and 65536 ran 10^9 in 10^5 chunks 1.25× faster than 16384).
-pub const MAX_PER_INVOCATION_CPU: u32 = 65536;
+pub(crate) const MAX_PER_INVOCATION_CPU: u32 = 65536;
 /// How far a batch may shrink the run per invocation below what its size asks for, so that no run
 /// holds more than one segment boundary (the shader's uniform loop; see `one_cut`). Past this,
 /// workgroups get too many and the batch is added piece by piece instead. On lavapipe, 10^9 in
 /// chunks of 4·10^4: shrunk 2× 76–84 ms, piece by piece 112–125 ms; chunks of 1.6·10^4: shrunk
 /// 4× 82–135 ms, piece by piece 73–81 ms.
-pub const MAX_SHRINK: u32 = 2;
+pub(crate) const MAX_SHRINK: u32 = 2;
 /// Workgroups a batch aims for on a GPU: a few waves on a large one.
-pub const TARGET_GROUPS: u64 = 8192;
+pub(crate) const TARGET_GROUPS: u64 = 8192;
 /// Workgroups a batch aims for on a CPU device (lavapipe): a few per core of a small machine,
 /// since each workgroup costs a CPU implementation far more than a GPU (~0.1 ms for lavapipe's
 /// segmented scan). On lavapipe with 2 cores, 16 instead of 64 made 10^6 values in 100 chunks
 /// 2.5–5× faster (6.9 → 1.8–2.7 ms) and left 10^9 unchanged.
-pub const TARGET_GROUPS_CPU: u64 = 16;
+pub(crate) const TARGET_GROUPS_CPU: u64 = 16;
 
 /// Limits of one batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchLimits {
+pub(crate) struct BatchLimits {
     /// Most elements in one submission, 1 to [`MAX_BATCH`].
-    pub max_elements: u64,
+    pub(crate) max_elements: u64,
     /// Most segments in one submission, at least 1.
-    pub max_segments: usize,
+    pub(crate) max_segments: usize,
     /// Most workgroups per grid dimension on the device.
-    pub max_groups_per_dim: u32,
+    pub(crate) max_groups_per_dim: u32,
     /// Workgroups a batch aims for ([`TARGET_GROUPS`] or [`TARGET_GROUPS_CPU`]).
-    pub target_groups: u64,
+    pub(crate) target_groups: u64,
     /// Most values one invocation adds ([`MAX_PER_INVOCATION`] or [`MAX_PER_INVOCATION_CPU`]);
     /// rounded down to a power of two, at least [`MIN_PER_INVOCATION`].
-    pub max_per_invocation: u32,
+    pub(crate) max_per_invocation: u32,
 }
 
 impl BatchLimits {
     /// Limits for a GPU (`cpu_device` false) or a CPU device such as lavapipe.
-    pub fn new(max_elements: u64, max_groups_per_dim: u32, cpu_device: bool) -> Self {
+    pub(crate) fn new(max_elements: u64, max_groups_per_dim: u32, cpu_device: bool) -> Self {
         Self {
             max_elements: max_elements.clamp(1, MAX_BATCH),
             max_segments: MAX_SEGMENTS,
@@ -85,7 +85,7 @@ impl BatchLimits {
     /// the run per invocation a batch gets at most `target_groups`; where it is clamped at
     /// `max_per_invocation`, one group per 256 such runs; runs shrunk by up to [`MAX_SHRINK`] (for
     /// one boundary per run) multiply either count by as much.
-    pub fn max_groups(&self) -> u64 {
+    pub(crate) fn max_groups(&self) -> u64 {
         let elements = self.max_elements.clamp(1, MAX_BATCH);
         let per_group = |k: u32| WORKGROUP as u64 * k.max(1) as u64;
         let most_per_invocation = most_per_invocation(self);
@@ -100,52 +100,52 @@ impl BatchLimits {
 
 /// A piece of one chunk inside a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Segment {
+pub(crate) struct Segment {
     /// The chunk it belongs to.
-    pub chunk: u64,
+    pub(crate) chunk: u64,
     /// Offset of its first value from the batch's first value.
-    pub start: u32,
+    pub(crate) start: u32,
     /// True when this is the chunk's last segment.
-    pub ends_chunk: bool,
+    pub(crate) ends_chunk: bool,
 }
 
 /// A segment whose values fall into more than one workgroup: the second dispatch adds its
 /// partials from workgroups `first_group..=last_group`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Crossing {
+pub(crate) struct Crossing {
     /// Index of the segment in its batch.
-    pub segment: u32,
+    pub(crate) segment: u32,
     /// Workgroup holding the segment's first value.
-    pub first_group: u32,
+    pub(crate) first_group: u32,
     /// Workgroup holding its last value.
-    pub last_group: u32,
+    pub(crate) last_group: u32,
 }
 
 /// One submission's worth of values.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Batch {
+pub(crate) struct Batch {
     /// Value at offset 0.
-    pub first: u64,
+    pub(crate) first: u64,
     /// Values in the batch, 1 to [`MAX_BATCH`].
-    pub len: u64,
+    pub(crate) len: u64,
     /// The segments, in order; the first starts at offset 0.
-    pub segments: Vec<Segment>,
+    pub(crate) segments: Vec<Segment>,
     /// Values each invocation adds (a power of two).
-    pub per_invocation: u32,
+    pub(crate) per_invocation: u32,
     /// True when no invocation's run holds more than one segment boundary: the shader then adds
     /// each run in one uniform loop (see `shaders/range_sum.wgsl`).
-    pub one_cut: bool,
+    pub(crate) one_cut: bool,
     /// Workgroups in the batch.
-    pub groups: u32,
+    pub(crate) groups: u32,
     /// Workgroups per row of the grid (`x`); rows are `y`.
-    pub groups_per_row: u32,
+    pub(crate) groups_per_row: u32,
     /// Segments that the second dispatch puts together.
-    pub crossings: Vec<Crossing>,
+    pub(crate) crossings: Vec<Crossing>,
 }
 
 impl Batch {
     /// The `(x, y)` workgroup grid of `count` workgroups.
-    pub fn grid(&self, count: u32) -> (u32, u32) {
+    pub(crate) fn grid(&self, count: u32) -> (u32, u32) {
         (
             self.groups_per_row.min(count.max(1)),
             count.div_ceil(self.groups_per_row).max(1),
@@ -153,7 +153,7 @@ impl Batch {
     }
 
     /// Offset of the last value of segment `i`.
-    pub fn segment_end(&self, i: usize) -> u32 {
+    pub(crate) fn segment_end(&self, i: usize) -> u32 {
         match self.segments.get(i + 1) {
             Some(next) => next.start - 1,
             None => (self.len - 1) as u32,
@@ -198,7 +198,7 @@ fn runs(len: u64, segments: &[Segment], limits: &BatchLimits) -> (u32, bool) {
 }
 
 /// Iterates over the batches of a plan.
-pub struct Batches<'a> {
+pub(crate) struct Batches<'a> {
     plan: &'a ChunkPlan,
     limits: BatchLimits,
     chunk: u64,
@@ -208,7 +208,7 @@ pub struct Batches<'a> {
 
 impl<'a> Batches<'a> {
     /// The batches of `plan` under `limits`.
-    pub fn new(plan: &'a ChunkPlan, limits: BatchLimits) -> Self {
+    pub(crate) fn new(plan: &'a ChunkPlan, limits: BatchLimits) -> Self {
         let limits = BatchLimits {
             max_elements: limits.max_elements.clamp(1, MAX_BATCH),
             max_segments: limits.max_segments.max(1),

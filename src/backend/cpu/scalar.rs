@@ -1,9 +1,7 @@
 //! One core, one add per element.
 
-use std::sync::{Arc, OnceLock};
-
-use super::cpu_run::{self, Kernel, Tuning};
-use super::{Backend, BackendInfo, BackendKind, Ran, cpu_name};
+use super::{Kernel, cpu_name, pieces};
+use crate::backend::{Backend, BackendInfo, BackendKind};
 use crate::error::Result;
 use crate::verify::ChunkSink;
 
@@ -15,13 +13,23 @@ use crate::verify::ChunkSink;
 /// assert_eq!(report.sum, 499_999_500_000);
 /// # Ok::<(), parsum::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Scalar;
+#[derive(Debug, Clone)]
+pub struct Scalar {
+    info: BackendInfo,
+}
 
 impl Scalar {
     /// The scalar backend (nothing to set up).
     pub fn new() -> Self {
-        Self
+        Self {
+            info: BackendInfo::new(BackendKind::Scalar, "scalar/add-carry", cpu_name(), 1),
+        }
+    }
+}
+
+impl Default for Scalar {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -35,16 +43,12 @@ impl Kernel for AddCarry {
 }
 
 impl Backend for Scalar {
-    fn info(&self) -> BackendInfo {
-        BackendInfo::new(BackendKind::Scalar, "scalar/add-carry", cpu_name(), 1)
+    fn info(&self) -> &BackendInfo {
+        &self.info
     }
 
-    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
-        // Only the calling thread works, so the tuning is never consulted; one is shared.
-        static TUNING: OnceLock<Arc<Tuning>> = OnceLock::new();
-        let tuning = TUNING.get_or_init(|| Arc::new(Tuning::new()));
-        cpu_run::run(sink, AddCarry, None, tuning)?;
-        Ok(Ran::new(self.info()))
+    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
+        pieces::sum_plan(sink, AddCarry, None)
     }
 }
 

@@ -1,8 +1,8 @@
 //! The GPU backend's settings and adapter descriptions, present with or without the `gpu` feature.
 
-use crate::store::CacheSetting;
-
-/// The two WGSL kernels: `shaders/sum_run_u32.wgsl` and `shaders/sum_run_u64.wgsl`.
+/// The two WGSL kernels: `shaders/sum_run_u32.wgsl` and `shaders/sum_run_u64.wgsl`. Unless one is
+/// asked for, the device's features decide: native-u64 where `SHADER_INT64` is offered (it ran
+/// as fast or faster wherever both were measured), u32-pairs elsewhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GpuKernel {
@@ -34,10 +34,12 @@ impl GpuKernel {
 #[non_exhaustive]
 pub enum AdapterChoice {
     /// `WGPU_ADAPTER_NAME` if set (as [`AdapterChoice::Name`]), else the adapter wgpu prefers for
-    /// `WGPU_POWER_PREF` (`high` performance unless it says `low` or `none`).
+    /// `WGPU_POWER_PREF` (`high` performance unless it says `low` or `none`). OpenGL adapters
+    /// only where no Vulkan, Metal or DX12 one exists.
     #[default]
     Default,
-    /// The adapter at this position of [`crate::adapters`] (what `--list` shows).
+    /// The adapter at this position of [`Gpu::adapters`](crate::Gpu::adapters) (what `--list`
+    /// shows).
     Index(usize),
     /// The adapter with this name (case-insensitive); else the only one whose name contains it.
     /// Several partial matches are an error that lists them, never a silent pick.
@@ -64,12 +66,8 @@ pub struct GpuOptions {
     /// fixed cost (~2.5 ms on lavapipe, ~0.1 ms on an H200): a limit far below the default makes
     /// long sums much slower.
     pub max_batch_elements: u64,
-    /// Kernel to use. `None`: the one remembered for this adapter in the cache, else both are
-    /// timed on the device (a few milliseconds, each result checked), the faster is kept and
-    /// remembered.
+    /// Kernel to use; `None`: the one the device's features call for (see [`GpuKernel`]).
     pub kernel: Option<GpuKernel>,
-    /// Where the kernel choice is remembered.
-    pub cache: CacheSetting,
 }
 
 impl Default for GpuOptions {
@@ -78,7 +76,6 @@ impl Default for GpuOptions {
             adapter: AdapterChoice::Default,
             max_batch_elements: 1 << 32,
             kernel: None,
-            cache: CacheSetting::Default,
         }
     }
 }
@@ -101,19 +98,14 @@ impl GpuOptions {
         self.max_batch_elements = elements;
         self
     }
-
-    /// Sets [`GpuOptions::cache`].
-    pub fn cache(mut self, cache: CacheSetting) -> Self {
-        self.cache = cache;
-        self
-    }
 }
 
 /// One adapter wgpu can see, as `--list` prints it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct AdapterSummary {
-    /// Position in [`crate::adapters`]: what [`AdapterChoice::Index`] and `--adapter` take.
+    /// Position in [`Gpu::adapters`](crate::Gpu::adapters): what [`AdapterChoice::Index`] and
+    /// `--adapter` take.
     pub index: usize,
     /// The adapter's name, e.g. "NVIDIA H100 80GB HBM3" or "llvmpipe (LLVM 15.0.6, 256 bits)".
     pub name: String,
@@ -133,8 +125,8 @@ impl AdapterSummary {
         format!("{} ({}, {})", self.name, self.api, self.device_type)
     }
 
-    /// What identifies this adapter across runs (for the caches): everything but the index,
-    /// which may change when other adapters come and go.
+    /// What identifies this adapter across processes (for Auto's history): everything but the
+    /// index, which may change when other adapters come and go.
     pub fn identity(&self) -> String {
         format!(
             "{} | {} | {} | {} | {}",

@@ -1,8 +1,7 @@
 //! The lane kernels behind [`crate::Simd`], and the run-time choice of their instruction set.
 //!
 //! Every kernel adds every value of a run into vector lanes; none computes a formula. Two exact
-//! formulations, each kept where it measured fastest (see README, "Why the kernels cannot be
-//! folded"):
+//! formulations, each kept where it measured fastest (see `docs/design.md`):
 //! - **carry counting** (`avx512`, `avx2`): each full value is added into a wrapping u64 lane and
 //!   the lane's carry-outs are counted (`sum < value` after the add). On AVX-512F that is, per 8
 //!   values, `vpaddq`, `vpcmpltuq` into a mask, a masked `vpsubq` and the `vpaddq` of the
@@ -19,7 +18,7 @@
 //! Soundness: a [`LaneKernel`] is only a name. The `#[target_feature]` code is reachable only
 //! through [`Lanes`], whose one constructor checks the CPU first.
 
-use super::scalar;
+use super::{Kernel, scalar};
 use crate::error::{Error, Result};
 
 /// One implementation of the lane kernel, by name. Naming one is always safe; running it checks
@@ -86,7 +85,7 @@ impl LaneKernel {
     }
 
     /// The kernel, ready to run, or [`Error::KernelUnavailable`] on a CPU without its feature.
-    pub fn checked(self) -> Result<Lanes> {
+    pub(crate) fn checked(self) -> Result<Lanes> {
         if self.is_available() {
             Ok(Lanes(self))
         } else {
@@ -130,16 +129,22 @@ impl LaneKernel {
 /// A [`LaneKernel`] this CPU has been checked to run: the only way to its `#[target_feature]`
 /// code. Made by [`LaneKernel::checked`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Lanes(LaneKernel);
+pub(crate) struct Lanes(LaneKernel);
+
+impl Kernel for Lanes {
+    fn sum(self, first: u64, last: u64) -> u128 {
+        Lanes::sum(self, first, last)
+    }
+}
 
 impl Lanes {
     /// The kernel's name.
-    pub fn kernel(self) -> LaneKernel {
+    pub(crate) fn kernel(self) -> LaneKernel {
         self.0
     }
 
     /// Adds `first..=last` (`first <= last`; reversed bounds give 0).
-    pub fn sum(self, first: u64, last: u64) -> u128 {
+    pub(crate) fn sum(self, first: u64, last: u64) -> u128 {
         if first > last {
             return 0;
         }
@@ -191,7 +196,7 @@ impl Lanes {
     }
 }
 
-/// 32 lanes: four zmm registers per array; 16 and 64 lanes measured slower (README).
+/// 32 lanes: four zmm registers per array; 16 and 64 lanes measured slower (`docs/performance.md`).
 const AVX512_LANES: usize = 32;
 /// 16 lanes: three arrays of four ymm registers fit AVX2's sixteen; 32 lanes spill.
 const AVX2_LANES: usize = 16;

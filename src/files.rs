@@ -1,5 +1,5 @@
-//! Small files parsum keeps between runs (Auto's observations, the GPU kernel choice), read and
-//! written so that no file can hurt: reads take regular files only, never follow a symlink, never
+//! The small file parsum keeps between processes (Auto's history), read and written so that no
+//! file can hurt: reads take regular files only, never follow a symlink, never
 //! block on a pipe and stop at [`MAX_FILE`] bytes; writes go through an exclusively created,
 //! randomly named temporary file (the `tempfile` crate) renamed into place, so a planted link is
 //! never followed and readers never see half a file.
@@ -9,38 +9,14 @@ use std::path::{Path, PathBuf};
 
 /// Largest file parsum reads back; anything larger is ignored (the files it writes are far
 /// smaller).
-pub const MAX_FILE: u64 = 1 << 20;
-
-/// Where parsum keeps what it learns.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum CacheSetting {
-    /// [`default_dir`]: `PARSUM_CACHE_DIR`, else the user's cache directory.
-    #[default]
-    Default,
-    /// This directory.
-    Dir(PathBuf),
-    /// Nothing is read or written.
-    Off,
-}
-
-impl CacheSetting {
-    /// The directory this setting names, if any.
-    pub fn dir(&self) -> Option<PathBuf> {
-        match self {
-            Self::Default => default_dir(),
-            Self::Dir(d) => Some(d.clone()),
-            Self::Off => None,
-        }
-    }
-}
+pub(crate) const MAX_FILE: u64 = 1 << 20;
 
 /// `PARSUM_CACHE_DIR`, else the platform's user cache directory (`$XDG_CACHE_HOME` or
 /// `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows) joined with
 /// `parsum`. A relative `PARSUM_CACHE_DIR` is taken from the current directory, an empty one is
 /// unset; the platform's variables count only when absolute (as the XDG specification says).
 /// `None` when none of these is set, or a relative `PARSUM_CACHE_DIR` has no current directory.
-pub fn default_dir() -> Option<PathBuf> {
+pub(crate) fn default_dir() -> Option<PathBuf> {
     let env = |k: &str| {
         std::env::var_os(k)
             .map(PathBuf::from)
@@ -112,14 +88,20 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir)?;
+    if let Err(e) = builder.create(dir) {
+        if dir.exists() && !dir.is_dir() {
+            return Err(io::Error::other(format!("{} is not a directory", dir.display())));
+        }
+        return Err(e);
+    }
     remove_stale_temporaries(dir);
     let mut tmp = tempfile::Builder::new()
         .prefix(".parsum-")
         .suffix(".tmp")
         .tempfile_in(dir)?;
+    // No fsync: readers never see half a file (the rename is atomic), and a file lost to a crash
+    // is only history to learn again.
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_data()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

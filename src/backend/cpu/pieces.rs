@@ -1,0 +1,298 @@
+//! Running a one-thread kernel over a chunk plan: on the calling thread alone, or — for sums of
+//! at least [`SHARE_FROM`] elements, by a fixed rule — with the helpers of a [`Pool`].
+//!
+//! Alone, chunks are summed in order, long ones in pieces of at most [`MAX_PIECE`] elements (so
+//! cancellation is seen within about a millisecond), and their partials go to the sink from a
+//! buffer on the stack: nothing is allocated.
+//!
+//! Shared, the range is handed out in pieces of whole [`UNIT`]s of elements (many small chunks,
+//! or part of a long one) from an atomic cursor, largest first: a quarter of what is left per
+//! thread, from one unit to [`MAX_PIECE`]. The calling thread starts on the first piece at once and
+//! never waits for a helper that has not started: helpers take only pieces still left when they
+//! arrive, and keep what they sum to themselves until the calling thread collects it, so no thread
+//! ever blocks on another's lock (on a virtual machine a thread blocked on a futex can take a
+//! millisecond to run again). A shared sum is thus never slower than the calling thread alone by
+//! more than a post and, at the end, the pieces helpers are still summing (one each, unless the
+//! host deschedules one). The calling thread alone puts cut chunks together and talks to the sink.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::Kernel;
+use super::pool::{Pool, Task};
+use crate::chunk::ChunkPlan;
+use crate::error::Result;
+use crate::verify::ChunkSink;
+
+/// Elements in the smallest piece: a few microseconds of work.
+const UNIT: u128 = 1 << 16;
+/// Elements in the largest piece: bounds how long a cancellation or the final wait takes (~0.3 ms
+/// for SIMD, ~1.3 ms for scalar).
+const MAX_PIECE: u128 = 1 << 22;
+/// Sums of at least this many elements are shared: two of the smallest pieces, so a helper that
+/// arrives in time halves them, and the post (an atomic add while helpers spin) costs nothing
+/// beside them.
+pub(crate) const SHARE_FROM: u128 = 2 * UNIT;
+/// Partials buffered before they go to the sink in one call.
+const BUFFER: usize = 256;
+
+/// Sums every chunk of `sink.plan()` with `kernel`, sharing the work with `pool`'s helpers when
+/// the sum is long enough.
+pub(crate) fn sum_plan(sink: &ChunkSink<'_>, kernel: impl Kernel, pool: Option<&Pool>) -> Result<()> {
+    let plan = *sink.plan();
+    if let Some(pool) = pool
+        && plan.range().len() >= SHARE_FROM
+    {
+        let shared = Arc::new(Shared::new(plan, kernel, pool.helpers()));
+        if let Some(generation) = pool.post(Arc::clone(&shared) as Arc<dyn Task>) {
+            let result = drive(sink, &shared);
+            shared.stop.store(true, Ordering::SeqCst);
+            pool.retract(generation);
+            return result;
+        }
+    }
+    alone(sink, &plan, kernel)
+}
+
+/// Consecutive partials waiting to go to the sink.
+struct Buffer {
+    first: u64,
+    len: usize,
+    sums: [u128; BUFFER],
+}
+
+impl Buffer {
+    fn push(&mut self, sink: &ChunkSink<'_>, chunk: u64, sum: u128) -> Result<()> {
+        if self.len == 0 {
+            self.first = chunk;
+        }
+        self.sums[self.len] = sum;
+        self.len += 1;
+        if self.len == BUFFER {
+            self.flush(sink)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, sink: &ChunkSink<'_>) -> Result<()> {
+        let len = std::mem::take(&mut self.len);
+        sink.accept_from(self.first, &self.sums[..len])
+    }
+}
+
+fn alone(sink: &ChunkSink<'_>, plan: &ChunkPlan, kernel: impl Kernel) -> Result<()> {
+    let mut buffer = Buffer {
+        first: 0,
+        len: 0,
+        sums: [0; BUFFER],
+    };
+    // Elements summed since the sink last heard from us.
+    let mut since = 0u128;
+    for chunk in plan.iter() {
+        let mut sum = 0u128;
+        let mut at = chunk.first;
+        loop {
+            let end = chunk.last.min(at.saturating_add(MAX_PIECE as u64 - 1));
+            sum += kernel.sum(at, end);
+            since += (end - at) as u128 + 1;
+            if end == chunk.last {
+                break;
+            }
+            at = end + 1;
+            if since >= MAX_PIECE {
+                buffer.flush(sink)?;
+                since = 0;
+            }
+        }
+        buffer.push(sink, chunk.index, sum)?;
+        if since >= MAX_PIECE {
+            buffer.flush(sink)?;
+            since = 0;
+        }
+    }
+    buffer.flush(sink)
+}
+
+/// What one piece gave: its run of whole chunks, and the parts of chunks it cut (at most two).
+struct Piece {
+    first: u64,
+    run: Vec<u128>,
+    parts: Vec<(u64, u128, u128)>,
+}
+
+/// Sums the elements at offsets `a..b` of `plan`.
+fn sum_piece(plan: &ChunkPlan, kernel: impl Kernel, a: u128, b: u128) -> Piece {
+    let start = plan.range().start();
+    let first = plan.chunk_at(a);
+    let mut piece = Piece {
+        first,
+        run: Vec::new(),
+        parts: Vec::new(),
+    };
+    for chunk in plan.iter_from(first) {
+        let (c_off, c_end) = (chunk.first as u128 - start, chunk.last as u128 + 1 - start);
+        let (x, y) = (a.max(c_off), b.min(c_end));
+        let sum = kernel.sum((start + x) as u64, (start + y - 1) as u64);
+        if x == c_off && y == c_end {
+            if piece.run.is_empty() {
+                piece.first = chunk.index;
+            }
+            piece.run.push(sum);
+        } else {
+            piece.parts.push((chunk.index, sum, y - x));
+        }
+        if c_end >= b {
+            break;
+        }
+    }
+    piece
+}
+
+struct Shared<K> {
+    plan: ChunkPlan,
+    kernel: K,
+    threads: u64,
+    /// Units handed out so far (the whole domain is 2^48 units).
+    cursor: AtomicU64,
+    units: u64,
+    /// Pieces helpers have claimed and not yet handed in.
+    in_flight: AtomicUsize,
+    /// Set once the calling thread is done (finished or failed): helpers take nothing more.
+    stop: AtomicBool,
+    /// Each helper's summed pieces, collected by the calling thread: one lock per helper, which
+    /// only that helper and the collector take, the collector never waiting for it.
+    done: Vec<Mutex<Vec<Piece>>>,
+    helpers: AtomicUsize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<K: Kernel> Shared<K> {
+    fn new(plan: ChunkPlan, kernel: K, helpers: usize) -> Self {
+        Self {
+            plan,
+            kernel,
+            threads: helpers as u64 + 1,
+            cursor: AtomicU64::new(0),
+            units: plan.range().len().div_ceil(UNIT) as u64,
+            in_flight: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            done: (0..helpers).map(|_| Mutex::new(Vec::new())).collect(),
+            helpers: AtomicUsize::new(0),
+        }
+    }
+
+    /// The next piece's element offsets, if any is left.
+    fn claim(&self) -> Option<(u128, u128)> {
+        let most = (MAX_PIECE / UNIT) as u64;
+        let mut at = self.cursor.load(Ordering::SeqCst);
+        loop {
+            if at >= self.units || self.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            let take = ((self.units - at) / (4 * self.threads)).clamp(1, most);
+            match self.cursor.compare_exchange_weak(at, at + take, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => {
+                    let n = self.plan.range().len();
+                    return Some((at as u128 * UNIT, ((at + take) as u128 * UNIT).min(n)));
+                }
+                Err(now) => at = now,
+            }
+        }
+    }
+}
+
+impl<K: Kernel> Task for Shared<K> {
+    /// A helper's part: take pieces until none is left or the caller is done.
+    fn help(&self) {
+        let me = self.helpers.fetch_add(1, Ordering::SeqCst);
+        let Some(done) = self.done.get(me) else { return };
+        loop {
+            self.in_flight.fetch_add(1, Ordering::SeqCst);
+            let Some((a, b)) = self.claim() else {
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                return;
+            };
+            let piece = sum_piece(&self.plan, self.kernel, a, b);
+            lock(done).push(piece);
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The calling thread's side: the chunks cut by pieces, put together, and the sink.
+struct Collector<'s, 'a> {
+    sink: &'s ChunkSink<'a>,
+    plan: ChunkPlan,
+    /// Chunks cut by pieces: (chunk, sum so far, elements covered).
+    open: Vec<(u64, u128, u128)>,
+}
+
+impl Collector<'_, '_> {
+    fn take(&mut self, piece: Piece) -> Result<()> {
+        if !piece.run.is_empty() {
+            self.sink.accept_from(piece.first, &piece.run)?;
+        }
+        for (chunk, sum, covered) in piece.parts {
+            let at = match self.open.iter().position(|o| o.0 == chunk) {
+                Some(i) => i,
+                None => {
+                    self.open.push((chunk, 0, 0));
+                    self.open.len() - 1
+                }
+            };
+            let open = &mut self.open[at];
+            open.1 += sum;
+            open.2 += covered;
+            if open.2 == self.plan.offset_of(chunk + 1) - self.plan.offset_of(chunk) {
+                let (_, sum, _) = self.open.swap_remove(at);
+                self.sink.accept(chunk, sum)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands in what helpers have summed; with `wait`, only a lock a helper holds this instant
+    /// is skipped.
+    fn collect<K: Kernel>(&mut self, shared: &Shared<K>, wait: bool) -> Result<()> {
+        for done in &shared.done {
+            let pieces = match done.try_lock() {
+                Ok(mut d) => std::mem::take(&mut *d),
+                Err(_) if wait => std::mem::take(&mut *lock(done)),
+                Err(_) => continue,
+            };
+            for piece in pieces {
+                self.take(piece)?;
+            }
+        }
+        self.sink.check_cancelled()
+    }
+}
+
+/// The calling thread's part: sum pieces while any is left, then collect the helpers' last ones.
+fn drive<K: Kernel>(sink: &ChunkSink<'_>, shared: &Shared<K>) -> Result<()> {
+    let mut collector = Collector {
+        sink,
+        plan: shared.plan,
+        open: Vec::new(),
+    };
+    while let Some((a, b)) = shared.claim() {
+        let piece = sum_piece(&shared.plan, shared.kernel, a, b);
+        collector.take(piece)?;
+        collector.collect(shared, false)?;
+    }
+    // Every piece is claimed: wait only for those helpers are still summing, spinning first (a
+    // piece takes well under a millisecond), then giving the core away.
+    let started = Instant::now();
+    while shared.in_flight.load(Ordering::SeqCst) > 0 {
+        if started.elapsed() < Duration::from_micros(200) {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    collector.collect(shared, true)
+}
