@@ -12,14 +12,13 @@
 //! - `chunks-*`: 10^8 elements in 1, 100, 10^4 and 10^6 chunks on every backend, and 10^6
 //!   one-element chunks: the cost of a chunk;
 //! - `gpu`: end to end on whatever adapter wgpu finds;
-//! - `auto`: choosing, recording an observation, and `parsum::sum` of small ranges.
+//! - `auto`: `parsum::sum` of small ranges beside the same request asked directly (what choosing
+//!   and recording cost), and `Auto::pick`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use parsum::select::history::History;
-use parsum::select::policy::Policy;
 use parsum::{Backend, Chunking, Gpu, LaneKernel, Scalar, Simd, SumRange, SumRequest};
 
 fn run(backend: &dyn Backend, n: u64, chunking: Chunking) -> u128 {
@@ -36,7 +35,7 @@ fn group(c: &mut Criterion, name: &str, backend: &dyn Backend, sizes: &[u64]) {
     for &n in sizes {
         g.throughput(Throughput::Elements(n));
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
-            b.iter(|| run(backend, n, Chunking::Auto))
+            b.iter(|| run(backend, n, Chunking::Default))
         });
     }
     g.finish();
@@ -190,36 +189,31 @@ fn gpu(c: &mut Criterion) {
     }
 }
 
-/// Auto's own cost: choosing, recording an observation, and `parsum::sum` of small ranges end to
-/// end (the process-wide `Auto` is built — and calibrated, or read from the cache — before
-/// timing).
+/// Auto's own cost. `parsum::sum` of small ranges end to end (the process-wide `Auto` made,
+/// and warm, before timing) beside the same request on the backend it picks, asked directly
+/// (which reads the clock twice, as every `SumRequest::run` does: `clock` times that), so that
+/// choosing and recording cost `parsum::sum − (direct − clock)`.
 fn auto(c: &mut Criterion) {
-    let auto = parsum::global().expect("auto builds");
+    let auto = parsum::Auto::global().expect("auto builds");
     let mut g = c.benchmark_group("auto");
     g.sample_size(50).measurement_time(Duration::from_secs(2));
     g.bench_function("pick", |b| b.iter(|| auto.pick(black_box(1_000_000_000))));
-    // The pure policy on a history of three backends with calibration-like runs.
-    let policy = Policy::default();
-    let mut history = History::new(vec![None; 3]);
-    for i in 0..3 {
-        for k in 10..34 {
-            let n = 1u128 << k;
-            policy.observe(
-                &mut history,
-                i,
-                n,
-                1,
-                n as f64 * 1e-10 * (i + 1) as f64 + 1e-6,
-            );
-        }
-    }
-    g.bench_function("record", |b| {
-        b.iter(|| policy.observe(&mut history, 1, black_box(1 << 20), 16, black_box(1e-4)))
+    g.bench_function("clock", |b| {
+        b.iter(|| black_box(std::time::Instant::now()).elapsed())
     });
+    let simd = Simd::new();
     for n in [1_000u64, 10_000] {
+        assert_eq!(
+            auto.pick(n as u128),
+            Some(parsum::BackendKind::Simd),
+            "bench assumes simd"
+        );
         g.throughput(Throughput::Elements(n));
         g.bench_with_input(BenchmarkId::new("parsum::sum", n), &n, |b, &n| {
             b.iter(|| parsum::sum(black_box(0)..black_box(n)).unwrap())
+        });
+        g.bench_with_input(BenchmarkId::new("direct", n), &n, |b, &n| {
+            b.iter(|| run(&simd, n, Chunking::Default))
         });
     }
     g.finish();

@@ -4,12 +4,13 @@
 //! 1. scalar's prior claims it 30× faster than it is, so it goes first: its measured runs
 //!    overrule it;
 //! 2. both priors are off, in opposite directions: once scalar is measured far off its prior,
-//!    simd's prior is doubted as much, and simd is tried;
+//!    simd, whose prior is within its doubt (4×) of scalar's measured time, is tried;
 //! 3. the priors hide simd (said to be 10^4× slower than it is, scalar's prior right): Auto finds
-//!    it by the bounded re-check of candidates known only from a prior (within 200 runs).
+//!    it by the bounded re-check of candidates never measured (within 200 runs: PRIOR_PRICE ×
+//!    (k − 1) ÷ SHARE).
 //!
 //! Each prints the run at which simd became Auto's steady choice. Timings are this machine's;
-//! nothing here is a test (see `tests/simulate.rs` for the same scenarios in virtual time).
+//! nothing here is a test (`src/select/tests.rs` runs such scenarios in virtual time).
 
 use std::time::Duration;
 

@@ -55,7 +55,9 @@ pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
     if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
         return Err(io::Error::other("a symbolic link, not a regular file"));
     }
-    let file = options.open(path)?;
+    let file = options
+        .open(path)
+        .map_err(|e| not_a_directory(path).unwrap_or(e))?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::other("not a regular file"));
@@ -75,6 +77,13 @@ pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// An error naming the directory of `path` when it exists but is not a directory.
+fn not_a_directory(path: &Path) -> Option<io::Error> {
+    let dir = path.parent()?;
+    (dir.exists() && !dir.is_dir())
+        .then(|| io::Error::other(format!("{} is not a directory", dir.display())))
+}
+
 /// Replaces `path` with `bytes` atomically (creating its directory, private to the user).
 pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path
@@ -88,12 +97,9 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    if let Err(e) = builder.create(dir) {
-        if dir.exists() && !dir.is_dir() {
-            return Err(io::Error::other(format!("{} is not a directory", dir.display())));
-        }
-        return Err(e);
-    }
+    builder
+        .create(dir)
+        .map_err(|e| not_a_directory(path).unwrap_or(e))?;
     remove_stale_temporaries(dir);
     let mut tmp = tempfile::Builder::new()
         .prefix(".parsum-")

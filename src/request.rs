@@ -32,7 +32,7 @@ pub struct SumRequest<'a> {
 }
 
 impl<'a> SumRequest<'a> {
-    /// A request for `range`, auto chunking, verification on.
+    /// A request for `range`, default chunking, verification on.
     pub fn new(range: impl RangeBounds<u64>) -> Result<Self> {
         Ok(Self::from_range(SumRange::new(range)?))
     }
@@ -101,24 +101,38 @@ impl<'a> SumRequest<'a> {
         runner.run(self)
     }
 
-    /// Runs the sum on `backend`; `timed: false` leaves [`SumReport::elapsed`] zero (for callers
-    /// that only want the sum: reading the clock costs more than a short sum).
-    pub(crate) fn run_on(&self, backend: &(impl Backend + ?Sized), timed: bool) -> Result<SumReport> {
-        let plan = self.plan()?;
-        let sink = ChunkSink::new(&plan, self.verify, self.cancel, self.observer);
+    /// Sums `plan` (this request's) on `backend`: the verified total and, when `timed`, the
+    /// time it took (zero otherwise: reading the clock costs as much as a short sum).
+    pub(crate) fn sum_on(
+        &self,
+        plan: &ChunkPlan,
+        backend: &(impl Backend + ?Sized),
+        timed: bool,
+    ) -> Result<(u128, Duration)> {
+        let sink = ChunkSink::new(plan, self.verify, self.cancel, self.observer);
         let started = timed.then(Instant::now);
         backend.sum_chunks(&sink)?;
         let elapsed = started.map_or(Duration::ZERO, |t| t.elapsed());
-        let sum = sink.finish()?;
-        Ok(SumReport {
+        Ok((sink.finish()?, elapsed))
+    }
+
+    /// The report of a sum of `plan` on `backend`.
+    pub(crate) fn report(
+        &self,
+        plan: &ChunkPlan,
+        sum: u128,
+        elapsed: Duration,
+        backend: &BackendInfo,
+    ) -> SumReport {
+        SumReport {
             range: self.range,
             chunks: plan.len(),
             sum,
             expected: self.range.closed_form(),
             verified: self.verify,
             elapsed,
-            backend: backend.info().clone(),
-        })
+            backend: backend.clone(),
+        }
     }
 }
 
@@ -135,7 +149,9 @@ impl<B: Backend + ?Sized> Runner for B {
     type Report = SumReport;
 
     fn run(&self, request: &SumRequest<'_>) -> Result<SumReport> {
-        request.run_on(self, true)
+        let plan = request.plan()?;
+        let (sum, elapsed) = request.sum_on(&plan, self, true)?;
+        Ok(request.report(&plan, sum, elapsed, self.info()))
     }
 }
 

@@ -51,7 +51,11 @@ impl Tally {
         if first < self.done {
             return Err(Error::DuplicateChunk { chunk: first });
         }
-        let before = self.ahead.range(..=first).next_back().map(|(&s, &e)| (s, e));
+        let before = self
+            .ahead
+            .range(..=first)
+            .next_back()
+            .map(|(&s, &e)| (s, e));
         if before.is_some_and(|(_, e)| e > first) {
             return Err(Error::DuplicateChunk { chunk: first });
         }

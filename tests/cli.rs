@@ -31,6 +31,13 @@ fn exe() -> &'static Path {
     })
 }
 
+/// Auto's history file in a cache directory (debug builds keep their own).
+const FILE: &str = if cfg!(debug_assertions) {
+    "auto-history-debug.json"
+} else {
+    "auto-history.json"
+};
+
 fn cache_dir() -> PathBuf {
     std::env::temp_dir().join(format!("parsum-cli-cache-{}", std::process::id()))
 }
@@ -153,12 +160,23 @@ fn every_number_form_on_every_numeric_flag() {
 }
 
 #[test]
-fn repeat_reports_every_run() {
-    let v = json(&["--backend", "scalar", "--end", "1e5", "--repeat", "3"]);
-    assert_eq!(v["runs"], 3);
-    for key in ["seconds", "seconds_min", "seconds_max"] {
-        assert!(v[key].as_f64().is_some_and(|s| s > 0.0), "{key}: {v}");
+fn repeat_reports_every_run_and_the_warm_up() {
+    for n in ["3", "1"] {
+        let v = json(&["--backend", "scalar", "--end", "1e5", "--repeat", n]);
+        assert_eq!(v["runs"].to_string(), n, "{v}");
+        for key in ["seconds", "seconds_min", "seconds_max", "warm_up_seconds"] {
+            assert!(v[key].as_f64().is_some_and(|s| s > 0.0), "{key}: {v}");
+        }
     }
+    let out = parsum(&["--backend", "scalar", "--end", "1e5", "--repeat", "1"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("over 1 run(s), after a warm-up of"), "{text}");
+    // Without --repeat there is one run and no warm-up.
+    let v = json(&["--backend", "scalar", "--end", "1e5"]);
+    assert!(
+        v.get("runs").is_none() && v.get("warm_up_seconds").is_none(),
+        "{v}"
+    );
 }
 
 #[test]
@@ -202,6 +220,11 @@ fn usage_errors_exit_2_with_a_clear_message() {
         (&["--repeat", "4294967295"], "larger than 1000000"),
         (&["--backend", "abacus"], "invalid value"),
         (&["--adapter", "0"], "--backend gpu only"),
+        (&["--backend", "gpu", "--adapter", ""], "empty adapter name"),
+        (
+            &["--backend", "gpu", "--adapter", "  "],
+            "empty adapter name",
+        ),
         (&["--bench", "--start", "5"], "cannot be used"),
         (&["--bench", "--end", "1e6"], "cannot be used"),
         (&["--bench", "--repeat", "3"], "cannot be used"),
@@ -345,7 +368,7 @@ fn gpu_json_matches_the_closed_form_when_a_gpu_exists() {
 fn auto_is_the_default_and_names_what_ran() {
     let v = json(&["--end", "1e6"]);
     assert!(
-        ["auto", "explore"].contains(&v["chosen_by"].as_str().unwrap()),
+        ["predicted", "explored"].contains(&v["chosen_by"].as_str().unwrap()),
         "{v}"
     );
     assert!(
@@ -355,7 +378,7 @@ fn auto_is_the_default_and_names_what_ran() {
     assert!(v["predicted_from"].is_string(), "{v}");
     assert_eq!(v["sum"], "499999500000");
     let v = json(&["--backend", "simd", "--end", "1e6"]);
-    assert_eq!(v["chosen_by"], "flag");
+    assert_eq!(v["chosen_by"], "explicit");
 }
 
 #[test]
@@ -372,13 +395,21 @@ fn parsum_backend_overrides_auto() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (v["backend"].as_str(), v["chosen_by"].as_str()),
-        (Some("scalar"), Some("PARSUM_BACKEND"))
+        (Some("scalar"), Some("forced"))
     );
 }
 
 #[test]
 fn explain_shows_every_candidate_and_the_pick() {
-    let out = parsum(&["--end", "1e7", "--explain"]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        command(args)
+            .env("PARSUM_CACHE_DIR", dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["--end", "1e7", "--repeat", "3"]).status.success());
+    let out = run(&["--end", "1e7", "--explain"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -401,7 +432,7 @@ fn corrupt_caches_give_exit_0_and_a_right_sum() {
         std::fs::create_dir_all(&d).unwrap();
         d
     };
-    let file = parsum::select::cache::FILE;
+    let file = FILE;
     type Make = Box<dyn Fn(&Path)>;
     let mut cases: Vec<(&str, Make)> = vec![
         ("empty", Box::new(|p| std::fs::write(p, "").unwrap())),
@@ -414,7 +445,7 @@ fn corrupt_caches_give_exit_0_and_a_right_sum() {
             Box::new(|p| {
                 // This version's format, so that the values themselves are what is refused
                 // (the library tests do the same under the real backends' identities).
-                let text = r#"{"format":2,"parsum":"VERSION","backends":[{"identity":"x","updated":0,"saved":{"buckets":[[40,{"weight":-1,"mean":1e300,"m2":0,"ln_n":0,"gross":0,"gross_ln":0,"near":0,"slow":0,"slow_ln":0,"fast":0,"fast_ln":0}]]}}]}"#;
+                let text = r#"{"format":3,"parsum":"VERSION","backends":[{"identity":"x","entries":[[40,0,-1,1e300,0,0,0],[40,0,5,NaN,0,0,0]]}]}"#;
                 std::fs::write(p, text.replace("VERSION", env!("CARGO_PKG_VERSION"))).unwrap()
             }),
         ),
@@ -702,9 +733,148 @@ fn a_relative_cache_dir_is_taken_from_the_current_directory() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let file = here
-        .path()
-        .join("my-cache")
-        .join(parsum::select::cache::FILE);
+    let file = here.path().join("my-cache").join(FILE);
     assert!(file.is_file(), "{} missing", file.display());
+}
+
+#[test]
+fn help_and_version_into_a_full_disk_are_exit_4() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    for flag in ["--help", "--version"] {
+        let out = command(&[flag])
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{flag}: {err}");
+        assert!(err.contains("cannot write"), "{flag}: {err}");
+        // Into a pipe they work, with exit 0.
+        let out = parsum(&[flag]);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("parsum"));
+    }
+}
+
+#[test]
+fn a_cache_directory_that_is_a_file_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let out = command(&["--end", "1e6", "--explain"])
+        .env("PARSUM_CACHE_DIR", &file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("is not a directory"), "{text}");
+    assert!(!text.contains("os error 17"), "{text}");
+}
+
+/// A hostile history claiming scalar sums 10^6 elements in 10 ns: the one-shot processes that
+/// believe it (one run each, as the CLI makes) record what it really took, and within 5 the
+/// claim is overturned.
+#[test]
+fn a_planted_wrong_entry_is_overturned_within_five_one_shot_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    // Learn this machine's identities first, then plant the lie for scalar.
+    let v = command(&["--end", "1e6", "--json"])
+        .env("PARSUM_CACHE_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(v.status.success());
+    let path = dir.path().join(FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let scalar_prior_10e6 = 50e-9 + 1e6 / 3e9 + 15.0 * 10e-9;
+    let lie = (10e-9f64 / scalar_prior_10e6).ln();
+    let mut planted = false;
+    for b in file["backends"].as_array_mut().unwrap() {
+        if b["identity"].as_str().unwrap().starts_with("scalar|") {
+            // size class of 10^6 (2·19 + 1), default chunks: 32 samples, a firm centre.
+            b["entries"] = serde_json::json!([[39, 0, 32.0, lie, 0.01, 0.0, 4_000_000_000u64]]);
+            planted = true;
+        }
+    }
+    assert!(planted, "{text}");
+    std::fs::write(&path, file.to_string()).unwrap();
+    // (backend, predicted, took) of each process.
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let out = command(&["--end", "1e6", "--json"])
+            .env("PARSUM_CACHE_DIR", dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["sum"], "499999500000");
+        let (p, t) = (
+            v["predicted_seconds"].as_f64().unwrap(),
+            v["seconds"].as_f64().unwrap(),
+        );
+        runs.push((v["backend"].as_str().unwrap().to_string(), p, t));
+    }
+    assert!(
+        runs[0].0 == "scalar" && runs[0].1 < 1e-6,
+        "the lie was believed at first: {runs:?}"
+    );
+    // Overturned: the fifth process either runs something else, or runs scalar knowing its time.
+    let (last, predicted, took) = &runs[4];
+    assert!(
+        last != "scalar" || *predicted > took / 3.0,
+        "still believed after 5 processes: {runs:?}"
+    );
+}
+
+/// The Vulkan loader and libEGL say so on standard error when they start, if asked to: forced to
+/// the CPU, parsum never starts either.
+#[test]
+fn forcing_the_cpu_never_touches_wgpu() {
+    let traced = |c: &mut Command| {
+        c.env("VK_LOADER_DEBUG", "all")
+            .env("EGL_LOG_LEVEL", "debug");
+    };
+    let mut control = command(&["--backend", "gpu", "--end", "1e6"]);
+    traced(&mut control);
+    let control = control.output().unwrap();
+    let started = |err: &str| err.contains("Vulkan Loader") || err.contains("libEGL");
+    if !started(&String::from_utf8_lossy(&control.stderr)) {
+        skip_no_loader();
+        return;
+    }
+    for (flag, env) in [
+        (Some("simd"), None),
+        (None, Some("simd")),
+        (None, Some("scalar")),
+    ] {
+        let mut args = vec!["--end", "1e9", "--json"];
+        if let Some(b) = flag {
+            args.extend(["--backend", b]);
+        }
+        let mut c = command(&args);
+        traced(&mut c);
+        if let Some(v) = env {
+            c.env("PARSUM_BACKEND", v);
+        }
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(
+            !started(&err),
+            "{flag:?} {env:?} started a graphics API: {err}"
+        );
+    }
+}
+
+fn skip_no_loader() {
+    assert!(
+        std::env::var("PARSUM_REQUIRE_GPU").as_deref() != Ok("1"),
+        "no Vulkan loader but PARSUM_REQUIRE_GPU=1"
+    );
+    eprintln!("SKIPPED: no Vulkan loader to watch");
 }

@@ -21,3 +21,10 @@ conformance!(
     Simd::new().kernel(LaneKernel::Avx512).ok(),
     "PARSUM_REQUIRE_AVX512"
 );
+// Auto over every backend here (lavapipe's GPU too, where there is one): whichever it picks, the
+// same exact sums — and no cache, so runs of the suite do not teach each other.
+conformance!(
+    auto,
+    parsum::Auto::with_options(parsum::AutoOptions::default().cache(parsum::CacheSetting::Off))
+        .ok()
+);

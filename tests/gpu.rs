@@ -7,11 +7,11 @@
 
 mod common;
 
-use parsum::{CacheSetting, Error, Gpu, GpuKernel, GpuOptions};
+use parsum::{Error, Gpu, GpuKernel, GpuOptions};
 
 /// A GPU backend with `options`, or `None` with the reason printed.
 fn gpu(options: GpuOptions) -> Option<Gpu> {
-    match Gpu::with_options(options.cache(CacheSetting::Off)) {
+    match Gpu::with_options(options) {
         Ok(g) => {
             eprintln!("gpu tests run on {}", g.adapter().describe());
             Some(g)
@@ -98,7 +98,7 @@ mod gpu_only {
             return;
         }
         let g = gpu(kernel(GpuKernel::NativeU64, 1 << 32)).expect("int64 is offered");
-        assert_eq!(g.info().kernel, "gpu/native-u64");
+        assert_eq!(&*g.info().kernel, "gpu/native-u64");
         check(
             &g,
             SumRequest::new(u64::MAX - 5_000_000..=u64::MAX)
@@ -189,7 +189,7 @@ mod gpu_only {
 
     #[test]
     fn adapters_are_named_by_index() {
-        let list = parsum::adapters().unwrap();
+        let list = Gpu::adapters().unwrap();
         if list.is_empty() {
             skip("adapters_by_index", "a GPU adapter", "PARSUM_REQUIRE_GPU");
             return;
@@ -199,7 +199,9 @@ mod gpu_only {
         }
         let g = gpu(GpuOptions::default().adapter(AdapterChoice::Index(0))).unwrap();
         assert_eq!(g.adapter().identity(), list[0].identity());
-        let err = Gpu::with_adapter_index(list.len()).unwrap_err();
+        let err =
+            Gpu::with_options(GpuOptions::default().adapter(AdapterChoice::Index(list.len())))
+                .unwrap_err();
         assert!(
             matches!(&err, Error::GpuUnavailable(m) if m.contains("no adapter at index")),
             "{err:?}"
@@ -219,6 +221,29 @@ mod gpu_only {
             msg.contains("no-such-adapter-xyz") && msg.contains("found"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn an_empty_adapter_name_is_refused() {
+        let err = Gpu::with_options(GpuOptions::default().adapter(AdapterChoice::Name(" ".into())))
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains("empty")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn the_kernel_follows_the_device_features() {
+        let Some(g) = required("kernel_rule", GpuOptions::default()) else {
+            return;
+        };
+        let want = if g.has_int64() {
+            GpuKernel::NativeU64
+        } else {
+            GpuKernel::U32Pairs
+        };
+        assert_eq!(g.kernel(), want);
     }
 
     #[test]
@@ -242,5 +267,5 @@ fn without_the_feature_the_gpu_says_so() {
         }
     );
     assert!(err.to_string().contains("built without the `gpu` feature"));
-    assert!(parsum::adapters().unwrap().is_empty());
+    assert!(Gpu::adapters().unwrap().is_empty());
 }

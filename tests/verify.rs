@@ -4,23 +4,28 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parsum::{
-    Backend, BackendInfo, BackendKind, ChunkSink, Error, Progress, Ran, Result, Scalar, SumRequest,
+    Backend, BackendInfo, BackendKind, ChunkSink, Error, Progress, Result, Scalar, SumRequest,
 };
+
+fn info() -> &'static BackendInfo {
+    static INFO: std::sync::OnceLock<BackendInfo> = std::sync::OnceLock::new();
+    INFO.get_or_init(|| BackendInfo::new(BackendKind::Scalar, "liar", "test", 1))
+}
 
 /// Reports chunk partials computed by `f(chunk, true_partial)`, for chunks `which` selects.
 struct Liar<F: Fn(u64, u128) -> Option<(u64, u128)> + Send + Sync>(F);
 
 impl<F: Fn(u64, u128) -> Option<(u64, u128)> + Send + Sync> Backend for Liar<F> {
-    fn info(&self) -> BackendInfo {
-        BackendInfo::new(BackendKind::Scalar, "liar", "test", 1)
+    fn info(&self) -> &BackendInfo {
+        info()
     }
-    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
+    fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
         for c in sink.plan().iter() {
             if let Some((index, partial)) = (self.0)(c.index, c.closed_form()) {
                 sink.accept(index, partial)?;
             }
         }
-        Ok(Ran::new(self.info()))
+        Ok(())
     }
 }
 
@@ -120,14 +125,13 @@ fn cancellation_stops_between_chunks() {
 fn runs_of_chunks_are_verified_one_by_one() {
     struct Runs;
     impl Backend for Runs {
-        fn info(&self) -> BackendInfo {
-            BackendInfo::new(BackendKind::Scalar, "runs", "test", 1)
+        fn info(&self) -> &BackendInfo {
+            info()
         }
-        fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<Ran> {
+        fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
             let mut partials: Vec<u128> = sink.plan().iter().map(|c| c.closed_form()).collect();
             partials[5] += 1;
-            sink.accept_run(0, &partials)?;
-            Ok(Ran::new(self.info()))
+            sink.accept_from(0, &partials)
         }
     }
     let err = SumRequest::new(0..100)
@@ -178,4 +182,37 @@ fn observer_sees_small_sums_too() {
     let last = seen.last().unwrap();
     assert_eq!((last.chunks_done, last.chunks_total), (10, 10));
     assert_eq!((last.elements_done, last.elements_total), (1000, 1000));
+}
+
+#[test]
+fn chunks_in_any_order_are_counted_once() {
+    /// Reports the chunks from last to first, and optionally one twice on the way.
+    struct Backwards(Option<u64>);
+    impl Backend for Backwards {
+        fn info(&self) -> &BackendInfo {
+            info()
+        }
+        fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
+            let chunks: Vec<_> = sink.plan().iter().collect();
+            for c in chunks.iter().rev() {
+                sink.accept(c.index, c.closed_form())?;
+                if self.0 == Some(c.index) {
+                    let again = chunks[c.index as usize + 1];
+                    sink.accept(again.index, again.closed_form())?;
+                }
+            }
+            Ok(())
+        }
+    }
+    let request = SumRequest::new(0..1000).unwrap().chunks(9);
+    assert_eq!(request.run(&Backwards(None)).unwrap().sum, 499_500);
+    // Chunk 4 reported again after chunk 3, when 4..9 form one run behind chunks 0..3.
+    let err = request.run(&Backwards(Some(3))).unwrap_err();
+    assert_eq!(err, Error::DuplicateChunk { chunk: 4 });
+    // In order, then chunk 0 (0..=111, a right partial) again: below the in-order prefix.
+    let again = Liar(|i, p| Some(if i == 8 { (0, 6216) } else { (i, p) }));
+    assert_eq!(
+        request.run(&again).unwrap_err(),
+        Error::DuplicateChunk { chunk: 0 }
+    );
 }

@@ -65,7 +65,11 @@ fn median(mut s: Vec<f64>) -> f64 {
 
 /// Median seconds of verified sums of `0..n` in `chunking` on `runner` (a backend, or auto),
 /// after one warm-up for quick sizes.
-fn measure<R: Runner + ?Sized>(runner: &R, n: u128, chunking: Chunking) -> Result<(f64, u64), Failure> {
+fn measure<R: Runner + ?Sized>(
+    runner: &R,
+    n: u128,
+    chunking: Chunking,
+) -> Result<(f64, u64), Failure> {
     let request = SumRequest::from_range(SumRange::from_bounds(0, n)?)
         .chunking(chunking)
         .cancel_on(&interrupt::STOP);

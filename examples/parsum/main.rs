@@ -94,7 +94,9 @@ fn threads_arg(s: &str) -> Result<usize, String> {
 
 fn adapter_arg(s: &str) -> Result<String, String> {
     if s.trim().is_empty() {
-        return Err("an empty adapter name would match every adapter: give a name or an index".into());
+        return Err(
+            "an empty adapter name would match every adapter: give a name or an index".into(),
+        );
     }
     Ok(s.to_string())
 }
@@ -375,7 +377,12 @@ fn timed_runs(
     let (mut report, mut choice) = chosen.run(request)?;
     let Some(n) = repeat else {
         let times = vec![report.elapsed];
-        return Ok(Runs { report, choice, times, warm_up: None });
+        return Ok(Runs {
+            report,
+            choice,
+            times,
+            warm_up: None,
+        });
     };
     let warm_up = Some(report.elapsed);
     let mut times = Vec::with_capacity(n as usize);
@@ -386,5 +393,10 @@ fn timed_runs(
         (report, choice) = chosen.run(request)?;
         times.push(report.elapsed);
     }
-    Ok(Runs { report, choice, times, warm_up })
+    Ok(Runs {
+        report,
+        choice,
+        times,
+        warm_up,
+    })
 }

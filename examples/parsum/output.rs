@@ -114,7 +114,13 @@ pub fn human(runs: &Runs, kernel: Option<Duration>) -> String {
         };
         let predicted = c
             .predicted
-            .map(|(t, basis)| format!(", predicted {} s ({})", secs(t.as_secs_f64()), basis.as_str()))
+            .map(|(t, basis)| {
+                format!(
+                    ", predicted {} s ({})",
+                    secs(t.as_secs_f64()),
+                    basis.as_str()
+                )
+            })
             .unwrap_or_default();
         out += &format!("chosen   {how}{predicted}\n");
     }

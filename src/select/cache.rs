@@ -89,7 +89,8 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
             entries: BTreeMap::new(),
         };
         for row in b.entries {
-            let Ok(Row(size, chunks, count, mean, m2, errors, updated)) = serde_json::from_value(row)
+            let Ok(Row(size, chunks, count, mean, m2, errors, updated)) =
+                serde_json::from_value(row)
             else {
                 continue;
             };
@@ -102,7 +103,10 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
                 touched: false,
             };
             if size < SIZES && chunks < CHUNKS && entry.is_sane() {
-                saved.entries.entry(Footprint { size, chunks }).or_insert(entry);
+                saved
+                    .entries
+                    .entry(Footprint { size, chunks })
+                    .or_insert(entry);
             }
         }
         store.insert(b.identity, saved);
@@ -123,15 +127,28 @@ pub(crate) fn save(path: &Path, ours: &Store, now: u64) -> std::io::Result<Store
             };
         }
         for (&f, &e) in &saved.entries {
-            let newer = disk.entries.get(&f).is_none_or(|d| e.touched || e.updated >= d.updated);
+            let newer = disk
+                .entries
+                .get(&f)
+                .is_none_or(|d| e.touched || e.updated >= d.updated);
             if newer {
                 let updated = if e.touched { now } else { e.updated };
-                disk.entries.insert(f, Entry { updated, touched: false, ..e });
+                disk.entries.insert(
+                    f,
+                    Entry {
+                        updated,
+                        touched: false,
+                        ..e
+                    },
+                );
             }
         }
     }
     // The newest entries, at most MAX_ENTRIES of them.
-    let mut stamps: Vec<u64> = merged.values().flat_map(|s| s.entries.values().map(|e| e.updated)).collect();
+    let mut stamps: Vec<u64> = merged
+        .values()
+        .flat_map(|s| s.entries.values().map(|e| e.updated))
+        .collect();
     if stamps.len() > MAX_ENTRIES {
         stamps.sort_unstable_by(|a, b| b.cmp(a));
         let oldest_kept = stamps[MAX_ENTRIES - 1];
@@ -180,8 +197,14 @@ mod tests {
         Store::from([(identity.to_string(), saved)])
     }
 
-    const F: Footprint = Footprint { size: 40, chunks: 0 };
-    const G: Footprint = Footprint { size: 60, chunks: 2 };
+    const F: Footprint = Footprint {
+        size: 40,
+        chunks: 0,
+    };
+    const G: Footprint = Footprint {
+        size: 60,
+        chunks: 2,
+    };
 
     #[test]
     fn two_files_merge_entry_by_entry() {
@@ -190,7 +213,11 @@ mod tests {
         save(&path, &store("simd", F, entry(1.0, 5.0, 0, true)), 100).unwrap();
         // Another process: a newer entry at F and one at G; an older, untouched one loses.
         let mut other = store("simd", G, entry(2.0, 3.0, 0, true));
-        other.get_mut("simd").unwrap().entries.insert(F, entry(9.0, 9.0, 50, false));
+        other
+            .get_mut("simd")
+            .unwrap()
+            .entries
+            .insert(F, entry(9.0, 9.0, 50, false));
         let merged = save(&path, &other, 200).unwrap();
         let simd = &merged["simd"].entries;
         assert_eq!((simd[&F].mean, simd[&F].updated), (1.0, 100));
@@ -224,14 +251,26 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let row = "[40,0,5.0,1.0,0.0,0.0,100]";
         assert!(text.contains(row), "{text}");
-        for bad in ["[40,0,-5.0,1.0,0.0,0.0,100]", "[40,0,5.0,1e300,0.0,0.0,100]", "[999,0,5,1,0,0,1]", "\"x\""] {
+        for bad in [
+            "[40,0,-5.0,1.0,0.0,0.0,100]",
+            "[40,0,5.0,1e300,0.0,0.0,100]",
+            "[999,0,5,1,0,0,1]",
+            "\"x\"",
+        ] {
             let broken = text.replace(row, &format!("{bad},[60,2,1.0,2.0,0.0,0.0,100]"));
             std::fs::write(&path, broken).unwrap();
             let read = load(&path).unwrap();
             assert_eq!(read["simd"].entries.len(), 1, "{bad}");
             assert!(read["simd"].entries.contains_key(&G), "{bad}");
         }
-        for garbage in ["", "{", "\u{0}\u{1}", "[1e300]", "{\"format\":3}", "{\"format\":2,\"parsum\":\"0.1.0\",\"backends\":[]}"] {
+        for garbage in [
+            "",
+            "{",
+            "\u{0}\u{1}",
+            "[1e300]",
+            "{\"format\":3}",
+            "{\"format\":2,\"parsum\":\"0.1.0\",\"backends\":[]}",
+        ] {
             std::fs::write(&path, garbage).unwrap();
             assert!(load(&path).is_err(), "{garbage:?}");
             save(&path, &Store::new(), 1).unwrap();

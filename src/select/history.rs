@@ -123,7 +123,10 @@ impl Entry {
         if self.count < 2.0 {
             return FIRST_SPREAD;
         }
-        (self.m2 / (self.count - 1.0)).max(0.0).sqrt().max(SPREAD_FLOOR)
+        (self.m2 / (self.count - 1.0))
+            .max(0.0)
+            .sqrt()
+            .max(SPREAD_FLOOR)
     }
 
     /// What a file must hold to be believed: finite, within the caps, a centre within e^±60.
@@ -169,16 +172,19 @@ pub(crate) struct Estimate {
     pub basis: Basis,
 }
 
-/// One backend's entries, a grid over footprints.
+/// One backend's entries, a grid over footprints, with the measured ones counted per chunk
+/// class (so an estimate skips what holds nothing).
 #[derive(Debug, Clone)]
 pub(crate) struct Entries {
     grid: Vec<Entry>,
+    rows: [u32; CHUNKS],
 }
 
 impl Default for Entries {
     fn default() -> Self {
         Self {
             grid: vec![Entry::default(); SIZES * CHUNKS],
+            rows: [0; CHUNKS],
         }
     }
 }
@@ -188,8 +194,17 @@ impl Entries {
         &self.grid[f.index()]
     }
 
-    pub(crate) fn get_mut(&mut self, f: Footprint) -> &mut Entry {
-        &mut self.grid[f.index()]
+    /// Adds a run to `f`'s entry (see [`Entry::add`]).
+    pub(crate) fn add(&mut self, f: Footprint, x: f64) -> bool {
+        let e = &mut self.grid[f.index()];
+        self.rows[f.chunks] += u32::from(e.count == 0.0);
+        e.add(x)
+    }
+
+    /// Puts `e` (a measured entry) at `f`.
+    pub(crate) fn set(&mut self, f: Footprint, e: Entry) {
+        let old = std::mem::replace(&mut self.grid[f.index()], e);
+        self.rows[f.chunks] += u32::from(old.count == 0.0);
     }
 
     /// Marks every entry saved.
@@ -201,13 +216,17 @@ impl Entries {
 
     /// Every measured entry.
     pub(crate) fn measured(&self) -> impl Iterator<Item = (Footprint, &Entry)> {
-        self.grid.iter().enumerate().filter(|(_, e)| e.count > 0.0).map(|(i, e)| {
-            let f = Footprint {
-                size: i % SIZES,
-                chunks: i / SIZES,
-            };
-            (f, e)
-        })
+        self.grid
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.count > 0.0)
+            .map(|(i, e)| {
+                let f = Footprint {
+                    size: i % SIZES,
+                    chunks: i / SIZES,
+                };
+                (f, e)
+            })
     }
 
     fn own(e: &Entry) -> (f64, f64) {
@@ -216,7 +235,15 @@ impl Entries {
 
     /// Interpolated or carried along the sizes of chunk class `row`, if it holds any entry.
     fn along(&self, row: usize, size: usize) -> Option<(f64, f64)> {
-        let at = |s: usize| self.get(Footprint { size: s, chunks: row });
+        if self.rows[row] == 0 {
+            return None;
+        }
+        let at = |s: usize| {
+            self.get(Footprint {
+                size: s,
+                chunks: row,
+            })
+        };
         let below = (0..=size).rev().find(|&s| at(s).count > 0.0);
         let above = (size..SIZES).find(|&s| at(s).count > 0.0);
         match (below, above) {
@@ -247,8 +274,12 @@ impl Entries {
                 basis: Basis::Measured,
             };
         }
-        for gap in 0..CHUNKS {
-            let rows = [f.chunks.checked_sub(gap), Some(f.chunks + gap).filter(|&r| r < CHUNKS)];
+        let rows = self.rows.iter().filter(|&&r| r > 0).count();
+        for gap in (0..CHUNKS).take_while(|_| rows > 0) {
+            let rows = [
+                f.chunks.checked_sub(gap),
+                Some(f.chunks + gap).filter(|&r| r < CHUNKS),
+            ];
             for row in rows.into_iter().flatten() {
                 if let Some((ln_ratio, doubt)) = self.along(row, f.size) {
                     return Estimate {
@@ -301,9 +332,11 @@ mod tests {
         assert_eq!((e.count, e.errors), (3.0, 2.0));
         assert!(e.add(1.1));
         assert_eq!((e.count, e.mean), (1.0, 1.1));
-        // One error among samples fades: it never adds up to a reset.
+        // One error in four runs fades: it never adds up to a reset.
         let mut e = Entry::first(0.0);
-        for i in 0..1000 {
+        e.add(0.0);
+        e.add(0.0);
+        for i in 1..1000 {
             e.add(if i % 4 == 0 { 1.0 } else { 0.0 });
             assert!(e.mean.abs() < 1e-9, "reset at {i}");
         }
@@ -322,8 +355,8 @@ mod tests {
         let mut h = Entries::default();
         let f = |size, chunks| Footprint { size, chunks };
         assert_eq!(h.estimate(f(40, 0)).basis, Basis::Prior);
-        h.get_mut(f(30, 0)).add(1.0);
-        h.get_mut(f(50, 0)).add(2.0);
+        h.add(f(30, 0), 1.0);
+        h.add(f(50, 0), 2.0);
         let own = h.estimate(f(30, 0));
         assert_eq!((own.basis, own.ln_ratio), (Basis::Measured, 1.0));
         let mid = h.estimate(f(40, 0));
@@ -344,10 +377,16 @@ mod tests {
         for bad in [
             Entry { count: 0.0, ..ok },
             Entry { count: 33.0, ..ok },
-            Entry { mean: f64::NAN, ..ok },
+            Entry {
+                mean: f64::NAN,
+                ..ok
+            },
             Entry { mean: 1e300, ..ok },
             Entry { m2: -1.0, ..ok },
-            Entry { errors: f64::INFINITY, ..ok },
+            Entry {
+                errors: f64::INFINITY,
+                ..ok
+            },
         ] {
             assert!(!bad.is_sane(), "{bad:?}");
         }

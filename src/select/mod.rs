@@ -33,7 +33,7 @@ pub use policy::ChosenBy;
 use self::cache::{Saved, Store};
 use self::explain::Line;
 use self::history::{CHUNKS, Entries, Footprint, SIZES};
-use self::policy::{Decision, Prediction, SHARE};
+use self::policy::{Decision, EXPLORE_RUNS, Prediction, SHARE};
 use crate::backend::{Backend, BackendKind};
 use crate::chunk::{ChunkPlan, Chunking};
 use crate::error::{Error, Result};
@@ -41,8 +41,9 @@ use crate::range::SumRange;
 use crate::request::{Runner, SumReport, SumRequest};
 use crate::{Gpu, GpuOptions, Scalar, Simd};
 
-/// Sums predicted shorter than this are timed only every [`SAMPLE_EVERY`]th call when the caller
-/// does not want the time: two clock reads cost as much as such a sum.
+/// Sums predicted shorter than this are recorded only every [`SAMPLE_EVERY`]th call (and timed
+/// only then, unless the caller wants the time): two clock reads and a record cost as much as
+/// such a sum.
 const SAMPLE_BELOW: f64 = 20e-6;
 const SAMPLE_EVERY: u32 = 8;
 /// Observations between looks at the clock for a save; saves are at most [`SAVE_EVERY`] apart
@@ -100,7 +101,7 @@ impl Borrow<SumReport> for AutoReport {
 /// A candidate's backend: made with the Auto, or — the GPU — when first chosen.
 enum Member {
     Made(Box<dyn Backend>),
-    Gpu(OnceLock<Result<Gpu>>),
+    Gpu(Box<OnceLock<Result<Gpu>>>),
 }
 
 struct Candidate {
@@ -123,6 +124,8 @@ struct Memo {
     seconds: f64,
     basis: Basis,
     due: f64,
+    /// The leader's samples at the footprint: until there are a few, every run is recorded.
+    samples: f64,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -152,7 +155,11 @@ fn index(f: Footprint) -> usize {
 
 /// Seconds as a `Duration`, whatever the float.
 fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(if s.is_finite() { s.clamp(0.0, 1e9) } else { 1e9 })
+    Duration::from_secs_f64(if s.is_finite() {
+        s.clamp(0.0, 1e9)
+    } else {
+        1e9
+    })
 }
 
 /// Chunks of the default plan for `n` elements.
@@ -162,7 +169,15 @@ fn default_chunks(n: u128) -> u64 {
         .map_or(1, |p| p.len())
 }
 
-/// The self-choosing backend; see the [module docs](self).
+/// Runs each request on the backend fastest for its size and chunk count on this machine, and
+/// learns from the sums it runs: the one place in parsum where timings are learnt.
+///
+/// A request's footprint (size class, chunk class) is looked up; each backend's prediction is
+/// its entry there, else one interpolated from nearby entries, else its prior. The fastest runs,
+/// except for bounded exploration and re-checks (`docs/selection.md` states the bounds); its
+/// time becomes a sample. The GPU is opened only once a request is sent to it; if it fails, the
+/// request runs again on the CPU and the GPU is not chosen again. The history is kept in the
+/// cache directory, merged entry by entry with other processes'.
 ///
 /// ```
 /// use parsum::{Auto, AutoOptions, CacheSetting, Scalar, SumRequest};
@@ -208,7 +223,11 @@ impl Auto {
         }
         // Made outside the cell's lock, so a fork while it is being made leaves no lock behind.
         let _ = GLOBAL.set(Auto::new());
-        GLOBAL.get().expect("set above").as_ref().map_err(Clone::clone)
+        GLOBAL
+            .get()
+            .expect("set above")
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Scalar, simd and (with `options.gpu`) the GPU wgpu's variables point at — only those of
@@ -224,18 +243,23 @@ impl Auto {
             members.push((i.kind, id, Member::Made(b), prior));
         };
         if wanted(BackendKind::Scalar) {
-            made(Box::new(Scalar::new()));
+            made(Box::<Scalar>::default());
         }
         if wanted(BackendKind::Simd) {
-            made(Box::new(Simd::new()));
+            made(Box::<Simd>::default());
         }
         if options.gpu && wanted(BackendKind::Gpu) {
             let id = ["WGPU_ADAPTER_NAME", "WGPU_BACKEND", "WGPU_POWER_PREF"]
                 .iter()
-                .filter_map(|k| crate::env::var(k).ok().flatten().map(|v| format!("{k}={v}")))
+                .filter_map(|k| {
+                    crate::env::var(k)
+                        .ok()
+                        .flatten()
+                        .map(|v| format!("{k}={v}"))
+                })
                 .fold("gpu|default".to_string(), |id, kv| format!("{id}|{kv}"));
             let prior = CostModel::builtin(BackendKind::Gpu, 1);
-            members.push((BackendKind::Gpu, id, Member::Gpu(OnceLock::new()), prior));
+            members.push((BackendKind::Gpu, id, Member::Gpu(Box::default()), prior));
         }
         let cache = options.cache.dir().map(|d| d.join(cache::FILE));
         let (store, origin) = match &cache {
@@ -335,9 +359,8 @@ impl Auto {
                 l.adapter = saved.adapter.clone().or(l.adapter.take());
             }
             for (&f, &e) in &saved.entries {
-                let mine = l.entries[i].get_mut(f);
-                if !(keep_touched && mine.touched) {
-                    *mine = e;
+                if !(keep_touched && l.entries[i].get(f).touched) {
+                    l.entries[i].set(f, e);
                 }
             }
         }
@@ -357,7 +380,9 @@ impl Auto {
             let adapter = l.adapter.clone();
             let store = self.candidates.iter().enumerate().map(|(i, c)| {
                 let entries = l.entries[i].measured().map(|(f, e)| (f, *e)).collect();
-                let adapter = (c.kind == BackendKind::Gpu).then(|| adapter.clone()).flatten();
+                let adapter = (c.kind == BackendKind::Gpu)
+                    .then(|| adapter.clone())
+                    .flatten();
                 (c.identity.clone(), Saved { adapter, entries })
             });
             let store = store.collect();
@@ -366,7 +391,9 @@ impl Auto {
             }
             store
         };
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         Some(cache::save(&path, &ours, now).map(|merged| {
             self.adopt(&merged, true);
             path
@@ -378,7 +405,14 @@ impl Auto {
         c.failure.get().is_none() && self.force.is_none_or(|k| k == c.kind)
     }
 
-    fn predict(&self, l: &Learner, i: usize, n: u128, chunks: u64, f: Footprint) -> (Prediction, Basis) {
+    fn predict(
+        &self,
+        l: &Learner,
+        i: usize,
+        n: u128,
+        chunks: u64,
+        f: Footprint,
+    ) -> (Prediction, Basis) {
         let e = l.entries[i].estimate(f);
         let seconds = self.candidates[i].prior.seconds(n, chunks) * e.ln_ratio.exp();
         let p = Prediction {
@@ -390,15 +424,19 @@ impl Auto {
         (p, e.basis)
     }
 
-    /// The choice for `n` elements in `chunks` chunks, and whether to time it.
-    fn decide(&self, n: u128, chunks: u64, timed: bool) -> Result<(Decision, Duration, Basis, bool)> {
+    /// The choice for `n` elements in `chunks` chunks, and whether to record its time.
+    fn decide(&self, n: u128, chunks: u64) -> Result<(Decision, Duration, Basis, bool)> {
         let f = Footprint::of(n, chunks);
         let mut l = self.learner()?;
         let version = l.version;
         let place = &mut l.places[index(f)];
         place.calls = place.calls.wrapping_add(1);
-        let sample = place.calls % SAMPLE_EVERY == 0;
-        if let Some(m) = place.memo.filter(|m| m.version == version && self.force.is_none()) {
+        // The first call at a footprint is always recorded: a one-shot process teaches too.
+        let sample = place.calls % SAMPLE_EVERY == 1;
+        if let Some(m) = place
+            .memo
+            .filter(|m| m.version == version && self.force.is_none())
+        {
             place.earned += SHARE * m.seconds;
             if place.earned < m.due && self.usable(m.leader) {
                 let d = Decision {
@@ -408,8 +446,8 @@ impl Auto {
                     price: 0.0,
                     due: m.due,
                 };
-                let time = timed || sample || m.seconds >= SAMPLE_BELOW;
-                return Ok((d, secs(m.seconds), m.basis, time));
+                let record = sample || m.seconds >= SAMPLE_BELOW || m.samples < EXPLORE_RUNS;
+                return Ok((d, secs(m.seconds), m.basis, record));
             }
             place.earned -= SHARE * m.seconds;
         }
@@ -440,10 +478,14 @@ impl Auto {
                 seconds: p.seconds,
                 basis,
                 due: d.due,
+                samples: p.samples,
             });
         }
-        let time = timed || sample || p.seconds >= SAMPLE_BELOW || d.chosen_by == ChosenBy::Explored;
-        Ok((d, secs(p.seconds), basis, time))
+        let record = sample
+            || p.seconds >= SAMPLE_BELOW
+            || p.samples < EXPLORE_RUNS
+            || d.chosen_by != ChosenBy::Predicted;
+        Ok((d, secs(p.seconds), basis, record))
     }
 
     fn none_usable(&self) -> Error {
@@ -453,7 +495,11 @@ impl Auto {
             .filter(|c| self.force.is_none_or(|k| k == c.kind))
             .filter_map(|c| c.failure.get().map(|f| format!("{}: {f}", c.kind)))
             .collect();
-        let why = if why.is_empty() { "none found".into() } else { why.join("; ") };
+        let why = if why.is_empty() {
+            "none found".into()
+        } else {
+            why.join("; ")
+        };
         match self.force {
             Some(BackendKind::Gpu) => Error::GpuUnavailable(format!("forced gpu: {why}")),
             Some(kind) => Error::Unavailable(format!("forced {kind}: {why}")),
@@ -478,7 +524,8 @@ impl Auto {
         };
         if std::process::id() != self.pid {
             // Its device, or the opening of it, belongs to the parent.
-            let e = Error::GpuUnavailable("this Auto was made before the process was forked".into());
+            let e =
+                Error::GpuUnavailable("this Auto was made before the process was forked".into());
             self.fail(i, e.to_string());
             return Err(e);
         }
@@ -508,7 +555,7 @@ impl Auto {
         let x = (took.as_secs_f64().max(1e-9) / self.candidates[i].prior.seconds(n, chunks)).ln();
         let save = {
             let Ok(mut l) = self.learner() else { return };
-            if l.entries[i].get_mut(Footprint::of(n, chunks)).add(x) {
+            if l.entries[i].add(Footprint::of(n, chunks), x) {
                 l.version += 1;
             }
             l.unsaved += 1;
@@ -523,12 +570,18 @@ impl Auto {
         }
     }
 
-    fn run_request(&self, request: &SumRequest<'_>, timed: bool) -> Result<AutoReport> {
-        let plan = request.plan()?;
+    /// Runs `request` (planned as `plan`) on the backend chosen for it: the sum, its time (zero
+    /// when untimed), the candidate that ran and how it was chosen.
+    fn execute(
+        &self,
+        request: &SumRequest<'_>,
+        plan: &ChunkPlan,
+        timed: bool,
+    ) -> Result<(u128, Duration, usize, Choice)> {
         let (n, chunks) = (plan.range().len(), plan.len());
         let mut fallback: Option<String> = None;
         loop {
-            let (d, predicted, basis, time) = self.decide(n.max(1), chunks.max(1), timed)?;
+            let (d, predicted, basis, record) = self.decide(n.max(1), chunks.max(1))?;
             let c = &self.candidates[d.index];
             let backend = match self.open(d.index) {
                 Ok(b) => b,
@@ -538,11 +591,13 @@ impl Auto {
                 }
                 Err(e) => return Err(e),
             };
-            let cold = !c.warm.swap(true, Ordering::Relaxed);
-            match request.run_on(backend, time) {
-                Ok(report) => {
-                    if time && n > 0 {
-                        self.observe(d.index, n, chunks, report.elapsed);
+            let cold = !c.warm.load(Ordering::Relaxed) && !c.warm.swap(true, Ordering::Relaxed);
+            match request.sum_on(plan, backend, timed || record) {
+                Ok((sum, elapsed)) => {
+                    // A sum timed anyway that proved long is recorded whatever was predicted.
+                    let record = record || elapsed.as_secs_f64() >= SAMPLE_BELOW;
+                    if record && n > 0 {
+                        self.observe(d.index, n, chunks, elapsed);
                     }
                     let choice = Choice {
                         chosen_by: d.chosen_by,
@@ -550,11 +605,18 @@ impl Auto {
                         fallback: fallback.map(|f| format!("{f}; run on {} instead", c.kind)),
                         cold,
                     };
-                    return Ok(AutoReport { report, choice });
+                    return Ok((sum, elapsed, d.index, choice));
                 }
-                Err(e) if c.kind == BackendKind::Gpu && self.force.is_none() && e != Error::Cancelled => {
-                    let info = backend.info();
-                    let why = format!("{} on {} failed ({e}) and is not chosen again", c.kind, info.device);
+                Err(e)
+                    if c.kind == BackendKind::Gpu
+                        && self.force.is_none()
+                        && e != Error::Cancelled =>
+                {
+                    let why = format!(
+                        "{} on {} failed ({e}) and is not chosen again",
+                        c.kind,
+                        backend.info().device
+                    );
                     log::warn!("parsum: {why}");
                     self.fail(d.index, e.to_string());
                     fallback = Some(why);
@@ -567,7 +629,7 @@ impl Auto {
     /// Runs `request` as [`SumRequest::run`] does, for callers who want only the sum: a short
     /// sum is then timed only now and then.
     pub(crate) fn sum_only(&self, request: &SumRequest<'_>) -> Result<u128> {
-        Ok(self.run_request(request, false)?.report.sum)
+        Ok(self.execute(request, &request.plan()?, false)?.0)
     }
 
     /// The backend Auto would pick for `n` elements in the default chunks (a run may explore
@@ -577,7 +639,10 @@ impl Auto {
         let f = Footprint::of(n.max(1), chunks);
         let l = self.learner().ok()?;
         let preds: Vec<Option<Prediction>> = (0..self.candidates.len())
-            .map(|i| self.usable(i).then(|| self.predict(&l, i, n.max(1), chunks, f).0))
+            .map(|i| {
+                self.usable(i)
+                    .then(|| self.predict(&l, i, n.max(1), chunks, f).0)
+            })
             .collect();
         let spent: Vec<f64> = l.spent.iter().map(|s| s[index(f)]).collect();
         let d = policy::decide(&preds, 0.0, &spent)?;
@@ -633,7 +698,12 @@ impl Auto {
                     device,
                     predicted: Some((secs(p.seconds), basis, p.doubt.exp())),
                     entry: (e.count > 0.0).then(|| {
-                        (e.count, secs(prior * e.mean.exp()), e.spread().exp(), e.errors)
+                        (
+                            e.count,
+                            secs(prior * e.mean.exp()),
+                            e.spread().exp(),
+                            e.errors,
+                        )
                     }),
                     failed: c.failure.get().cloned(),
                     picked: decision.as_ref().is_ok_and(|d| d.index == i),
@@ -662,7 +732,8 @@ impl Auto {
             .map(|i| self.usable(i).then(|| self.predict(&l, i, n, chunks, f).0))
             .collect();
         let spent: Vec<f64> = l.spent.iter().map(|s| s[index(f)]).collect();
-        let d = policy::decide(&preds, l.places[index(f)].earned, &spent).ok_or_else(|| self.none_usable())?;
+        let d = policy::decide(&preds, l.places[index(f)].earned, &spent)
+            .ok_or_else(|| self.none_usable())?;
         Ok(match self.force {
             Some(_) => Decision {
                 index: d.leader,
@@ -707,15 +778,21 @@ impl Runner for Auto {
     type Report = AutoReport;
 
     fn run(&self, request: &SumRequest<'_>) -> Result<AutoReport> {
-        self.run_request(request, true)
+        let plan = request.plan()?;
+        let (sum, elapsed, i, choice) = self.execute(request, &plan, true)?;
+        let info = self.open(i)?.info();
+        let report = request.report(&plan, sum, elapsed, info);
+        Ok(AutoReport { report, choice })
     }
 }
 
 impl Drop for Auto {
     fn drop(&mut self) {
-        let touched = self
-            .learner()
-            .is_ok_and(|l| l.entries.iter().any(|e| e.measured().any(|(_, e)| e.touched)));
+        let touched = self.learner().is_ok_and(|l| {
+            l.entries
+                .iter()
+                .any(|e| e.measured().any(|(_, e)| e.touched))
+        });
         if touched {
             let _ = self.save();
         }

@@ -86,7 +86,9 @@ impl CostModel {
         let ns = |n: u64| Duration::from_nanos(n);
         match kind {
             BackendKind::Scalar => Self::from_rate(ns(50), 3e9).per_chunk(ns(10)),
-            BackendKind::Simd => Self::from_rate(ns(100), 1.5e10 * threads as f64).per_chunk(ns(15)),
+            BackendKind::Simd => {
+                Self::from_rate(ns(100), 1.5e10 * threads as f64).per_chunk(ns(15))
+            }
             BackendKind::Gpu => Self::from_rate(ns(200_000), 1e11).per_chunk(ns(5)),
         }
     }

@@ -80,8 +80,17 @@ pub(crate) struct Decision {
 
 /// Chooses among `predictions` (`None`: not usable). `earned` is what the footprint has earned,
 /// this decision's share included; `spent[i]` what candidate `i` has spent of it.
-pub(crate) fn decide(predictions: &[Option<Prediction>], earned: f64, spent: &[f64]) -> Option<Decision> {
-    let usable = || predictions.iter().enumerate().filter_map(|(i, p)| p.map(|p| (i, p)));
+pub(crate) fn decide(
+    predictions: &[Option<Prediction>],
+    earned: f64,
+    spent: &[f64],
+) -> Option<Decision> {
+    let usable = || {
+        predictions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.map(|p| (i, p)))
+    };
     let (leader, lead) = usable().min_by(|a, b| a.1.pessimistic().total_cmp(&b.1.pessimistic()))?;
     let others = || usable().filter(move |&(i, _)| i != leader);
     let decision = |index, chosen_by, price, due| Decision {
@@ -113,13 +122,16 @@ pub(crate) fn decide(predictions: &[Option<Prediction>], earned: f64, spent: &[f
     {
         return Some(decision(i, ChosenBy::Explored, price(&p), f64::INFINITY));
     }
-    let next = others().map(|(i, p)| due(i, &p)).fold(f64::INFINITY, f64::min);
+    let next = others()
+        .map(|(i, p)| due(i, &p))
+        .fold(f64::INFINITY, f64::min);
     Some(decision(leader, ChosenBy::Predicted, 0.0, next))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::select::history::PRIOR_DOUBT;
 
     fn p(seconds: f64, doubt: f64, samples: f64) -> Option<Prediction> {
         Some(Prediction {
@@ -141,7 +153,12 @@ mod tests {
         let d = decide(&[p(1.0, 0.01, 32.0), p(0.9, 0.3, 3.0)], 0.0, &[0.0; 2]).unwrap();
         assert_eq!((d.index, d.chosen_by), (0, ChosenBy::Predicted));
         assert!(decide(&[None, None], 0.0, &[0.0; 2]).is_none());
-        assert_eq!(decide(&[None, p(5.0, 0.1, 9.0)], 0.0, &[0.0; 2]).unwrap().index, 1);
+        assert_eq!(
+            decide(&[None, p(5.0, 0.1, 9.0)], 0.0, &[0.0; 2])
+                .unwrap()
+                .index,
+            1
+        );
     }
 
     #[test]
@@ -150,7 +167,10 @@ mod tests {
         let d = decide(&preds, 0.5, &[0.0; 2]).unwrap();
         assert_eq!((d.index, d.due), (0, 3.0));
         let d = decide(&preds, 3.0, &[0.0; 2]).unwrap();
-        assert_eq!((d.index, d.chosen_by, d.price), (1, ChosenBy::Explored, 3.0));
+        assert_eq!(
+            (d.index, d.chosen_by, d.price),
+            (1, ChosenBy::Explored, 3.0)
+        );
         // Once paid, the next one is due after as much again.
         let d = decide(&preds, 3.5, &[0.0, 3.0]).unwrap();
         assert_eq!((d.index, d.due), (0, 6.0));
@@ -158,7 +178,11 @@ mod tests {
 
     #[test]
     fn a_never_measured_candidate_is_priced_at_most_the_cap() {
-        let preds = [p(1.0, 0.01, 32.0), p(1e6, PRIOR_DOUBT, 0.0), p(2.0, 0.01, 32.0)];
+        let preds = [
+            p(1.0, 0.01, 32.0),
+            p(1e6, PRIOR_DOUBT, 0.0),
+            p(2.0, 0.01, 32.0),
+        ];
         let d = decide(&preds, 0.0, &[0.0; 3]).unwrap();
         // Two others share the earnings: the hidden one is due at 2 × PRIOR_PRICE.
         assert_eq!(d.due, 2.0 * PRIOR_PRICE);

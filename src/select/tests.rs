@@ -1,0 +1,307 @@
+//! Auto's learning in virtual time: the real `decide` and `observe` (memo, credit, entries), fed
+//! times from cost models with bounded noise instead of the clock. Every assertion is a bound the
+//! policy states (`policy.rs`), checked for many seeds, with the noise's own bound folded in: a
+//! run takes its model's time × a factor in [1, 1 + NOISE], so an entry's centre lies within
+//! that factor of the truth and no run is ever an error (ln(1 + NOISE) < the ±50 % band).
+
+use std::time::Duration;
+
+use super::policy::{EXPLORE_RUNS, PRIOR_PRICE, SHARE};
+use super::*;
+use crate::backend::BackendInfo;
+use crate::verify::ChunkSink;
+
+const NOISE: f64 = 0.3;
+
+/// A stand-in that is never run: the simulation only decides and observes.
+struct Idle(BackendInfo);
+
+impl Backend for Idle {
+    fn info(&self) -> &BackendInfo {
+        &self.0
+    }
+    fn sum_chunks(&self, _: &ChunkSink<'_>) -> Result<()> {
+        unreachable!("the simulation never runs a backend")
+    }
+}
+
+/// A small deterministic generator (xorshift), so every seed replays.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// e^x for x uniform in [-ln(span), ln(span)].
+    fn factor(&mut self, span: f64) -> f64 {
+        ((2.0 * self.next() - 1.0) * span.ln()).exp()
+    }
+}
+
+fn model(latency: f64, rate: f64) -> CostModel {
+    CostModel::from_rate(Duration::from_secs_f64(latency), rate)
+}
+
+/// An Auto over fakes with `priors`.
+fn auto(priors: &[CostModel]) -> Auto {
+    let members = priors
+        .iter()
+        .map(|&m| {
+            let info = BackendInfo::new(BackendKind::Simd, "fake", "virtual", 1);
+            (Box::new(Idle(info)) as Box<dyn Backend>, m)
+        })
+        .collect();
+    Auto::with_models(members, None)
+}
+
+/// What happened over one run of the simulation at one size.
+#[derive(Default, Debug)]
+struct Outcome {
+    /// Each decision: the candidate, how it was chosen, the re-check price it paid.
+    picks: Vec<(usize, ChosenBy, f64)>,
+    /// Virtual seconds of re-checks, past each candidate's first.
+    recheck_seconds: f64,
+    /// The leader's prediction, summed over every decision: what re-check credit is earned from.
+    leader_predicted: f64,
+    first_rechecks: Vec<usize>,
+}
+
+fn simulate(auto: &Auto, truth: &[CostModel], n: u128, decisions: usize, rng: &mut Rng) -> Outcome {
+    let mut out = Outcome::default();
+    let chunks = default_chunks(n);
+    for _ in 0..decisions {
+        let (d, ..) = auto.decide(n, chunks).unwrap();
+        let lead = {
+            let l = auto.learner().unwrap();
+            auto.predict(&l, d.leader, n, chunks, Footprint::of(n, chunks))
+                .0
+                .seconds
+        };
+        out.leader_predicted += lead;
+        let t = truth[d.index].seconds(n, chunks) * (1.0 + NOISE * rng.next());
+        if d.price > 0.0 {
+            if out.first_rechecks.contains(&d.index) {
+                out.recheck_seconds += t;
+            } else {
+                out.first_rechecks.push(d.index);
+            }
+        }
+        out.picks.push((d.index, d.chosen_by, d.price));
+        auto.observe(d.index, n, chunks, Duration::from_secs_f64(t));
+    }
+    out
+}
+
+#[test]
+fn wrong_priors_are_overturned_and_rechecks_stay_within_their_share() {
+    for seed in 1..=200u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let k = 2 + (seed % 3) as usize;
+        let (mut truth, mut priors) = (Vec::new(), Vec::new());
+        for _ in 0..k {
+            let (latency, rate) = (1e-6 * rng.factor(100.0), 1e10 * rng.factor(100.0));
+            truth.push(model(latency, rate));
+            // Priors off by up to 1000× either way, in latency and rate apart.
+            priors.push(model(
+                latency * rng.factor(1000.0),
+                rate * rng.factor(1000.0),
+            ));
+        }
+        let n = (1u128 << 10) << (seed % 30);
+        let c = default_chunks(n);
+        let a = auto(&priors);
+        let out = simulate(&a, &truth, n, 3000, &mut rng);
+        let best = truth
+            .iter()
+            .map(|m| m.seconds(n, c))
+            .fold(f64::INFINITY, f64::min);
+        // Every candidate runs within the hidden-candidate bound: its capped price is earned
+        // within PRIOR_PRICE (k - 1) / SHARE decisions, the leader's prediction moving by at most
+        // the noise meanwhile; plus the exploration rounds of the others.
+        let bound = (PRIOR_PRICE * (k - 1) as f64 * (1.0 + NOISE) / SHARE).ceil() as usize
+            + k * EXPLORE_RUNS as usize;
+        let first: Vec<usize> = (0..k)
+            .map(|i| {
+                out.picks
+                    .iter()
+                    .position(|p| p.0 == i)
+                    .unwrap_or(usize::MAX)
+            })
+            .collect();
+        for (i, &at) in first.iter().enumerate() {
+            assert!(
+                at <= bound,
+                "seed {seed}: candidate {i} first ran at {at} > {bound}"
+            );
+        }
+        // Once all have run and been explored, a predicted pick is within the noise and a
+        // one-sample doubt (e^0.3) of the fastest.
+        let settled = first.iter().max().unwrap() + k * EXPLORE_RUNS as usize;
+        let within = (1.0 + NOISE) * 0.3f64.exp();
+        for (at, &(i, by, _)) in out.picks.iter().enumerate().skip(settled) {
+            let t = truth[i].seconds(n, c);
+            assert!(
+                by != ChosenBy::Predicted || t <= within * best,
+                "seed {seed} at {at}: {t} vs {best}"
+            );
+        }
+        // Explorations: each candidate is explored while it has under EXPLORE_RUNS samples here,
+        // and no entry resets under this noise.
+        let explored = out
+            .picks
+            .iter()
+            .filter(|p| p.1 == ChosenBy::Explored && p.2 == 0.0)
+            .count();
+        assert!(
+            explored <= k * EXPLORE_RUNS as usize,
+            "seed {seed}: {explored} explorations"
+        );
+        // Re-checks (past each candidate's first, whose cost its prior hid) cost at most SHARE of
+        // the leader's predicted time, × the noise: a measured candidate runs within (1 + NOISE)
+        // of its prediction.
+        assert!(
+            out.recheck_seconds <= (1.0 + NOISE) * SHARE * out.leader_predicted,
+            "seed {seed}: re-checks {} of {}",
+            out.recheck_seconds,
+            out.leader_predicted
+        );
+    }
+}
+
+#[test]
+fn a_hidden_fastest_backend_is_found_within_the_bound() {
+    for seed in 1..=50u64 {
+        let mut rng = Rng(seed * 7919);
+        // The fastest by far, hidden by a prior 10^4× too slow.
+        let truth = [model(1e-6, 1e9), model(1e-6, 1e11)];
+        let priors = [truth[0], model(1e-2, 1e7)];
+        let a = auto(&priors);
+        let out = simulate(&a, &truth, 1 << 24, 400, &mut rng);
+        let found = out.picks.iter().position(|p| p.0 == 1).expect("found");
+        let bound = (PRIOR_PRICE / SHARE * (1.0 + NOISE)).ceil() as usize + 1;
+        assert!(found <= bound, "seed {seed}: found at {found} > {bound}");
+        // From then on the fastest leads.
+        let after = &out.picks[found + EXPLORE_RUNS as usize + 1..];
+        assert!(
+            after
+                .iter()
+                .filter(|p| p.1 == ChosenBy::Predicted)
+                .all(|p| p.0 == 1),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn a_prior_that_puts_a_slow_backend_first_is_corrected_at_its_first_run() {
+    let truth = [model(1e-6, 1e11), model(1e-6, 1e9)];
+    // Backend 1 claims to be 10^4× faster than it is: it runs first, once.
+    let priors = [truth[0], model(1e-8, 1e13)];
+    let a = auto(&priors);
+    let out = simulate(&a, &truth, 1 << 24, 20, &mut Rng(3));
+    assert_eq!(out.picks[0].0, 1);
+    assert!(out.picks[1..].iter().all(|p| p.0 == 0), "{:?}", out.picks);
+}
+
+#[test]
+fn a_known_footprint_is_a_lookup_until_something_moves() {
+    let truth = [model(1e-7, 2e10), model(1e-6, 1e9)];
+    let a = auto(&truth);
+    let n = 1 << 12;
+    simulate(&a, &truth, n, 50, &mut Rng(5));
+    let version = a.learner().unwrap().version;
+    let chunks = default_chunks(n);
+    let memo = |a: &Auto| a.learner().unwrap().places[index(Footprint::of(n, chunks))].memo;
+    assert!(memo(&a).is_some_and(|m| m.version == version && m.leader == 0));
+    for _ in 0..10 {
+        let (d, ..) = a.decide(n, chunks).unwrap();
+        assert_eq!((d.index, d.chosen_by), (0, ChosenBy::Predicted));
+    }
+    assert_eq!(
+        a.learner().unwrap().version,
+        version,
+        "deciding changed nothing"
+    );
+    // Short sums are sampled: one decision in SAMPLE_EVERY asks for a record.
+    let timed = (0..64).filter(|_| a.decide(n, chunks).unwrap().3).count();
+    assert_eq!(timed, 64 / SAMPLE_EVERY as usize);
+    // A long one is always recorded.
+    assert!(a.decide(1 << 30, 100).unwrap().3);
+}
+
+#[test]
+fn the_gpu_candidate_is_not_opened_while_it_cannot_win() {
+    // With CPU backends measured fast and the GPU measured slow at this size, picking never
+    // opens the GPU: only a request that goes to it does.
+    let options = AutoOptions::default().cache(CacheSetting::Off);
+    let a = Auto::with_options(options).unwrap();
+    let gpu = a
+        .candidates
+        .iter()
+        .position(|c| c.kind == BackendKind::Gpu)
+        .unwrap();
+    let n = 1000;
+    for _ in 0..5 {
+        let (d, ..) = a.decide(n, 1).unwrap();
+        assert_ne!(
+            d.index, gpu,
+            "a 1000-element sum could not go to a GPU by its prior"
+        );
+        a.observe(d.index, n, 1, Duration::from_nanos(100));
+    }
+    let Member::Gpu(cell) = &a.candidates[gpu].member else {
+        unreachable!()
+    };
+    assert!(cell.get().is_none(), "the GPU was opened");
+}
+
+#[test]
+fn forced_kinds_build_nothing_else() {
+    let a = Auto::with_options(
+        AutoOptions::default()
+            .cache(CacheSetting::Off)
+            .force(Some(BackendKind::Simd)),
+    )
+    .unwrap();
+    assert_eq!(a.candidates.len(), 1);
+    assert_eq!(a.candidates[0].kind, BackendKind::Simd);
+    let (d, ..) = a.decide(1 << 30, 100).unwrap();
+    assert_eq!(d.chosen_by, ChosenBy::Forced);
+}
+
+/// A measurement, not a test of speed: what choosing and recording cost per call on a warm
+/// footprint (`cargo test --release --lib choosing_and_recording -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn choosing_and_recording_cost() {
+    let truth = [model(1e-7, 2e10), model(1e-6, 1e9), model(2e-4, 1e11)];
+    let a = auto(&truth);
+    let (n, chunks) = (1000u128, 1u64);
+    simulate(&a, &truth, n, 200, &mut Rng(9));
+    let calls = 2_000_000;
+    let started = std::time::Instant::now();
+    for _ in 0..calls {
+        let (d, ..) = a.decide(std::hint::black_box(n), chunks).unwrap();
+        std::hint::black_box(d);
+    }
+    let choose = started.elapsed().as_secs_f64() / calls as f64;
+    let started = std::time::Instant::now();
+    for _ in 0..calls {
+        a.observe(
+            0,
+            std::hint::black_box(n),
+            chunks,
+            Duration::from_nanos(150),
+        );
+    }
+    let record = started.elapsed().as_secs_f64() / calls as f64;
+    println!(
+        "choose {:.1} ns, record {:.1} ns; per untimed short call {:.1} ns (one in {SAMPLE_EVERY} recorded)",
+        choose * 1e9,
+        record * 1e9,
+        (choose + record / SAMPLE_EVERY as f64) * 1e9
+    );
+}

@@ -1,10 +1,20 @@
-//! One conformance suite for every backend: `conformance!(name, expr)` instantiates it for a
-//! backend built by `expr`, an `Option<impl Backend>` (`None` = this backend is not available on
-//! this machine: every test then says it was skipped, and fails when the environment variable
+//! One conformance suite for every backend, [`parsum::Auto`] included: `conformance!(name, expr)`
+//! instantiates it for a runner built by `expr`, an `Option<impl Runner>` (`None` = not available
+//! on this machine: every test then says it was skipped, and fails when the environment variable
 //! named as the third argument is `1`).
 #![allow(dead_code)]
 
-use parsum::{Backend, SumRequest};
+use std::borrow::Borrow;
+
+use parsum::{Runner, SumReport, SumRequest};
+
+/// A runner of any kind, as the suite holds it.
+pub type Sum = Box<dyn Fn(&SumRequest<'_>) -> parsum::Result<SumReport> + Send + Sync>;
+
+/// `runner`, boxed for the suite.
+pub fn boxed<R: Runner + Send + Sync + 'static>(runner: R) -> Sum {
+    Box::new(move |request| request.run(&runner).map(|r| r.borrow().clone()))
+}
 
 /// An oracle independent of the library's closed form: n·first + n(n−1)/2, for short ranges.
 pub fn oracle(first: u64, n: u128) -> u128 {
@@ -14,14 +24,15 @@ pub fn oracle(first: u64, n: u128) -> u128 {
     n * first as u128 + n * (n - 1) / 2
 }
 
-/// Sums `request` on `backend` and checks it against `oracle` and the report's own fields.
-pub fn check(backend: &dyn Backend, request: SumRequest<'_>) -> parsum::SumReport {
+/// Sums `request` on `runner` and checks it against `oracle` and the report's own fields.
+pub fn check<R: Runner + ?Sized>(runner: &R, request: SumRequest<'_>) -> SumReport {
     let range = request.range();
     let report = request
-        .run(backend)
-        .unwrap_or_else(|e| panic!("{range:?} on {:?}: {e}", backend.info()));
+        .run(runner)
+        .unwrap_or_else(|e| panic!("{range:?}: {e}"));
+    let report: SumReport = report.borrow().clone();
     let want = oracle(range.start() as u64, range.len());
-    assert_eq!(report.sum, want, "{range:?} on {:?}", backend.info());
+    assert_eq!(report.sum, want, "{range:?} on {:?}", report.backend);
     assert_eq!(report.expected, want);
     assert!(report.verified);
     report
@@ -52,16 +63,25 @@ macro_rules! conformance {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            use parsum::{Backend, Error, SumRequest};
+            use parsum::{Error, SumRequest};
             use std::sync::atomic::{AtomicBool, Ordering};
             use std::sync::OnceLock;
 
-            use $crate::common::{check, oracle, skip};
+            use $crate::common::{boxed, oracle, skip, Sum};
 
-            fn backend() -> Option<&'static (dyn Backend + 'static)> {
-                static B: OnceLock<Option<Box<dyn Backend>>> = OnceLock::new();
-                B.get_or_init(|| $make.map(|b| Box::new(b) as Box<dyn Backend>))
-                    .as_deref()
+            fn backend() -> Option<&'static Sum> {
+                static B: OnceLock<Option<Sum>> = OnceLock::new();
+                B.get_or_init(|| $make.map(boxed)).as_ref()
+            }
+
+            fn check(b: &Sum, request: SumRequest<'_>) -> parsum::SumReport {
+                let range = request.range();
+                let report = b(&request).unwrap_or_else(|e| panic!("{range:?}: {e}"));
+                let want = oracle(range.start() as u64, range.len());
+                assert_eq!(report.sum, want, "{range:?} on {:?}", report.backend);
+                assert_eq!(report.expected, want);
+                assert!(report.verified);
+                report
             }
 
             /// The backend, or a visible skip (a failure when it is required).
@@ -197,7 +217,7 @@ macro_rules! conformance {
             fn reversed_and_zero_chunks_are_errors() {
                 with_backend!(b, "reversed_and_zero_chunks_are_errors");
                 assert!(matches!(SumRequest::new(10..5), Err(Error::InvalidRange { .. })));
-                let zero = SumRequest::new(0..10).unwrap().chunks(0).run(b);
+                let zero = b(&SumRequest::new(0..10).unwrap().chunks(0));
                 assert_eq!(zero.unwrap_err(), Error::ZeroChunks);
             }
 
@@ -231,7 +251,7 @@ macro_rules! conformance {
                             let observer = |p: parsum::Progress| {
                                 seen.store(p.chunks_done, Ordering::Relaxed);
                             };
-                            SumRequest::new(..).unwrap().chunks(chunks).cancel_on(&flag).observe(&observer).run(b)
+                            b(&SumRequest::new(..).unwrap().chunks(chunks).cancel_on(&flag).observe(&observer))
                         });
                         rx.recv().unwrap();
                         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -259,7 +279,7 @@ macro_rules! conformance {
                     let start = start.min(u64::MAX - len);
                     let request = SumRequest::new(start..start + len).unwrap();
                     let request = if by_len { request.chunk_len(chunks as u128 * 7) } else { request.chunks(chunks) };
-                    let report = request.run(b).unwrap();
+                    let report = b(&request).unwrap();
                     proptest::prop_assert_eq!(report.sum, oracle(start, len as u128));
                 }
             }

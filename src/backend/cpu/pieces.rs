@@ -39,7 +39,11 @@ const BUFFER: usize = 256;
 
 /// Sums every chunk of `sink.plan()` with `kernel`, sharing the work with `pool`'s helpers when
 /// the sum is long enough.
-pub(crate) fn sum_plan(sink: &ChunkSink<'_>, kernel: impl Kernel, pool: Option<&Pool>) -> Result<()> {
+pub(crate) fn sum_plan(
+    sink: &ChunkSink<'_>,
+    kernel: impl Kernel,
+    pool: Option<&Pool>,
+) -> Result<()> {
     let plan = *sink.plan();
     if let Some(pool) = pool
         && plan.range().len() >= SHARE_FROM
@@ -194,7 +198,12 @@ impl<K: Kernel> Shared<K> {
                 return None;
             }
             let take = ((self.units - at) / (4 * self.threads)).clamp(1, most);
-            match self.cursor.compare_exchange_weak(at, at + take, Ordering::SeqCst, Ordering::SeqCst) {
+            match self.cursor.compare_exchange_weak(
+                at,
+                at + take,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
                 Ok(_) => {
                     let n = self.plan.range().len();
                     return Some((at as u128 * UNIT, ((at + take) as u128 * UNIT).min(n)));
@@ -209,7 +218,9 @@ impl<K: Kernel> Task for Shared<K> {
     /// A helper's part: take pieces until none is left or the caller is done.
     fn help(&self) {
         let me = self.helpers.fetch_add(1, Ordering::SeqCst);
-        let Some(done) = self.done.get(me) else { return };
+        let Some(done) = self.done.get(me) else {
+            return;
+        };
         loop {
             self.in_flight.fetch_add(1, Ordering::SeqCst);
             let Some((a, b)) = self.claim() else {

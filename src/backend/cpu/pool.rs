@@ -56,7 +56,9 @@ pub(crate) struct Pool {
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pool").field("helpers", &self.helpers).finish()
+        f.debug_struct("Pool")
+            .field("helpers", &self.helpers)
+            .finish()
     }
 }
 
@@ -152,7 +154,7 @@ fn resident(board: &Board) {
         while board.generation.load(Ordering::Acquire) == seen {
             std::hint::spin_loop();
             spins = spins.wrapping_add(1);
-            if spins % 64 == 0 && Instant::now() >= until {
+            if spins.is_multiple_of(64) && Instant::now() >= until {
                 break;
             }
         }

@@ -90,7 +90,8 @@ pub(crate) fn check_not_forked() -> Result<()> {
 
 fn instance(backends: wgpu::Backends) -> Result<wgpu::Instance> {
     check_not_forked()?;
-    let _ = INSTANCE_PID.compare_exchange(0, std::process::id(), Ordering::Relaxed, Ordering::Relaxed);
+    let _ =
+        INSTANCE_PID.compare_exchange(0, std::process::id(), Ordering::Relaxed, Ordering::Relaxed);
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     desc.backends = backends;
     Ok(wgpu::Instance::new(desc))
@@ -165,12 +166,20 @@ fn matching<'a>(
         all.iter()
             .filter(|(s, _)| {
                 let name = s.name.to_lowercase();
-                if exact { name == needle } else { name.contains(&needle) }
+                if exact {
+                    name == needle
+                } else {
+                    name.contains(&needle)
+                }
             })
             .collect()
     };
     let exact = named(true);
-    if exact.is_empty() { named(false) } else { exact }
+    if exact.is_empty() {
+        named(false)
+    } else {
+        exact
+    }
 }
 
 /// The adapter `choice` names, with its summary.
@@ -190,10 +199,17 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<(AdapterSummary, wgpu::Ad
         };
         Error::GpuUnavailable(format!("{what} on {tried}; found: {}{hint}", listing(all)))
     };
-    let by_name = |wanted: &str, from: &str, all: &[(AdapterSummary, wgpu::Adapter)]| {
-        match matching(all, wanted).as_slice() {
+    let by_name =
+        |wanted: &str, from: &str, all: &[(AdapterSummary, wgpu::Adapter)]| match matching(
+            all, wanted,
+        )
+        .as_slice()
+        {
             [one] => Ok((*one).clone()),
-            [] => Err(missing(format!("{from}: no adapter named like '{wanted}'"), all)),
+            [] => Err(missing(
+                format!("{from}: no adapter named like '{wanted}'"),
+                all,
+            )),
             several => Err(Error::GpuUnavailable(format!(
                 "{from}: '{wanted}' matches {} adapters ({}); name one by its index instead",
                 several.len(),
@@ -203,8 +219,7 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<(AdapterSummary, wgpu::Ad
                     .collect::<Vec<_>>()
                     .join(", ")
             ))),
-        }
-    };
+        };
     match choice {
         AdapterChoice::Index(i) if *i < all.len() => Ok(all.swap_remove(*i)),
         AdapterChoice::Index(i) => Err(missing(format!("no adapter at index {i}"), &all)),
@@ -232,7 +247,9 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<(AdapterSummary, wgpu::Ad
 fn preference(power: wgpu::PowerPreference, device_type: &str) -> u8 {
     use wgpu::DeviceType as D;
     let order: &[D] = match power {
-        wgpu::PowerPreference::LowPower => &[D::IntegratedGpu, D::DiscreteGpu, D::VirtualGpu, D::Cpu],
+        wgpu::PowerPreference::LowPower => {
+            &[D::IntegratedGpu, D::DiscreteGpu, D::VirtualGpu, D::Cpu]
+        }
         wgpu::PowerPreference::HighPerformance => {
             &[D::DiscreteGpu, D::IntegratedGpu, D::VirtualGpu, D::Cpu]
         }

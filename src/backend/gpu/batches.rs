@@ -375,7 +375,7 @@ mod tests {
 
     #[test]
     fn one_billion_is_one_batch() {
-        let p = plan(0..1_000_000_000, Chunking::Auto);
+        let p = plan(0..1_000_000_000, Chunking::Default);
         let b = all(&p, LIMITS);
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].segments.len(), 100);
@@ -464,8 +464,8 @@ mod tests {
 
     #[test]
     fn covers_awkward_plans() {
-        check(&plan(0..1, Chunking::Auto), LIMITS);
-        check(&plan(0..0, Chunking::Auto), LIMITS);
+        check(&plan(0..1, Chunking::Default), LIMITS);
+        check(&plan(0..0, Chunking::Default), LIMITS);
         check(&plan(0..100_000, Chunking::Length(1)), LIMITS);
         check(&plan(0..1_000_000_000, Chunking::Count(100_000)), LIMITS);
         check(

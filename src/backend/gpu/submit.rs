@@ -5,9 +5,9 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
+use super::batches::Batch;
 use super::buffers::{Buffers, STAMPS};
 use super::device::{Device, PARTIAL};
-use super::batches::Batch;
 use crate::error::Result;
 
 /// Longest wait for one submission before the call gives up (a healthy batch takes milliseconds).
