@@ -23,6 +23,12 @@ pub const DEFAULT_CHUNKS: u64 = 100;
 /// Under [`Chunking::Default`] no chunk is shorter than this, so tiny ranges are not cut into crumbs.
 const MIN_DEFAULT_CHUNK: u128 = 1 << 16;
 
+/// Chunks of the default plan for `n` elements (1 when `n` is 0).
+pub(crate) fn default_chunks(n: u128) -> u64 {
+    let n = n.min(crate::range::DOMAIN_END);
+    (n / MIN_DEFAULT_CHUNK).clamp(1, DEFAULT_CHUNKS as u128) as u64
+}
+
 /// One chunk of a plan: the non-empty inclusive run `first..=last`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Chunk {
@@ -105,7 +111,7 @@ impl ChunkPlan {
             other => {
                 let wanted = match other {
                     Chunking::Count(c) => c as u128,
-                    _ => (n / MIN_DEFAULT_CHUNK).clamp(1, DEFAULT_CHUNKS as u128),
+                    _ => default_chunks(n) as u128,
                 };
                 let chunks = cap(wanted.min(n));
                 let base = n / chunks as u128;

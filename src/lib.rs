@@ -45,9 +45,7 @@ pub use chunk::{Chunk, ChunkPlan, Chunking, Chunks, DEFAULT_CHUNKS};
 pub use error::{Error, Result};
 pub use range::{SumRange, closed_form};
 pub use request::{Runner, SumReport, SumRequest};
-pub use select::{
-    Auto, AutoOptions, AutoReport, Basis, CacheSetting, Choice, ChosenBy, CostModel, Explanation,
-};
+pub use select::{Auto, AutoOptions, AutoReport, Basis, ChosenBy, CostModel, Explanation};
 pub use verify::{ChunkSink, Progress};
 
 use std::ops::RangeBounds;

@@ -25,6 +25,5 @@ conformance!(
 // same exact sums — and no cache, so runs of the suite do not teach each other.
 conformance!(
     auto,
-    parsum::Auto::with_options(parsum::AutoOptions::default().cache(parsum::CacheSetting::Off))
-        .ok()
+    parsum::Auto::with_options(parsum::AutoOptions::default().cache(None)).ok()
 );

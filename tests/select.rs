@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use parsum::{
-    Auto, AutoOptions, Backend, BackendInfo, BackendKind, Basis, CacheSetting, ChosenBy, ChunkSink,
-    CostModel, Error, Result, SumRequest,
+    Auto, AutoOptions, Backend, BackendInfo, BackendKind, Basis, ChosenBy, ChunkSink, CostModel,
+    Error, Result, SumRequest,
 };
 
 const FILE: &str = if cfg!(debug_assertions) {
@@ -78,18 +78,18 @@ fn priors_decide_until_runs_are_measured() {
     let report = SumRequest::new(0..1000).unwrap().run(&auto).unwrap();
     assert_eq!(report.sum, 499_500);
     assert_eq!(report.backend.kind, BackendKind::Simd);
-    assert_eq!(report.choice.chosen_by, ChosenBy::Predicted);
-    assert_eq!(report.choice.predicted.unwrap().1, Basis::Prior);
-    assert!(report.choice.cold);
+    assert_eq!(report.chosen_by, ChosenBy::Predicted);
+    assert_eq!(report.predicted.1, Basis::Prior);
+    assert!(report.cold);
     // The next run at the same size rests on what was measured.
     let again = SumRequest::new(0..1000).unwrap().run(&auto).unwrap();
-    assert_eq!(again.choice.predicted.unwrap().1, Basis::Measured);
-    assert!(!again.choice.cold);
+    assert_eq!(again.predicted.1, Basis::Measured);
+    assert!(!again.cold);
 }
 
 fn options(dir: &Path) -> AutoOptions {
     AutoOptions::default()
-        .cache(CacheSetting::Dir(dir.to_path_buf()))
+        .cache(Some(dir.to_path_buf()))
         .gpu(false)
 }
 
@@ -216,7 +216,7 @@ fn a_failing_gpu_falls_back_to_the_cpu_and_is_not_chosen_again() {
         .unwrap();
     assert_eq!(report.sum, common::oracle(0, 1_000_000));
     assert_eq!(report.backend.kind, BackendKind::Scalar);
-    let why = report.choice.fallback.clone().unwrap();
+    let why = report.fallback.clone().unwrap();
     assert!(
         why.contains("fell over") && why.contains("run on scalar instead"),
         "{why}"
@@ -228,7 +228,7 @@ fn a_failing_gpu_falls_back_to_the_cpu_and_is_not_chosen_again() {
         auto.explain(1_000_000)
     );
     let again = SumRequest::new(0..1_000_000).unwrap().run(&auto).unwrap();
-    assert!(again.choice.fallback.is_none());
+    assert!(again.fallback.is_none());
 }
 
 #[test]
@@ -242,7 +242,7 @@ fn the_override_is_honoured() {
     );
     assert_eq!(auto.pick(1 << 40), Some(BackendKind::Scalar));
     let report = SumRequest::new(0..100_000).unwrap().run(&auto).unwrap();
-    assert_eq!(report.choice.chosen_by, ChosenBy::Forced);
+    assert_eq!(report.chosen_by, ChosenBy::Forced);
     assert!(
         auto.explain(5)
             .to_string()

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use parsum::{
-    AdapterChoice, Auto, AutoOptions, Backend, Choice, Error, Gpu, GpuKernel, GpuOptions, Scalar,
-    Simd, SumRange, SumReport, SumRequest,
+    AdapterChoice, Auto, AutoOptions, AutoReport, Backend, Error, Gpu, GpuKernel, GpuOptions,
+    Scalar, Simd, SumRange, SumReport, SumRequest,
 };
 
 /// Most timed runs `--repeat` takes (each one's time is kept for the median).
@@ -299,13 +299,13 @@ enum Chosen {
 
 impl Chosen {
     /// One run, and how auto chose (`None` for a backend named by flag).
-    fn run(&self, request: &SumRequest<'_>) -> Result<(SumReport, Option<Choice>), Error> {
+    fn run(&self, request: &SumRequest<'_>) -> Result<(SumReport, Option<AutoReport>), Error> {
         Ok(match self {
             Chosen::Cpu(b) => (request.run(b.as_ref())?, None),
             Chosen::Gpu(g) => (request.run(g.as_ref())?, None),
             Chosen::Auto(a) => {
                 let r = request.run(a.as_ref())?;
-                (r.report, Some(r.choice))
+                (r.report.clone(), Some(r))
             }
         })
     }
@@ -360,7 +360,8 @@ fn make_backend(args: &Args) -> Result<Chosen, Failure> {
 pub struct Runs {
     /// The last run's report.
     pub report: SumReport,
-    pub choice: Option<Choice>,
+    /// How auto chose (`None` for a backend named by flag).
+    pub choice: Option<AutoReport>,
     /// Every timed run's duration (one run without `--repeat`).
     pub times: Vec<Duration>,
     /// The warm-up's duration, with `--repeat`.

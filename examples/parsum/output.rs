@@ -63,10 +63,9 @@ pub fn json(runs: &Runs, kernel: Option<Duration>, explain: Option<String>) -> S
         obj["kernel_elements_per_second"] = json!(rate(elements, k.as_secs_f64()));
     }
     if let Some(c) = &runs.choice {
-        if let Some((predicted, basis)) = c.predicted {
-            obj["predicted_seconds"] = json!(predicted.as_secs_f64());
-            obj["predicted_from"] = json!(basis.as_str());
-        }
+        let (predicted, basis) = c.predicted;
+        obj["predicted_seconds"] = json!(predicted.as_secs_f64());
+        obj["predicted_from"] = json!(basis.as_str());
         if let Some(why) = &c.fallback {
             obj["fallback"] = json!(why);
         }
@@ -112,8 +111,7 @@ pub fn human(runs: &Runs, kernel: Option<Duration>) -> String {
             ChosenBy::Forced => "forced by PARSUM_BACKEND",
             _ => "predicted fastest",
         };
-        let predicted = c
-            .predicted
+        let predicted = Some(c.predicted)
             .map(|(t, basis)| {
                 format!(
                     ", predicted {} s ({})",

@@ -30,15 +30,8 @@ const MAX_ENTRIES: usize = 8192;
 /// Longest identity kept.
 const MAX_IDENTITY: usize = 1000;
 
-/// One backend's saved entries, and for a GPU the adapter they were measured on.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Saved {
-    pub adapter: Option<String>,
-    pub entries: BTreeMap<Footprint, Entry>,
-}
-
-/// Every backend's, by identity.
-pub(crate) type Store = BTreeMap<String, Saved>;
+/// Every backend's entries, by identity.
+pub(crate) type Store = BTreeMap<String, BTreeMap<Footprint, Entry>>;
 
 #[derive(Serialize, Deserialize)]
 struct Contents<T> {
@@ -50,8 +43,6 @@ struct Contents<T> {
 #[derive(Serialize, Deserialize)]
 struct Backend<T> {
     identity: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    adapter: Option<String>,
     entries: Vec<T>,
 }
 
@@ -69,10 +60,10 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
     let contents: Contents<serde_json::Value> = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{} ignored: not a parsum history ({e})", path.display()))?;
     if contents.format != FORMAT || contents.parsum != env!("CARGO_PKG_VERSION") {
+        let by: String = contents.parsum.chars().take(40).collect();
         return Err(format!(
-            "{} ignored: written by parsum {} (format {})",
+            "{} ignored: written by parsum {by} (format {})",
             path.display(),
-            contents.parsum.chars().take(40).collect::<String>(),
             contents.format
         ));
     }
@@ -84,10 +75,7 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
         if b.identity.len() > MAX_IDENTITY || store.contains_key(&b.identity) {
             continue;
         }
-        let mut saved = Saved {
-            adapter: b.adapter.filter(|a| a.len() <= MAX_IDENTITY),
-            entries: BTreeMap::new(),
-        };
+        let entries = store.entry(b.identity).or_default();
         for row in b.entries {
             let Ok(Row(size, chunks, count, mean, m2, errors, updated)) =
                 serde_json::from_value(row)
@@ -100,40 +88,29 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
                 m2,
                 errors,
                 updated,
-                touched: false,
+                ..Entry::default()
             };
             if size < SIZES && chunks < CHUNKS && entry.is_sane() {
-                saved
-                    .entries
-                    .entry(Footprint { size, chunks })
-                    .or_insert(entry);
+                entries.entry(Footprint { size, chunks }).or_insert(entry);
             }
         }
-        store.insert(b.identity, saved);
     }
     Ok(store)
 }
 
-/// Merges `ours` into what `path` holds now and writes the result; returns it. Ours wins where it
-/// is newer; a backend whose adapter changed keeps only ours.
+/// Merges `ours` into what `path` holds now and writes the result; returns it. Of two entries
+/// for one backend and footprint the newer wins, and one changed here is the newest.
 pub(crate) fn save(path: &Path, ours: &Store, now: u64) -> std::io::Result<Store> {
     let mut merged = load(path).unwrap_or_default();
-    for (identity, saved) in ours.iter().filter(|(i, _)| i.len() <= MAX_IDENTITY) {
+    for (identity, entries) in ours.iter().filter(|(i, _)| i.len() <= MAX_IDENTITY) {
         let disk = merged.entry(identity.clone()).or_default();
-        if saved.adapter.is_some() && saved.adapter != disk.adapter {
-            *disk = Saved {
-                adapter: saved.adapter.clone(),
-                entries: BTreeMap::new(),
-            };
-        }
-        for (&f, &e) in &saved.entries {
-            let newer = disk
-                .entries
+        for (&f, &e) in entries {
+            if disk
                 .get(&f)
-                .is_none_or(|d| e.touched || e.updated >= d.updated);
-            if newer {
+                .is_none_or(|d| e.touched || e.updated >= d.updated)
+            {
                 let updated = if e.touched { now } else { e.updated };
-                disk.entries.insert(
+                disk.insert(
                     f,
                     Entry {
                         updated,
@@ -147,33 +124,34 @@ pub(crate) fn save(path: &Path, ours: &Store, now: u64) -> std::io::Result<Store
     // The newest entries, at most MAX_ENTRIES of them.
     let mut stamps: Vec<u64> = merged
         .values()
-        .flat_map(|s| s.entries.values().map(|e| e.updated))
+        .flat_map(|s| s.values().map(|e| e.updated))
         .collect();
     if stamps.len() > MAX_ENTRIES {
         stamps.sort_unstable_by(|a, b| b.cmp(a));
         let oldest_kept = stamps[MAX_ENTRIES - 1];
-        for s in merged.values_mut() {
-            s.entries.retain(|_, e| e.updated >= oldest_kept);
-        }
+        merged
+            .values_mut()
+            .for_each(|s| s.retain(|_, e| e.updated >= oldest_kept));
     }
+    let row = |(f, e): (&Footprint, &Entry)| {
+        Row(f.size, f.chunks, e.count, e.mean, e.m2, e.errors, e.updated)
+    };
+    let backends = merged
+        .iter()
+        .map(|(identity, s)| Backend {
+            identity: identity.clone(),
+            entries: s.iter().map(row).collect(),
+        })
+        .collect();
     let contents = Contents {
         format: FORMAT,
         parsum: env!("CARGO_PKG_VERSION").into(),
-        backends: merged
-            .iter()
-            .map(|(identity, s)| Backend {
-                identity: identity.clone(),
-                adapter: s.adapter.clone(),
-                entries: s
-                    .entries
-                    .iter()
-                    .map(|(f, e)| Row(f.size, f.chunks, e.count, e.mean, e.m2, e.errors, e.updated))
-                    .collect(),
-            })
-            .collect(),
+        backends,
     };
-    let bytes = serde_json::to_vec(&contents).map_err(std::io::Error::other)?;
-    files::write(path, &bytes)?;
+    files::write(
+        path,
+        &serde_json::to_vec(&contents).map_err(std::io::Error::other)?,
+    )?;
     Ok(merged)
 }
 
@@ -192,9 +170,7 @@ mod tests {
     }
 
     fn store(identity: &str, f: Footprint, e: Entry) -> Store {
-        let mut saved = Saved::default();
-        saved.entries.insert(f, e);
-        Store::from([(identity.to_string(), saved)])
+        Store::from([(identity.to_string(), BTreeMap::from([(f, e)]))])
     }
 
     const F: Footprint = Footprint {
@@ -211,36 +187,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE);
         save(&path, &store("simd", F, entry(1.0, 5.0, 0, true)), 100).unwrap();
-        // Another process: a newer entry at F and one at G; an older, untouched one loses.
+        // Another process: a new entry at G, and an older, untouched one at F that loses.
         let mut other = store("simd", G, entry(2.0, 3.0, 0, true));
         other
             .get_mut("simd")
             .unwrap()
-            .entries
             .insert(F, entry(9.0, 9.0, 50, false));
         let merged = save(&path, &other, 200).unwrap();
-        let simd = &merged["simd"].entries;
+        let simd = &merged["simd"];
         assert_eq!((simd[&F].mean, simd[&F].updated), (1.0, 100));
         assert_eq!((simd[&G].mean, simd[&G].updated), (2.0, 200));
         assert_eq!(load(&path).unwrap(), merged);
-        // A touched entry beats any on disk.
+        // An entry changed here beats any on disk.
         let merged = save(&path, &store("simd", F, entry(3.0, 1.0, 0, true)), 150).unwrap();
-        assert_eq!(merged["simd"].entries[&F].mean, 3.0);
-    }
-
-    #[test]
-    fn a_new_adapter_drops_what_the_old_one_measured() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(FILE);
-        let mut a = store("gpu|default", F, entry(1.0, 5.0, 0, true));
-        a.get_mut("gpu|default").unwrap().adapter = Some("card A".into());
-        save(&path, &a, 100).unwrap();
-        let mut b = store("gpu|default", G, entry(2.0, 1.0, 0, true));
-        b.get_mut("gpu|default").unwrap().adapter = Some("card B".into());
-        let merged = save(&path, &b, 200).unwrap();
-        let gpu = &merged["gpu|default"];
-        assert_eq!(gpu.adapter.as_deref(), Some("card B"));
-        assert!(!gpu.entries.contains_key(&F) && gpu.entries.contains_key(&G));
+        assert_eq!(merged["simd"][&F].mean, 3.0);
     }
 
     #[test]
@@ -260,8 +220,8 @@ mod tests {
             let broken = text.replace(row, &format!("{bad},[60,2,1.0,2.0,0.0,0.0,100]"));
             std::fs::write(&path, broken).unwrap();
             let read = load(&path).unwrap();
-            assert_eq!(read["simd"].entries.len(), 1, "{bad}");
-            assert!(read["simd"].entries.contains_key(&G), "{bad}");
+            assert_eq!(read["simd"].len(), 1, "{bad}");
+            assert!(read["simd"].contains_key(&G), "{bad}");
         }
         for garbage in [
             "",

@@ -6,24 +6,26 @@ use std::time::Duration;
 
 use super::history::Basis;
 use super::policy::ChosenBy;
+use crate::backend::BackendKind;
 
 /// One candidate, as [`Explanation`] shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Line {
-    pub name: String,
+    pub kind: BackendKind,
+    pub kernel: String,
     pub device: String,
+    /// Predicted time, its basis, the factor it may be off by.
     pub predicted: Option<(Duration, Basis, f64)>,
     /// The request's own entry: samples, centre, spread factor, errors.
     pub entry: Option<(f64, Duration, f64, f64)>,
     pub failed: Option<String>,
-    pub picked: bool,
 }
 
-/// What the next request of a size and chunk count would run on, and why; shown by `--explain`.
+/// What the next request of a size and chunk count would run on, and why; `--explain` prints it.
 ///
 /// ```
-/// use parsum::{Auto, AutoOptions, CacheSetting};
-/// let auto = Auto::with_options(AutoOptions::default().cache(CacheSetting::Off).gpu(false))?;
+/// use parsum::{Auto, AutoOptions};
+/// let auto = Auto::with_options(AutoOptions::default().cache(None).gpu(false))?;
 /// let text = auto.explain(1_000_000).to_string();
 /// assert!(text.starts_with("auto for 1000000 elements in 15 chunks"));
 /// assert!(text.contains("picked: "));
@@ -33,15 +35,14 @@ pub(crate) struct Line {
 pub struct Explanation {
     pub(crate) elements: u128,
     pub(crate) chunks: u64,
-    pub(crate) lines: Vec<Line>,
-    pub(crate) chosen_by: Option<ChosenBy>,
-    pub(crate) reason: String,
     pub(crate) origin: String,
+    pub(crate) lines: Vec<Line>,
+    /// The candidate picked, the leader, and how; or why there is none.
+    pub(crate) decision: Result<(usize, usize, ChosenBy), String>,
 }
 
 fn short(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    match s {
+    match d.as_secs_f64() {
         s if s >= 1.0 => format!("{s:.3} s"),
         s if s >= 1e-3 => format!("{:.3} ms", s * 1e3),
         s => format!("{:.2} µs", s * 1e6),
@@ -55,9 +56,10 @@ impl fmt::Display for Explanation {
             "auto for {} elements in {} chunks (history {}):",
             self.elements, self.chunks, self.origin
         )?;
-        for l in &self.lines {
-            let mark = if l.picked { "*" } else { " " };
-            write!(f, " {mark} {:<22} ", l.name)?;
+        let picked = self.decision.as_ref().ok().map(|d| d.0);
+        for (i, l) in self.lines.iter().enumerate() {
+            let mark = if picked == Some(i) { "*" } else { " " };
+            write!(f, " {mark} {:<22} ", l.kernel)?;
             match (&l.failed, l.predicted) {
                 (Some(why), _) => write!(f, "out: {why}")?,
                 (None, Some((t, basis, doubt))) => write!(
@@ -70,17 +72,45 @@ impl fmt::Display for Explanation {
             }
             writeln!(f, " on {}", l.device)?;
             if let Some((runs, centre, spread, errors)) = l.entry {
+                let spread = (spread - 1.0) * 100.0;
                 writeln!(
                     f,
-                    "       here: {runs:.1} runs, centre {}, spread ±{:.0}%, {errors:.1} errors",
-                    short(centre),
-                    (spread - 1.0) * 100.0
+                    "       here: {runs:.1} runs, centre {}, spread ±{spread:.0}%, {errors:.1} errors",
+                    short(centre)
                 )?;
             }
         }
-        match self.chosen_by {
-            Some(by) => write!(f, "picked: {} — {}", by.as_str(), self.reason),
-            None => write!(f, "picked: nothing — {}", self.reason),
+        let time = |i: usize| self.lines[i].predicted.map_or(Duration::ZERO, |p| p.0);
+        let kind = |i: usize| self.lines[i].kind;
+        let (index, leader, by) = match &self.decision {
+            Ok(d) => *d,
+            Err(why) => return write!(f, "picked: nothing — {why}"),
+        };
+        write!(f, "picked: {} — ", by.as_str())?;
+        match by {
+            ChosenBy::Forced => write!(f, "PARSUM_BACKEND forces {}", kind(index)),
+            ChosenBy::Explored => write!(
+                f,
+                "exploring {}: it could be faster here, or its bounded re-check is due; the leader is {}",
+                kind(index),
+                kind(leader)
+            ),
+            ChosenBy::Predicted => {
+                let others =
+                    (0..self.lines.len()).filter(|&j| j != index && self.lines[j].failed.is_none());
+                match others.min_by_key(|&j| time(j)) {
+                    Some(j) => write!(
+                        f,
+                        "{} has the lowest predicted time, {} against {} for {} ({:.1}x)",
+                        kind(index),
+                        short(time(index)),
+                        short(time(j)),
+                        kind(j),
+                        time(j).as_secs_f64() / time(index).as_secs_f64().max(1e-12)
+                    ),
+                    None => write!(f, "{} is the only usable backend", kind(index)),
+                }
+            }
         }
     }
 }

@@ -8,6 +8,8 @@
 //! measured classes (or carried from the nearest one, with doubt growing with the distance); else
 //! it is the prior's.
 
+use std::collections::BTreeMap;
+
 /// Size classes: half-octaves of 1..=2^64.
 pub(crate) const SIZES: usize = 129;
 /// Chunk classes: up to 128 chunks (every default plan), then one per factor of four.
@@ -29,33 +31,35 @@ const CHUNK_DOUBT: f64 = 0.2;
 /// Doubt of a prior nothing has checked: it may be 4× off either way; no estimate doubts more.
 pub(crate) const PRIOR_DOUBT: f64 = 1.386_294_361_119_890_6;
 
-/// Where a request falls.
+/// Where a request falls: ordered by chunk class, then size class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Footprint {
-    pub size: usize,
     pub chunks: usize,
+    pub size: usize,
 }
 
 impl Footprint {
     pub(crate) fn of(n: u128, chunks: u64) -> Self {
-        let size = match n {
-            0 | 1 => 0,
-            _ => {
-                let e = 127 - n.leading_zeros() as usize;
-                2 * e + ((n >> (e - 1)) & 1) as usize
-            }
+        let e = 127 - n.max(1).leading_zeros() as usize;
+        let size = if e == 0 {
+            0
+        } else {
+            2 * e + ((n >> (e - 1)) & 1) as usize
         };
-        let chunks = match chunks {
-            0..=128 => 0,
-            c => (1 + (63 - c.leading_zeros() as usize - 7) / 2).min(CHUNKS - 1),
+        let c = 63 - chunks.max(1).leading_zeros() as usize;
+        let chunks = if c < 7 || chunks == 128 {
+            0
+        } else {
+            1 + (c - 7) / 2
         };
         Self {
+            chunks: chunks.min(CHUNKS - 1),
             size: size.min(SIZES - 1),
-            chunks,
         }
     }
 
-    fn index(self) -> usize {
+    /// Position in a dense table of every footprint.
+    pub(crate) fn index(self) -> usize {
         self.chunks * SIZES + self.size
     }
 }
@@ -172,90 +176,55 @@ pub(crate) struct Estimate {
     pub basis: Basis,
 }
 
-/// One backend's entries, a grid over footprints, with the measured ones counted per chunk
-/// class (so an estimate skips what holds nothing).
-#[derive(Debug, Clone)]
-pub(crate) struct Entries {
-    grid: Vec<Entry>,
-    rows: [u32; CHUNKS],
-}
-
-impl Default for Entries {
-    fn default() -> Self {
-        Self {
-            grid: vec![Entry::default(); SIZES * CHUNKS],
-            rows: [0; CHUNKS],
-        }
-    }
-}
+/// One backend's measured entries.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Entries(BTreeMap<Footprint, Entry>);
 
 impl Entries {
-    pub(crate) fn get(&self, f: Footprint) -> &Entry {
-        &self.grid[f.index()]
+    /// `f`'s entry (never measured: count 0).
+    pub(crate) fn get(&self, f: Footprint) -> Entry {
+        self.0.get(&f).copied().unwrap_or_default()
     }
 
     /// Adds a run to `f`'s entry (see [`Entry::add`]).
     pub(crate) fn add(&mut self, f: Footprint, x: f64) -> bool {
-        let e = &mut self.grid[f.index()];
-        self.rows[f.chunks] += u32::from(e.count == 0.0);
-        e.add(x)
+        self.0.entry(f).or_default().add(x)
     }
 
-    /// Puts `e` (a measured entry) at `f`.
+    /// Puts `e` (a measured entry, from a file) at `f`.
     pub(crate) fn set(&mut self, f: Footprint, e: Entry) {
-        let old = std::mem::replace(&mut self.grid[f.index()], e);
-        self.rows[f.chunks] += u32::from(old.count == 0.0);
+        self.0.insert(f, e);
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Footprint, &Entry)> {
+        self.0.iter()
     }
 
     /// Marks every entry saved.
     pub(crate) fn untouch(&mut self) {
-        for e in &mut self.grid {
-            e.touched = false;
-        }
+        self.0.values_mut().for_each(|e| e.touched = false);
     }
 
-    /// Every measured entry.
-    pub(crate) fn measured(&self) -> impl Iterator<Item = (Footprint, &Entry)> {
-        self.grid
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.count > 0.0)
-            .map(|(i, e)| {
-                let f = Footprint {
-                    size: i % SIZES,
-                    chunks: i / SIZES,
-                };
-                (f, e)
-            })
-    }
-
+    /// The estimate (ln ratio, doubt) that `e` alone gives.
     fn own(e: &Entry) -> (f64, f64) {
         (e.mean, e.spread() / e.count.sqrt())
     }
 
     /// Interpolated or carried along the sizes of chunk class `row`, if it holds any entry.
     fn along(&self, row: usize, size: usize) -> Option<(f64, f64)> {
-        if self.rows[row] == 0 {
-            return None;
-        }
-        let at = |s: usize| {
-            self.get(Footprint {
-                size: s,
-                chunks: row,
-            })
-        };
-        let below = (0..=size).rev().find(|&s| at(s).count > 0.0);
-        let above = (size..SIZES).find(|&s| at(s).count > 0.0);
+        let at = |size| Footprint { chunks: row, size };
+        let below = self.0.range(at(0)..=at(size)).next_back();
+        let above = self.0.range(at(size)..=at(SIZES)).next();
         match (below, above) {
-            (Some(lo), Some(hi)) if lo != hi => {
-                let ((a, da), (b, db)) = (Self::own(at(lo)), Self::own(at(hi)));
-                let t = (size - lo) as f64 / (hi - lo) as f64;
-                let gap = (size - lo).min(hi - size) as f64;
+            (Some((lo, a)), Some((hi, b))) if lo != hi => {
+                let ((a, da), (b, db)) = (Self::own(a), Self::own(b));
+                let t = (size - lo.size) as f64 / (hi.size - lo.size) as f64;
+                let gap = (size - lo.size).min(hi.size - size) as f64;
                 Some((a + t * (b - a), da + t * (db - da) + SIZE_DOUBT * gap))
             }
-            (Some(s), _) | (None, Some(s)) => {
-                let (r, d) = Self::own(at(s));
-                Some((r, d + SIZE_DOUBT * s.abs_diff(size) as f64))
+            (Some((f, e)), _) | (None, Some((f, e))) => {
+                let (r, d) = Self::own(e);
+                Some((r, d + SIZE_DOUBT * f.size.abs_diff(size) as f64))
             }
             (None, None) => None,
         }
@@ -264,38 +233,29 @@ impl Entries {
     /// The estimate at `f`: its own entry, else the nearest chunk class with entries, else the
     /// prior. Doubt never exceeds the prior's.
     pub(crate) fn estimate(&self, f: Footprint) -> Estimate {
-        let e = self.get(f);
-        if e.count > 0.0 {
-            let (ln_ratio, doubt) = Self::own(e);
-            return Estimate {
-                ln_ratio,
-                doubt: doubt.min(PRIOR_DOUBT),
-                samples: e.count,
-                basis: Basis::Measured,
-            };
+        let estimate = |(ln_ratio, doubt): (f64, f64), samples, basis| Estimate {
+            ln_ratio,
+            doubt: f64::min(doubt, PRIOR_DOUBT),
+            samples,
+            basis,
+        };
+        if let Some(e) = self.0.get(&f) {
+            return estimate(Self::own(e), e.count, Basis::Measured);
         }
-        let rows = self.rows.iter().filter(|&&r| r > 0).count();
-        for gap in (0..CHUNKS).take_while(|_| rows > 0) {
-            let rows = [
-                f.chunks.checked_sub(gap),
-                Some(f.chunks + gap).filter(|&r| r < CHUNKS),
-            ];
-            for row in rows.into_iter().flatten() {
-                if let Some((ln_ratio, doubt)) = self.along(row, f.size) {
-                    return Estimate {
-                        ln_ratio,
-                        doubt: (doubt + CHUNK_DOUBT * gap as f64).min(PRIOR_DOUBT),
-                        samples: 0.0,
-                        basis: Basis::Nearby,
-                    };
-                }
-            }
-        }
-        Estimate {
-            ln_ratio: 0.0,
-            doubt: PRIOR_DOUBT,
-            samples: 0.0,
-            basis: Basis::Prior,
+        let rows = (0..CHUNKS).filter(|&r| {
+            self.0
+                .range(Footprint { chunks: r, size: 0 }..)
+                .next()
+                .is_some_and(|(g, _)| g.chunks == r)
+        });
+        let nearest = rows.min_by_key(|r| r.abs_diff(f.chunks));
+        match nearest.and_then(|r| Some((r, self.along(r, f.size)?))) {
+            Some((r, (x, d))) => estimate(
+                (x, d + CHUNK_DOUBT * r.abs_diff(f.chunks) as f64),
+                0.0,
+                Basis::Nearby,
+            ),
+            None => estimate((0.0, PRIOR_DOUBT), 0.0, Basis::Prior),
         }
     }
 }
@@ -306,7 +266,7 @@ mod tests {
 
     #[test]
     fn footprints_cover_the_domain() {
-        assert_eq!(Footprint::of(0, 0), Footprint { size: 0, chunks: 0 });
+        assert_eq!(Footprint::of(0, 0), Footprint { chunks: 0, size: 0 });
         assert_eq!(Footprint::of(1 << 64, u64::MAX).size, SIZES - 1);
         assert_eq!(Footprint::of(1 << 64, u64::MAX).chunks, CHUNKS - 1);
         assert_eq!(Footprint::of(1000, 100).chunks, 0);
@@ -353,7 +313,7 @@ mod tests {
     #[test]
     fn estimates_come_from_the_entry_then_neighbours_then_the_prior() {
         let mut h = Entries::default();
-        let f = |size, chunks| Footprint { size, chunks };
+        let f = |size, chunks| Footprint { chunks, size };
         assert_eq!(h.estimate(f(40, 0)).basis, Basis::Prior);
         h.add(f(30, 0), 1.0);
         h.add(f(50, 0), 2.0);

@@ -1,13 +1,6 @@
-//! [`Auto`]: runs each request on whichever backend is fastest for it on this machine, and learns
-//! from the sums it runs — the one place in parsum where timings are learnt.
-//!
-//! Built from small parts, dependencies pointing down: [`options`] (how it is built, the
-//! environment), [`model`] (priors), [`history`] (the entries), [`policy`] (the pure choice),
-//! [`cache`] (the entries on disk) and [`explain`]. This file wires them to real backends and the
-//! clock: a request's footprint is looked up (a known one's choice is a memo), the backend runs
-//! (made first if it is the GPU, which is opened only once a request could go to it), its time
-//! becomes a sample, and now and then the entries are saved. If the GPU fails, the request is run
-//! again on the CPU and the GPU is not chosen again.
+//! [`Auto`] and its parts, dependencies pointing down: `options` (how it is built), `model`
+//! (priors), `history` (the entries), `policy` (the pure choice), `cache` (the entries on disk),
+//! `explain`. This file wires them to real backends and the clock.
 
 mod cache;
 mod explain;
@@ -27,53 +20,36 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub use explain::Explanation;
 pub use history::Basis;
 pub use model::CostModel;
-pub use options::{AutoOptions, CacheSetting};
+pub use options::AutoOptions;
 pub use policy::ChosenBy;
 
-use self::cache::{Saved, Store};
-use self::explain::Line;
+use self::cache::Store;
 use self::history::{CHUNKS, Entries, Footprint, SIZES};
 use self::policy::{Decision, EXPLORE_RUNS, Prediction, SHARE};
 use crate::backend::{Backend, BackendKind};
-use crate::chunk::{ChunkPlan, Chunking};
+use crate::chunk::{ChunkPlan, default_chunks};
 use crate::error::{Error, Result};
-use crate::range::SumRange;
 use crate::request::{Runner, SumReport, SumRequest};
 use crate::{Gpu, GpuOptions, Scalar, Simd};
 
-/// Sums predicted shorter than this are recorded only every [`SAMPLE_EVERY`]th call (and timed
-/// only then, unless the caller wants the time): two clock reads and a record cost as much as
-/// such a sum.
+/// Sums predicted shorter than this are recorded (and timed, unless the caller wants the time)
+/// on the first call at a footprint and then one call in [`SAMPLE_EVERY`]: two clock reads and a
+/// record cost as much as such a sum.
 const SAMPLE_BELOW: f64 = 20e-6;
 const SAMPLE_EVERY: u32 = 8;
-/// Observations between looks at the clock for a save; saves are at most [`SAVE_EVERY`] apart
-/// (the first comes with the first observation, so a one-shot process teaches too).
-const SAVE_CHECK: u32 = 64;
+/// Saves are at most this far apart (the first comes with the first record, so a one-shot
+/// process teaches too), the clock looked at every 64 records.
 const SAVE_EVERY: Duration = Duration::from_secs(10);
 
-/// How one sum's backend was chosen; see [`AutoReport`].
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Choice {
-    /// Why this backend ran.
-    pub chosen_by: ChosenBy,
-    /// Its predicted time, and what the prediction rests on.
-    pub predicted: Option<(Duration, Basis)>,
-    /// When the first choice (a GPU) failed or could not be opened: what happened, and where the
-    /// sum was run instead.
-    pub fallback: Option<String>,
-    /// This was the backend's first sum in this [`Auto`] (its time is a sample all the same).
-    pub cold: bool,
-}
-
-/// What [`Auto`] returns: the [`SumReport`] (also reachable through `Deref`) and how it chose.
+/// What [`Auto`] returns: the [`SumReport`] (also reachable through `Deref`) and how the backend
+/// was chosen.
 ///
 /// ```
-/// use parsum::{Auto, AutoOptions, CacheSetting, SumRequest};
-/// let auto = Auto::with_options(AutoOptions::default().cache(CacheSetting::Off).gpu(false))?;
+/// use parsum::{Auto, AutoOptions, SumRequest};
+/// let auto = Auto::with_options(AutoOptions::default().cache(None).gpu(false))?;
 /// let report = SumRequest::new(0..1_000_000)?.run(&auto)?;
 /// assert_eq!(report.sum, 499_999_500_000);
-/// println!("{} ({})", report.backend.kind, report.choice.chosen_by.as_str());
+/// println!("{} ({})", report.backend.kind, report.chosen_by.as_str());
 /// # Ok::<(), parsum::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -81,8 +57,15 @@ pub struct Choice {
 pub struct AutoReport {
     /// The sum and the backend that ran it.
     pub report: SumReport,
-    /// How that backend was chosen.
-    pub choice: Choice,
+    /// Why this backend ran.
+    pub chosen_by: ChosenBy,
+    /// Its predicted time, and what the prediction rests on.
+    pub predicted: (Duration, Basis),
+    /// When the first choice (a GPU) failed or could not be opened: what happened, and where the
+    /// sum ran instead.
+    pub fallback: Option<String>,
+    /// This was the backend's first sum in this [`Auto`] (its time is a sample all the same).
+    pub cold: bool,
 }
 
 impl std::ops::Deref for AutoReport {
@@ -112,7 +95,6 @@ struct Candidate {
     member: Member,
     /// Why it is out for good, once it is.
     failure: OnceLock<String>,
-    /// It has run in this Auto.
     warm: AtomicBool,
 }
 
@@ -120,40 +102,32 @@ struct Candidate {
 #[derive(Clone, Copy)]
 struct Memo {
     version: u64,
-    leader: usize,
+    decision: Decision,
     seconds: f64,
     basis: Basis,
-    due: f64,
-    /// The leader's samples at the footprint: until there are a few, every run is recorded.
     samples: f64,
 }
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 struct Place {
-    /// Re-check credit earned here (see [`policy`]).
+    /// Re-check credit earned here, and spent by each candidate (see `policy`).
     earned: f64,
+    spent: Vec<f64>,
     memo: Option<Memo>,
     calls: u32,
 }
 
 struct Learner {
     entries: Vec<Entries>,
-    /// Per candidate and footprint: re-check credit spent.
-    spent: Vec<Vec<f64>>,
     places: Vec<Place>,
     /// Bumped whenever a prediction may have moved: memos older than it are stale.
     version: u64,
-    /// The adapter the GPU candidate's entries were measured on.
-    adapter: Option<String>,
-    unsaved: u32,
+    records: u32,
     saved_at: Option<Instant>,
 }
 
-fn index(f: Footprint) -> usize {
-    f.chunks * SIZES + f.size
-}
+type Predictions = Vec<Option<Prediction>>;
 
-/// Seconds as a `Duration`, whatever the float.
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(if s.is_finite() {
         s.clamp(0.0, 1e9)
@@ -162,26 +136,19 @@ fn secs(s: f64) -> Duration {
     })
 }
 
-/// Chunks of the default plan for `n` elements.
-fn default_chunks(n: u128) -> u64 {
-    SumRange::from_bounds(0, n.min(1 << 64))
-        .and_then(|r| ChunkPlan::new(r, Chunking::Default))
-        .map_or(1, |p| p.len())
-}
-
 /// Runs each request on the backend fastest for its size and chunk count on this machine, and
 /// learns from the sums it runs: the one place in parsum where timings are learnt.
 ///
-/// A request's footprint (size class, chunk class) is looked up; each backend's prediction is
-/// its entry there, else one interpolated from nearby entries, else its prior. The fastest runs,
-/// except for bounded exploration and re-checks (`docs/selection.md` states the bounds); its
-/// time becomes a sample. The GPU is opened only once a request is sent to it; if it fails, the
+/// A request's footprint (size class, chunk class) is looked up; each backend's prediction is its
+/// entry there, else one interpolated from nearby entries, else its prior. The fastest runs,
+/// except for bounded exploration and re-checks (`docs/selection.md` states the bounds), and its
+/// time becomes a sample. The GPU is opened only once a request goes to it; if it fails, the
 /// request runs again on the CPU and the GPU is not chosen again. The history is kept in the
 /// cache directory, merged entry by entry with other processes'.
 ///
 /// ```
-/// use parsum::{Auto, AutoOptions, CacheSetting, Scalar, SumRequest};
-/// let auto = Auto::with_options(AutoOptions::default().cache(CacheSetting::Off).gpu(false))?;
+/// use parsum::{Auto, AutoOptions, Scalar, SumRequest};
+/// let auto = Auto::with_options(AutoOptions::default().cache(None).gpu(false))?;
 /// let request = SumRequest::new(0..1_000_000)?;
 /// assert_eq!(request.run(&auto)?.sum, request.run(&Scalar::new())?.sum);
 /// println!("{}", auto.explain(1_000_000));
@@ -193,7 +160,7 @@ pub struct Auto {
     learner: Mutex<Learner>,
     cache: Option<PathBuf>,
     origin: String,
-    /// The process that made it (checked only where a fork could hurt).
+    /// The process that made it: checked where a fork could hurt.
     pid: u32,
 }
 
@@ -202,7 +169,6 @@ impl std::fmt::Debug for Auto {
         let kinds: Vec<BackendKind> = self.candidates.iter().map(|c| c.kind).collect();
         f.debug_struct("Auto")
             .field("candidates", &kinds)
-            .field("force", &self.force)
             .finish_non_exhaustive()
     }
 }
@@ -214,15 +180,13 @@ impl Auto {
         Self::with_options(AutoOptions::from_env()?)
     }
 
-    /// The one [`Auto`] behind [`crate::sum`], made on first use and never dropped (it saves what
-    /// it learns as it goes).
+    /// The [`Auto`] behind [`crate::sum`], made on first use and never dropped.
     pub fn global() -> Result<&'static Auto> {
         static GLOBAL: OnceLock<Result<Auto>> = OnceLock::new();
-        if let Some(auto) = GLOBAL.get() {
-            return auto.as_ref().map_err(Clone::clone);
+        if GLOBAL.get().is_none() {
+            // Made outside the cell, so a fork while it is being made leaves no lock behind.
+            let _ = GLOBAL.set(Auto::new());
         }
-        // Made outside the cell's lock, so a fork while it is being made leaves no lock behind.
-        let _ = GLOBAL.set(Auto::new());
         GLOBAL
             .get()
             .expect("set above")
@@ -231,16 +195,14 @@ impl Auto {
     }
 
     /// Scalar, simd and (with `options.gpu`) the GPU wgpu's variables point at — only those of
-    /// the forced kind when `options.force` is set. The GPU is opened when a request is first
-    /// sent to it.
+    /// the forced kind when `options.force` is set.
     pub fn with_options(options: AutoOptions) -> Result<Self> {
         let wanted = |k| options.force.is_none_or(|f| f == k);
-        let mut members: Vec<(BackendKind, String, Member, CostModel)> = Vec::new();
+        let mut members = Vec::new();
         let mut made = |b: Box<dyn Backend>| {
             let i = b.info();
             let id = format!("{}|{}|{}|{}", i.kind, i.kernel, i.device, i.threads);
-            let prior = CostModel::builtin(i.kind, i.threads);
-            members.push((i.kind, id, Member::Made(b), prior));
+            members.push((id, CostModel::builtin(i.kind, i.threads), Member::Made(b)));
         };
         if wanted(BackendKind::Scalar) {
             made(Box::<Scalar>::default());
@@ -249,26 +211,27 @@ impl Auto {
             made(Box::<Simd>::default());
         }
         if options.gpu && wanted(BackendKind::Gpu) {
+            // The adapter wgpu's variables select, known before wgpu is touched.
             let id = ["WGPU_ADAPTER_NAME", "WGPU_BACKEND", "WGPU_POWER_PREF"]
                 .iter()
                 .filter_map(|k| {
                     crate::env::var(k)
                         .ok()
                         .flatten()
-                        .map(|v| format!("{k}={v}"))
+                        .map(|v| format!("|{k}={v}"))
                 })
-                .fold("gpu|default".to_string(), |id, kv| format!("{id}|{kv}"));
-            let prior = CostModel::builtin(BackendKind::Gpu, 1);
-            members.push((BackendKind::Gpu, id, Member::Gpu(Box::default()), prior));
+                .fold("gpu|default".to_string(), |id, kv| id + &kv);
+            members.push((
+                id,
+                CostModel::builtin(BackendKind::Gpu, 1),
+                Member::Gpu(Box::default()),
+            ));
         }
-        let cache = options.cache.dir().map(|d| d.join(cache::FILE));
+        let cache = options.cache.map(|d| d.join(cache::FILE));
         let (store, origin) = match &cache {
             None => (Store::new(), "off".to_string()),
             Some(path) => match cache::load(path) {
-                Ok(store) => {
-                    let origin = format!("read from {}", path.display());
-                    (store, origin)
-                }
+                Ok(store) => (store, format!("read from {}", path.display())),
                 Err(why) => (Store::new(), why),
             },
         };
@@ -277,8 +240,8 @@ impl Auto {
         Ok(auto)
     }
 
-    /// These backends with the caller's cost models as priors; no cache. What Auto measures
-    /// replaces the models as it runs (see `docs/selection.md` for how fast).
+    /// These backends with the caller's cost models as priors, and no cache. What Auto measures
+    /// replaces the models as it runs (`docs/selection.md` says how fast).
     pub fn with_models(
         backends: Vec<(Box<dyn Backend>, CostModel)>,
         force: Option<BackendKind>,
@@ -286,13 +249,13 @@ impl Auto {
         let members = backends
             .into_iter()
             .enumerate()
-            .map(|(i, (b, prior))| (b.info().kind, format!("model {i}"), Member::Made(b), prior))
+            .map(|(i, (b, prior))| (format!("model {i}"), prior, Member::Made(b)))
             .collect();
         Self::build(members, force, None, "given as priors".into())
     }
 
     fn build(
-        members: Vec<(BackendKind, String, Member, CostModel)>,
+        members: Vec<(String, CostModel, Member)>,
         force: Option<BackendKind>,
         cache: Option<PathBuf>,
         origin: String,
@@ -300,8 +263,11 @@ impl Auto {
         let count = members.len();
         let candidates = members
             .into_iter()
-            .map(|(kind, identity, member, prior)| Candidate {
-                kind,
+            .map(|(identity, prior, member)| Candidate {
+                kind: match &member {
+                    Member::Made(b) => b.info().kind,
+                    Member::Gpu(_) => BackendKind::Gpu,
+                },
                 identity,
                 prior,
                 member,
@@ -311,54 +277,42 @@ impl Auto {
             .collect();
         let learner = Learner {
             entries: vec![Entries::default(); count],
-            spent: vec![vec![0.0; SIZES * CHUNKS]; count],
             places: vec![Place::default(); SIZES * CHUNKS],
             version: 0,
-            adapter: None,
-            unsaved: 0,
+            records: 0,
             saved_at: None,
         };
+        let pid = std::process::id();
+        let learner = Mutex::new(learner);
         Self {
             candidates,
             force,
-            learner: Mutex::new(learner),
+            learner,
             cache,
             origin,
-            pid: std::process::id(),
+            pid,
         }
     }
 
-    /// The learner's state. A lock that cannot be had at once is waited for — unless this is a
-    /// process forked while another thread held it, where it will never come free.
+    /// The learner's state. A lock that is not free is waited for — unless this process was
+    /// forked while another thread held it: then it will never come free.
     fn learner(&self) -> Result<MutexGuard<'_, Learner>> {
         match self.learner.try_lock() {
             Ok(l) => Ok(l),
             Err(TryLockError::Poisoned(e)) => Ok(e.into_inner()),
-            Err(TryLockError::WouldBlock) if std::process::id() != self.pid => {
-                Err(Error::Unavailable(
-                    "this Auto was in use in another thread when the process was forked: \
-                     make a new one in the child"
-                        .into(),
-                ))
-            }
-            Err(TryLockError::WouldBlock) => {
-                Ok(self.learner.lock().unwrap_or_else(|e| e.into_inner()))
-            }
+            Err(TryLockError::WouldBlock) if std::process::id() != self.pid => Err(Error::Unavailable(
+                "this Auto was in use by another thread when the process was forked: make a new one".into(),
+            )),
+            Err(TryLockError::WouldBlock) => Ok(self.learner.lock().unwrap_or_else(|e| e.into_inner())),
         }
     }
 
-    /// Replaces the entries of this Auto's backends with `store`'s, except those changed here
-    /// since `store` was read (`keep_touched`).
+    /// Takes `store`'s entries for this Auto's backends, but for those changed here since it was
+    /// read (with `keep_touched`).
     fn adopt(&self, store: &Store, keep_touched: bool) {
         let Ok(mut l) = self.learner() else { return };
         for (i, c) in self.candidates.iter().enumerate() {
-            let Some(saved) = store.get(&c.identity) else {
-                continue;
-            };
-            if c.kind == BackendKind::Gpu {
-                l.adapter = saved.adapter.clone().or(l.adapter.take());
-            }
-            for (&f, &e) in &saved.entries {
+            for (&f, &e) in store.get(&c.identity).into_iter().flatten() {
                 if !(keep_touched && l.entries[i].get(f).touched) {
                     l.entries[i].set(f, e);
                 }
@@ -367,29 +321,25 @@ impl Auto {
         l.version += 1;
     }
 
-    /// Writes the history into the cache file, merged entry by entry with what is there (another
-    /// process's newer entries are kept, and adopted here). `None` without a cache.
+    /// Writes the history into the cache file, merged entry by entry with what is there (where
+    /// another process's entries are newer, they are kept, and taken here). `None` without a cache.
     pub fn save(&self) -> Option<std::io::Result<PathBuf>> {
         let path = self.cache.clone()?;
         let ours: Store = {
             let Ok(mut l) = self.learner() else {
                 return Some(Err(std::io::Error::other("forked while in use")));
             };
-            l.unsaved = 0;
             l.saved_at = Some(Instant::now());
-            let adapter = l.adapter.clone();
-            let store = self.candidates.iter().enumerate().map(|(i, c)| {
-                let entries = l.entries[i].measured().map(|(f, e)| (f, *e)).collect();
-                let adapter = (c.kind == BackendKind::Gpu)
-                    .then(|| adapter.clone())
-                    .flatten();
-                (c.identity.clone(), Saved { adapter, entries })
+            let ours = self.candidates.iter().zip(&l.entries);
+            let ours = ours.map(|(c, e)| {
+                (
+                    c.identity.clone(),
+                    e.iter().map(|(f, e)| (*f, *e)).collect(),
+                )
             });
-            let store = store.collect();
-            for e in &mut l.entries {
-                e.untouch();
-            }
-            store
+            let ours = ours.collect();
+            l.entries.iter_mut().for_each(Entries::untouch);
+            ours
         };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -405,86 +355,70 @@ impl Auto {
         c.failure.get().is_none() && self.force.is_none_or(|k| k == c.kind)
     }
 
-    fn predict(
-        &self,
-        l: &Learner,
-        i: usize,
-        n: u128,
-        chunks: u64,
-        f: Footprint,
-    ) -> (Prediction, Basis) {
-        let e = l.entries[i].estimate(f);
-        let seconds = self.candidates[i].prior.seconds(n, chunks) * e.ln_ratio.exp();
-        let p = Prediction {
-            seconds,
-            doubt: e.doubt,
-            samples: e.samples,
-            unmeasured: e.basis == Basis::Prior,
-        };
-        (p, e.basis)
+    /// Every usable candidate's prediction for `n` elements in `chunks` chunks, and the choice.
+    fn choose(&self, l: &Learner, n: u128, chunks: u64) -> Result<(Decision, Predictions)> {
+        let f = Footprint::of(n, chunks);
+        let place = &l.places[f.index()];
+        let predictions: Predictions = (0..self.candidates.len())
+            .map(|i| {
+                let e = l.entries[i].estimate(f);
+                self.usable(i).then(|| Prediction {
+                    seconds: self.candidates[i].prior.seconds(n, chunks) * e.ln_ratio.exp(),
+                    doubt: e.doubt,
+                    samples: e.samples,
+                    basis: e.basis,
+                    spent: place.spent.get(i).copied().unwrap_or(0.0),
+                })
+            })
+            .collect();
+        let mut d = policy::decide(&predictions, place.earned).ok_or_else(|| self.none_usable())?;
+        if self.force.is_some() {
+            d.chosen_by = ChosenBy::Forced;
+        }
+        Ok((d, predictions))
     }
 
-    /// The choice for `n` elements in `chunks` chunks, and whether to record its time.
+    /// The choice for `n` elements in `chunks` chunks — a lookup for a known footprint — booked:
+    /// with its prediction, and whether to record its time.
     fn decide(&self, n: u128, chunks: u64) -> Result<(Decision, Duration, Basis, bool)> {
         let f = Footprint::of(n, chunks);
         let mut l = self.learner()?;
         let version = l.version;
-        let place = &mut l.places[index(f)];
+        let place = &mut l.places[f.index()];
         place.calls = place.calls.wrapping_add(1);
-        // The first call at a footprint is always recorded: a one-shot process teaches too.
         let sample = place.calls % SAMPLE_EVERY == 1;
-        if let Some(m) = place
+        let memo = place
             .memo
-            .filter(|m| m.version == version && self.force.is_none())
-        {
+            .filter(|m| m.version == version && self.usable(m.decision.index));
+        if let Some(m) = memo.filter(|m| place.earned + SHARE * m.seconds < m.decision.due) {
             place.earned += SHARE * m.seconds;
-            if place.earned < m.due && self.usable(m.leader) {
-                let d = Decision {
-                    index: m.leader,
-                    leader: m.leader,
-                    chosen_by: ChosenBy::Predicted,
-                    price: 0.0,
-                    due: m.due,
-                };
-                let record = sample || m.seconds >= SAMPLE_BELOW || m.samples < EXPLORE_RUNS;
-                return Ok((d, secs(m.seconds), m.basis, record));
-            }
-            place.earned -= SHARE * m.seconds;
+            let record = sample || m.seconds >= SAMPLE_BELOW || m.samples < EXPLORE_RUNS;
+            return Ok((m.decision, secs(m.seconds), m.basis, record));
         }
-        let preds: Vec<Option<(Prediction, Basis)>> = (0..self.candidates.len())
-            .map(|i| self.usable(i).then(|| self.predict(&l, i, n, chunks, f)))
-            .collect();
-        let just: Vec<Option<Prediction>> = preds.iter().map(|p| p.map(|p| p.0)).collect();
-        let spent: Vec<f64> = l.spent.iter().map(|s| s[index(f)]).collect();
-        let earned = l.places[index(f)].earned;
-        let Some(mut d) = policy::decide(&just, earned, &spent) else {
-            return Err(self.none_usable());
-        };
-        let (lead, _) = preds[d.leader].expect("the leader is usable");
-        l.places[index(f)].earned += SHARE * lead.seconds;
-        if self.force.is_some() {
-            d = Decision {
-                index: d.leader,
-                chosen_by: ChosenBy::Forced,
-                ..d
-            };
-        }
-        l.spent[d.index][index(f)] += d.price;
-        let (p, basis) = preds[d.index].expect("the choice is usable");
-        if d.chosen_by == ChosenBy::Predicted {
-            l.places[index(f)].memo = Some(Memo {
-                version,
-                leader: d.leader,
-                seconds: p.seconds,
-                basis,
-                due: d.due,
-                samples: p.samples,
-            });
+        let (d, predictions) = self.choose(&l, n, chunks)?;
+        let (lead, p) = (
+            predictions[d.leader].expect("usable"),
+            predictions[d.index].expect("usable"),
+        );
+        let basis = p.basis;
+        let place = &mut l.places[f.index()];
+        place.earned += SHARE * lead.seconds;
+        place.memo = (d.chosen_by != ChosenBy::Explored).then_some(Memo {
+            version,
+            decision: d,
+            seconds: p.seconds,
+            basis,
+            samples: p.samples,
+        });
+        if d.price > 0.0 {
+            let spent = &mut l.places[f.index()].spent;
+            spent.resize(self.candidates.len(), 0.0);
+            spent[d.index] += d.price;
         }
         let record = sample
             || p.seconds >= SAMPLE_BELOW
             || p.samples < EXPLORE_RUNS
-            || d.chosen_by != ChosenBy::Predicted;
+            || d.chosen_by == ChosenBy::Explored;
         Ok((d, secs(p.seconds), basis, record))
     }
 
@@ -492,7 +426,6 @@ impl Auto {
         let why: Vec<String> = self
             .candidates
             .iter()
-            .filter(|c| self.force.is_none_or(|k| k == c.kind))
             .filter_map(|c| c.failure.get().map(|f| format!("{}: {f}", c.kind)))
             .collect();
         let why = if why.is_empty() {
@@ -507,7 +440,7 @@ impl Auto {
         }
     }
 
-    /// Marks candidate `i` out for good.
+    /// Puts candidate `i` out for good.
     fn fail(&self, i: usize, why: String) {
         let _ = self.candidates[i].failure.set(why);
         if let Ok(mut l) = self.learner() {
@@ -515,40 +448,25 @@ impl Auto {
         }
     }
 
-    /// Candidate `i`'s backend, opening the GPU on first use.
+    /// Candidate `i`'s backend, opening the GPU on first use (never in a forked child: its device,
+    /// or the opening of it, belongs to the parent).
     fn open(&self, i: usize) -> Result<&dyn Backend> {
-        let c = &self.candidates[i];
-        let cell = match &c.member {
+        let cell = match &self.candidates[i].member {
             Member::Made(b) => return Ok(b.as_ref()),
             Member::Gpu(cell) => cell,
         };
-        if std::process::id() != self.pid {
-            // Its device, or the opening of it, belongs to the parent.
-            let e =
-                Error::GpuUnavailable("this Auto was made before the process was forked".into());
-            self.fail(i, e.to_string());
-            return Err(e);
-        }
-        match cell.get_or_init(|| Gpu::with_options(GpuOptions::default())) {
-            Ok(gpu) => {
-                let actual = gpu.adapter().identity();
-                if let Ok(mut l) = self.learner()
-                    && l.adapter.as_ref() != Some(&actual)
-                {
-                    // Measured on another adapter (or nothing measured): start afresh.
-                    if l.adapter.is_some() {
-                        l.entries[i] = Entries::default();
-                    }
-                    l.adapter = Some(actual);
-                    l.version += 1;
-                }
-                Ok(gpu)
-            }
-            Err(e) => {
-                self.fail(i, e.to_string());
-                Err(e.clone())
-            }
-        }
+        let opened = if std::process::id() != self.pid {
+            Err(Error::GpuUnavailable(
+                "this Auto was made before the process was forked".into(),
+            ))
+        } else {
+            cell.get_or_init(|| Gpu::with_options(GpuOptions::default()))
+                .as_ref()
+                .map_err(Clone::clone)
+        };
+        opened
+            .map(|g| g as &dyn Backend)
+            .inspect_err(|e| self.fail(i, e.to_string()))
     }
 
     fn observe(&self, i: usize, n: u128, chunks: u64, took: Duration) {
@@ -558,26 +476,23 @@ impl Auto {
             if l.entries[i].add(Footprint::of(n, chunks), x) {
                 l.version += 1;
             }
-            l.unsaved += 1;
-            self.cache.is_some()
-                && match l.saved_at {
-                    None => true,
-                    Some(t) => l.unsaved % SAVE_CHECK == 0 && t.elapsed() >= SAVE_EVERY,
-                }
+            l.records = l.records.wrapping_add(1);
+            let due = |t: Instant| l.records.is_multiple_of(64) && t.elapsed() >= SAVE_EVERY;
+            self.cache.is_some() && l.saved_at.is_none_or(due)
         };
         if save {
             let _ = self.save();
         }
     }
 
-    /// Runs `request` (planned as `plan`) on the backend chosen for it: the sum, its time (zero
-    /// when untimed), the candidate that ran and how it was chosen.
+    /// Runs `request` (planned as `plan`) on the backend chosen for it; its time is zero unless
+    /// `timed` or recorded.
     fn execute(
         &self,
         request: &SumRequest<'_>,
         plan: &ChunkPlan,
         timed: bool,
-    ) -> Result<(u128, Duration, usize, Choice)> {
+    ) -> Result<AutoReport> {
         let (n, chunks) = (plan.range().len(), plan.len());
         let mut fallback: Option<String> = None;
         loop {
@@ -594,18 +509,20 @@ impl Auto {
             let cold = !c.warm.load(Ordering::Relaxed) && !c.warm.swap(true, Ordering::Relaxed);
             match request.sum_on(plan, backend, timed || record) {
                 Ok((sum, elapsed)) => {
-                    // A sum timed anyway that proved long is recorded whatever was predicted.
-                    let record = record || elapsed.as_secs_f64() >= SAMPLE_BELOW;
-                    if record && n > 0 {
+                    // A sum timed anyway that proved long is recorded, whatever was predicted.
+                    if n > 0 && (record || elapsed.as_secs_f64() >= SAMPLE_BELOW) {
                         self.observe(d.index, n, chunks, elapsed);
                     }
-                    let choice = Choice {
-                        chosen_by: d.chosen_by,
-                        predicted: Some((predicted, basis)),
-                        fallback: fallback.map(|f| format!("{f}; run on {} instead", c.kind)),
+                    let fallback = fallback.map(|f| format!("{f}; run on {} instead", c.kind));
+                    let report = request.report(plan, sum, elapsed, backend.info());
+                    let chosen_by = d.chosen_by;
+                    return Ok(AutoReport {
+                        report,
+                        chosen_by,
+                        predicted: (predicted, basis),
+                        fallback,
                         cold,
-                    };
-                    return Ok((sum, elapsed, d.index, choice));
+                    });
                 }
                 Err(e)
                     if c.kind == BackendKind::Gpu
@@ -626,26 +543,18 @@ impl Auto {
         }
     }
 
-    /// Runs `request` as [`SumRequest::run`] does, for callers who want only the sum: a short
-    /// sum is then timed only now and then.
+    /// Runs `request` for a caller who wants only the sum: a short sum is then timed only when
+    /// it is recorded.
     pub(crate) fn sum_only(&self, request: &SumRequest<'_>) -> Result<u128> {
-        Ok(self.execute(request, &request.plan()?, false)?.0)
+        Ok(self.execute(request, &request.plan()?, false)?.report.sum)
     }
 
     /// The backend Auto would pick for `n` elements in the default chunks (a run may explore
     /// another one instead; its report says so); `None` when none is usable.
     pub fn pick(&self, n: u128) -> Option<BackendKind> {
-        let chunks = default_chunks(n);
-        let f = Footprint::of(n.max(1), chunks);
-        let l = self.learner().ok()?;
-        let preds: Vec<Option<Prediction>> = (0..self.candidates.len())
-            .map(|i| {
-                self.usable(i)
-                    .then(|| self.predict(&l, i, n.max(1), chunks, f).0)
-            })
-            .collect();
-        let spent: Vec<f64> = l.spent.iter().map(|s| s[index(f)]).collect();
-        let d = policy::decide(&preds, 0.0, &spent)?;
+        let (d, _) = self
+            .choose(&*self.learner().ok()?, n.max(1), default_chunks(n))
+            .ok()?;
         Some(self.candidates[d.leader].kind)
     }
 
@@ -667,109 +576,40 @@ impl Auto {
     pub fn explain_for(&self, n: u128, chunks: u64) -> Explanation {
         let (n1, c1) = (n.max(1), chunks.max(1));
         let f = Footprint::of(n1, c1);
-        let decision = self.decide_quietly(n1, c1, f);
-        let Ok(l) = self.learner() else {
-            return Explanation {
-                elements: n,
-                chunks,
-                lines: Vec::new(),
-                chosen_by: None,
-                reason: "forked while in use".into(),
-                origin: self.origin.clone(),
+        let (mut lines, mut decision) = (Vec::new(), Err("forked while in use".to_string()));
+        if let Ok(l) = self.learner() {
+            let (d, predictions) = match self.choose(&l, n1, c1) {
+                Ok((d, p)) => (Ok((d.index, d.leader, d.chosen_by)), p),
+                Err(err) => (Err(err.to_string()), vec![None; self.candidates.len()]),
             };
-        };
-        let lines: Vec<Line> = self
-            .candidates
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let (p, basis) = self.predict(&l, i, n1, c1, f);
-                let e = l.entries[i].get(f);
-                let (name, device) = match &c.member {
-                    Member::Made(b) => (b.info().kernel.to_string(), b.info().device.to_string()),
-                    Member::Gpu(cell) => match cell.get() {
-                        Some(Ok(g)) => (g.info().kernel.to_string(), g.info().device.to_string()),
-                        _ => ("gpu".into(), "the default adapter (not opened yet)".into()),
-                    },
+            decision = d;
+            for (i, c) in self.candidates.iter().enumerate() {
+                let info = match &c.member {
+                    Member::Made(b) => Some(b.info()),
+                    Member::Gpu(cell) => cell.get().and_then(|g| g.as_ref().ok()).map(|g| g.info()),
                 };
-                let prior = c.prior.seconds(n1, c1);
-                Line {
-                    name,
+                let (kernel, device) = match info {
+                    Some(i) => (i.kernel.to_string(), i.device.to_string()),
+                    None => ("gpu".into(), "the default adapter (not opened yet)".into()),
+                };
+                let e = l.entries[i].get(f);
+                let centre = secs(c.prior.seconds(n1, c1) * e.mean.exp());
+                lines.push(explain::Line {
+                    kind: c.kind,
+                    kernel,
                     device,
-                    predicted: Some((secs(p.seconds), basis, p.doubt.exp())),
-                    entry: (e.count > 0.0).then(|| {
-                        (
-                            e.count,
-                            secs(prior * e.mean.exp()),
-                            e.spread().exp(),
-                            e.errors,
-                        )
-                    }),
+                    predicted: predictions[i].map(|p| (secs(p.seconds), p.basis, p.doubt.exp())),
+                    entry: (e.count > 0.0).then(|| (e.count, centre, e.spread().exp(), e.errors)),
                     failed: c.failure.get().cloned(),
-                    picked: decision.as_ref().is_ok_and(|d| d.index == i),
-                }
-            })
-            .collect();
-        drop(l);
-        let (chosen_by, reason) = match decision {
-            Ok(d) => (Some(d.chosen_by), self.reason(&lines, &d)),
-            Err(e) => (None, e.to_string()),
-        };
+                });
+            }
+        }
         Explanation {
             elements: n,
             chunks,
-            lines,
-            chosen_by,
-            reason,
             origin: self.origin.clone(),
-        }
-    }
-
-    /// The decision for `f` without booking it.
-    fn decide_quietly(&self, n: u128, chunks: u64, f: Footprint) -> Result<Decision> {
-        let l = self.learner()?;
-        let preds: Vec<Option<Prediction>> = (0..self.candidates.len())
-            .map(|i| self.usable(i).then(|| self.predict(&l, i, n, chunks, f).0))
-            .collect();
-        let spent: Vec<f64> = l.spent.iter().map(|s| s[index(f)]).collect();
-        let d = policy::decide(&preds, l.places[index(f)].earned, &spent)
-            .ok_or_else(|| self.none_usable())?;
-        Ok(match self.force {
-            Some(_) => Decision {
-                index: d.leader,
-                chosen_by: ChosenBy::Forced,
-                ..d
-            },
-            None => d,
-        })
-    }
-
-    fn reason(&self, lines: &[Line], d: &Decision) -> String {
-        let kind = |i: usize| self.candidates[i].kind;
-        let time = |i: usize| lines[i].predicted.map_or(Duration::ZERO, |p| p.0);
-        match d.chosen_by {
-            ChosenBy::Forced => format!("PARSUM_BACKEND forces {}", kind(d.index)),
-            ChosenBy::Explored => format!(
-                "exploring {}: it could be faster here, or its bounded re-check is due; the leader is {}",
-                kind(d.index),
-                kind(d.leader)
-            ),
-            ChosenBy::Predicted => {
-                let runner_up = (0..lines.len())
-                    .filter(|&j| j != d.index && self.usable(j))
-                    .min_by_key(|&j| time(j));
-                match runner_up {
-                    Some(j) => format!(
-                        "{} has the lowest predicted time, {:.3?} against {:.3?} for {} ({:.1}x)",
-                        kind(d.index),
-                        time(d.index),
-                        time(j),
-                        kind(j),
-                        time(j).as_secs_f64() / time(d.index).as_secs_f64().max(1e-12)
-                    ),
-                    None => format!("{} is the only usable backend", kind(d.index)),
-                }
-            }
+            lines,
+            decision,
         }
     }
 }
@@ -778,21 +618,15 @@ impl Runner for Auto {
     type Report = AutoReport;
 
     fn run(&self, request: &SumRequest<'_>) -> Result<AutoReport> {
-        let plan = request.plan()?;
-        let (sum, elapsed, i, choice) = self.execute(request, &plan, true)?;
-        let info = self.open(i)?.info();
-        let report = request.report(&plan, sum, elapsed, info);
-        Ok(AutoReport { report, choice })
+        self.execute(request, &request.plan()?, true)
     }
 }
 
 impl Drop for Auto {
     fn drop(&mut self) {
-        let touched = self.learner().is_ok_and(|l| {
-            l.entries
-                .iter()
-                .any(|e| e.measured().any(|(_, e)| e.touched))
-        });
+        let touched = self
+            .learner()
+            .is_ok_and(|l| l.entries.iter().any(|e| e.iter().any(|(_, e)| e.touched)));
         if touched {
             let _ = self.save();
         }

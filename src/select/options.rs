@@ -6,55 +6,31 @@ use crate::backend::BackendKind;
 use crate::env::var;
 use crate::error::{Error, Result};
 
-/// Where [`crate::Auto`] keeps its history between processes.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum CacheSetting {
-    /// `PARSUM_CACHE_DIR`, else the user's cache directory (`$XDG_CACHE_HOME` or `~/.cache` on
-    /// Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows) joined with `parsum`.
-    #[default]
-    Default,
-    /// This directory.
-    Dir(PathBuf),
-    /// Nothing is read or written.
-    Off,
-}
-
-impl CacheSetting {
-    /// The directory this setting names, if any.
-    pub fn dir(&self) -> Option<PathBuf> {
-        match self {
-            Self::Default => crate::files::default_dir(),
-            Self::Dir(d) => Some(d.clone()),
-            Self::Off => None,
-        }
-    }
-}
-
 /// How [`crate::Auto`] is built.
 ///
 /// ```
-/// use parsum::{AutoOptions, BackendKind, CacheSetting};
-/// let options = AutoOptions::default().cache(CacheSetting::Off).gpu(false);
-/// assert!(!options.gpu);
-/// assert_eq!(options.force(Some(BackendKind::Simd)).force, Some(BackendKind::Simd));
+/// use parsum::{AutoOptions, BackendKind};
+/// let options = AutoOptions::default().cache(None).gpu(false).force(Some(BackendKind::Simd));
+/// assert!(!options.gpu && options.cache.is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AutoOptions {
-    /// Where the history is kept.
-    pub cache: CacheSetting,
+    /// Where the history is kept: by default `PARSUM_CACHE_DIR`, else the user's cache directory
+    /// (`$XDG_CACHE_HOME` or `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%`
+    /// on Windows) joined with `parsum`; `None`: nothing is read or written.
+    pub cache: Option<PathBuf>,
     /// Always use this kind of backend (what `PARSUM_BACKEND` sets); `None` chooses by request.
-    /// Backends of other kinds are then never made (a forced CPU never touches wgpu).
+    /// Backends of other kinds are then never made: a forced CPU never touches wgpu.
     pub force: Option<BackendKind>,
-    /// Consider the GPU (opened only once a request could go to it).
+    /// Consider the GPU (opened only once a request goes to it).
     pub gpu: bool,
 }
 
 impl Default for AutoOptions {
     fn default() -> Self {
         Self {
-            cache: CacheSetting::Default,
+            cache: crate::files::default_dir(),
             force: None,
             gpu: true,
         }
@@ -67,26 +43,25 @@ impl AutoOptions {
     /// is an [`Error::Config`] naming it: `PARSUM_BACKEND`, `RAYON_NUM_THREADS` (0 to 1024, as
     /// rayon reads it), `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`.
     pub fn from_env() -> Result<Self> {
-        if let Some(v) = var("RAYON_NUM_THREADS")? {
-            let max = crate::Simd::MAX_THREADS;
-            if !v.trim().parse::<usize>().is_ok_and(|n| n <= max) {
-                return Err(Error::Config(format!(
-                    "RAYON_NUM_THREADS={v}: expected a thread count from 1 to {max} (0: every core)"
-                )));
-            }
+        let max = crate::Simd::MAX_THREADS;
+        if let Some(v) =
+            var("RAYON_NUM_THREADS")?.filter(|v| !v.trim().parse::<usize>().is_ok_and(|n| n <= max))
+        {
+            return Err(Error::Config(format!(
+                "RAYON_NUM_THREADS={v}: expected a thread count from 1 to {max} (0: every core)"
+            )));
         }
         crate::backend::gpu::check_environment()?;
-        let force = match var("PARSUM_BACKEND")? {
+        let force = match var("PARSUM_BACKEND")?.map(|v| v.trim().to_ascii_lowercase()) {
             None => None,
-            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            Some(v) => match v.as_str() {
                 "" | "auto" => None,
                 "scalar" => Some(BackendKind::Scalar),
                 "simd" => Some(BackendKind::Simd),
                 "gpu" => Some(BackendKind::Gpu),
                 _ => {
                     return Err(Error::Config(format!(
-                        "PARSUM_BACKEND={}: expected scalar, simd, gpu or auto",
-                        v.trim()
+                        "PARSUM_BACKEND={v}: expected scalar, simd, gpu or auto"
                     )));
                 }
             },
@@ -98,8 +73,8 @@ impl AutoOptions {
     }
 
     /// Sets [`AutoOptions::cache`].
-    pub fn cache(mut self, cache: CacheSetting) -> Self {
-        self.cache = cache;
+    pub fn cache(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache = dir;
         self
     }
 

@@ -14,6 +14,8 @@
 //!   that hides the fastest backend is tried within ⌈[`PRIOR_PRICE`] × (k − 1) ÷ [`SHARE`]⌉
 //!   decisions at a footprint (k candidates) while the leader's prediction holds steady.
 
+use super::history::Basis;
+
 /// Share of a footprint's predicted time that re-checks of other candidates may take.
 pub(crate) const SHARE: f64 = 0.01;
 /// Samples at a footprint below which a candidate that could win is explored.
@@ -29,8 +31,10 @@ pub(crate) struct Prediction {
     pub doubt: f64,
     /// Samples at the request's footprint.
     pub samples: f64,
-    /// Nothing of this candidate was ever measured: its prediction is its prior.
-    pub unmeasured: bool,
+    /// What it rests on: [`Basis::Prior`] when nothing of this candidate was ever measured.
+    pub basis: Basis,
+    /// Re-check credit the candidate has spent at the footprint.
+    pub spent: f64,
 }
 
 impl Prediction {
@@ -78,13 +82,8 @@ pub(crate) struct Decision {
     pub due: f64,
 }
 
-/// Chooses among `predictions` (`None`: not usable). `earned` is what the footprint has earned,
-/// this decision's share included; `spent[i]` what candidate `i` has spent of it.
-pub(crate) fn decide(
-    predictions: &[Option<Prediction>],
-    earned: f64,
-    spent: &[f64],
-) -> Option<Decision> {
+/// Chooses among `predictions` (`None`: not usable); `earned` is what the footprint has earned.
+pub(crate) fn decide(predictions: &[Option<Prediction>], earned: f64) -> Option<Decision> {
     let usable = || {
         predictions
             .iter()
@@ -109,22 +108,20 @@ pub(crate) fn decide(
     // Each of the others gets an even part of what the footprint earned.
     let parts = others().count().max(1) as f64;
     let price = |p: &Prediction| {
-        if p.unmeasured {
+        if p.basis == Basis::Prior {
             p.seconds.min(PRIOR_PRICE * lead.seconds)
         } else {
             p.seconds
         }
     };
-    let due = |i: usize, p: &Prediction| (price(p) + spent[i]) * parts;
+    let due = |p: &Prediction| (price(p) + p.spent) * parts;
     if let Some((i, p)) = others()
-        .filter(|&(i, p)| due(i, &p) <= earned)
+        .filter(|(_, p)| due(p) <= earned)
         .min_by(|a, b| price(&a.1).total_cmp(&price(&b.1)))
     {
         return Some(decision(i, ChosenBy::Explored, price(&p), f64::INFINITY));
     }
-    let next = others()
-        .map(|(i, p)| due(i, &p))
-        .fold(f64::INFINITY, f64::min);
+    let next = others().map(|(_, p)| due(&p)).fold(f64::INFINITY, f64::min);
     Some(decision(leader, ChosenBy::Predicted, 0.0, next))
 }
 
@@ -134,45 +131,47 @@ mod tests {
     use crate::select::history::PRIOR_DOUBT;
 
     fn p(seconds: f64, doubt: f64, samples: f64) -> Option<Prediction> {
+        let basis = if samples > 0.0 {
+            Basis::Measured
+        } else {
+            Basis::Prior
+        };
         Some(Prediction {
             seconds,
             doubt,
             samples,
-            unmeasured: samples == 0.0 && doubt >= 1.0,
+            basis,
+            spent: 0.0,
         })
     }
 
     #[test]
     fn the_surest_fastest_leads() {
-        let d = decide(&[p(1.0, 0.01, 32.0), p(2.0, 0.01, 32.0)], 0.0, &[0.0; 2]).unwrap();
+        let d = decide(&[p(1.0, 0.01, 32.0), p(2.0, 0.01, 32.0)], 0.0).unwrap();
         assert_eq!((d.index, d.chosen_by), (0, ChosenBy::Predicted));
         // Slightly faster but far less sure: the sure one leads, the other is explored.
-        let d = decide(&[p(1.0, 0.01, 32.0), p(0.9, 0.3, 1.0)], 0.0, &[0.0; 2]).unwrap();
+        let d = decide(&[p(1.0, 0.01, 32.0), p(0.9, 0.3, 1.0)], 0.0).unwrap();
         assert_eq!((d.leader, d.index, d.chosen_by), (0, 1, ChosenBy::Explored));
         // Measured enough at the footprint: no more exploring, whatever the doubt.
-        let d = decide(&[p(1.0, 0.01, 32.0), p(0.9, 0.3, 3.0)], 0.0, &[0.0; 2]).unwrap();
+        let d = decide(&[p(1.0, 0.01, 32.0), p(0.9, 0.3, 3.0)], 0.0).unwrap();
         assert_eq!((d.index, d.chosen_by), (0, ChosenBy::Predicted));
-        assert!(decide(&[None, None], 0.0, &[0.0; 2]).is_none());
-        assert_eq!(
-            decide(&[None, p(5.0, 0.1, 9.0)], 0.0, &[0.0; 2])
-                .unwrap()
-                .index,
-            1
-        );
+        assert!(decide(&[None, None], 0.0).is_none());
+        assert_eq!(decide(&[None, p(5.0, 0.1, 9.0)], 0.0).unwrap().index, 1);
     }
 
     #[test]
     fn rechecks_fall_due_when_the_share_covers_them() {
-        let preds = [p(1.0, 0.01, 32.0), p(3.0, 0.01, 32.0)];
-        let d = decide(&preds, 0.5, &[0.0; 2]).unwrap();
+        let mut preds = [p(1.0, 0.01, 32.0), p(3.0, 0.01, 32.0)];
+        let d = decide(&preds, 0.5).unwrap();
         assert_eq!((d.index, d.due), (0, 3.0));
-        let d = decide(&preds, 3.0, &[0.0; 2]).unwrap();
+        let d = decide(&preds, 3.0).unwrap();
         assert_eq!(
             (d.index, d.chosen_by, d.price),
             (1, ChosenBy::Explored, 3.0)
         );
         // Once paid, the next one is due after as much again.
-        let d = decide(&preds, 3.5, &[0.0, 3.0]).unwrap();
+        preds[1].as_mut().unwrap().spent = 3.0;
+        let d = decide(&preds, 3.5).unwrap();
         assert_eq!((d.index, d.due), (0, 6.0));
     }
 
@@ -183,10 +182,10 @@ mod tests {
             p(1e6, PRIOR_DOUBT, 0.0),
             p(2.0, 0.01, 32.0),
         ];
-        let d = decide(&preds, 0.0, &[0.0; 3]).unwrap();
+        let d = decide(&preds, 0.0).unwrap();
         // Two others share the earnings: the hidden one is due at 2 × PRIOR_PRICE.
         assert_eq!(d.due, 2.0 * PRIOR_PRICE);
-        let d = decide(&preds, 2.0 * PRIOR_PRICE, &[0.0; 3]).unwrap();
+        let d = decide(&preds, 2.0 * PRIOR_PRICE).unwrap();
         assert_eq!((d.index, d.price), (1, PRIOR_PRICE));
     }
 }

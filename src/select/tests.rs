@@ -76,8 +76,8 @@ fn simulate(auto: &Auto, truth: &[CostModel], n: u128, decisions: usize, rng: &m
         let (d, ..) = auto.decide(n, chunks).unwrap();
         let lead = {
             let l = auto.learner().unwrap();
-            auto.predict(&l, d.leader, n, chunks, Footprint::of(n, chunks))
-                .0
+            auto.choose(&l, n, chunks).unwrap().1[d.leader]
+                .unwrap()
                 .seconds
         };
         out.leader_predicted += lead;
@@ -214,8 +214,8 @@ fn a_known_footprint_is_a_lookup_until_something_moves() {
     simulate(&a, &truth, n, 50, &mut Rng(5));
     let version = a.learner().unwrap().version;
     let chunks = default_chunks(n);
-    let memo = |a: &Auto| a.learner().unwrap().places[index(Footprint::of(n, chunks))].memo;
-    assert!(memo(&a).is_some_and(|m| m.version == version && m.leader == 0));
+    let memo = |a: &Auto| a.learner().unwrap().places[Footprint::of(n, chunks).index()].memo;
+    assert!(memo(&a).is_some_and(|m| m.version == version && m.decision.leader == 0));
     for _ in 0..10 {
         let (d, ..) = a.decide(n, chunks).unwrap();
         assert_eq!((d.index, d.chosen_by), (0, ChosenBy::Predicted));
@@ -236,7 +236,7 @@ fn a_known_footprint_is_a_lookup_until_something_moves() {
 fn the_gpu_candidate_is_not_opened_while_it_cannot_win() {
     // With CPU backends measured fast and the GPU measured slow at this size, picking never
     // opens the GPU: only a request that goes to it does.
-    let options = AutoOptions::default().cache(CacheSetting::Off);
+    let options = AutoOptions::default().cache(None);
     let a = Auto::with_options(options).unwrap();
     let gpu = a
         .candidates
@@ -262,7 +262,7 @@ fn the_gpu_candidate_is_not_opened_while_it_cannot_win() {
 fn forced_kinds_build_nothing_else() {
     let a = Auto::with_options(
         AutoOptions::default()
-            .cache(CacheSetting::Off)
+            .cache(None)
             .force(Some(BackendKind::Simd)),
     )
     .unwrap();
