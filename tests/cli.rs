@@ -445,7 +445,7 @@ fn corrupt_caches_give_exit_0_and_a_right_sum() {
             Box::new(|p| {
                 // This version's format, so that the values themselves are what is refused
                 // (the library tests do the same under the real backends' identities).
-                let text = r#"{"format":3,"parsum":"VERSION","backends":[{"identity":"x","entries":[[40,0,-1,1e300,0,0,0],[40,0,5,NaN,0,0,0]]}]}"#;
+                let text = r#"{"format":3,"parsum":"VERSION","backends":[{"identity":"x","entries":[[false,40,0,-1,1e300,0,0,0],[true,40,0,5,NaN,0,0,0]]}]}"#;
                 std::fs::write(p, text.replace("VERSION", env!("CARGO_PKG_VERSION"))).unwrap()
             }),
         ),
@@ -796,8 +796,12 @@ fn a_planted_wrong_entry_is_overturned_within_five_one_shot_processes() {
     let mut planted = false;
     for b in file["backends"].as_array_mut().unwrap() {
         if b["identity"].as_str().unwrap().starts_with("scalar|") {
-            // size class of 10^6 (2·19 + 1), default chunks: 32 samples, a firm centre.
-            b["entries"] = serde_json::json!([[39, 0, 32.0, lie, 0.01, 0.0, 4_000_000_000u64]]);
+            // Size class of 10^6 (2·19 + 1), default chunks, warm and cold: 32 samples each, a
+            // firm centre, saved far in the future (so no merge prefers another entry).
+            b["entries"] = serde_json::json!([
+                [false, 39, 0, 32.0, lie, 0.01, 0.0, 4_000_000_000u64],
+                [true, 39, 0, 32.0, lie, 0.01, 0.0, 4_000_000_000u64]
+            ]);
             planted = true;
         }
     }

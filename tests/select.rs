@@ -81,10 +81,12 @@ fn priors_decide_until_runs_are_measured() {
     assert_eq!(report.chosen_by, ChosenBy::Predicted);
     assert_eq!(report.predicted.1, Basis::Prior);
     assert!(report.cold);
-    // The next run at the same size rests on what was measured.
+    // The next run at the same size is warm: it rests on the cold run, then on itself.
     let again = SumRequest::new(0..1000).unwrap().run(&auto).unwrap();
-    assert_eq!(again.predicted.1, Basis::Measured);
+    assert_eq!(again.predicted.1, Basis::Nearby);
     assert!(!again.cold);
+    let third = SumRequest::new(0..1000).unwrap().run(&auto).unwrap();
+    assert_eq!(third.predicted.1, Basis::Measured);
 }
 
 fn options(dir: &Path) -> AutoOptions {

@@ -46,9 +46,9 @@ struct Backend<T> {
     entries: Vec<T>,
 }
 
-/// size class, chunk class, count, mean, m2, errors, updated.
+/// cold, size class, chunk class, count, mean, m2, errors, updated.
 #[derive(Serialize, Deserialize)]
-struct Row(usize, usize, f64, f64, f64, f64, u64);
+struct Row(bool, usize, usize, f64, f64, f64, f64, u64);
 
 /// What the file holds; `Err` says why it was ignored (a missing file is simply empty).
 pub(crate) fn load(path: &Path) -> Result<Store, String> {
@@ -77,7 +77,7 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
         }
         let entries = store.entry(b.identity).or_default();
         for row in b.entries {
-            let Ok(Row(size, chunks, count, mean, m2, errors, updated)) =
+            let Ok(Row(cold, size, chunks, count, mean, m2, errors, updated)) =
                 serde_json::from_value(row)
             else {
                 continue;
@@ -91,7 +91,9 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
                 ..Entry::default()
             };
             if size < SIZES && chunks < CHUNKS && entry.is_sane() {
-                entries.entry(Footprint { size, chunks }).or_insert(entry);
+                entries
+                    .entry(Footprint { cold, chunks, size })
+                    .or_insert(entry);
             }
         }
     }
@@ -134,7 +136,9 @@ pub(crate) fn save(path: &Path, ours: &Store, now: u64) -> std::io::Result<Store
             .for_each(|s| s.retain(|_, e| e.updated >= oldest_kept));
     }
     let row = |(f, e): (&Footprint, &Entry)| {
-        Row(f.size, f.chunks, e.count, e.mean, e.m2, e.errors, e.updated)
+        Row(
+            f.cold, f.size, f.chunks, e.count, e.mean, e.m2, e.errors, e.updated,
+        )
     };
     let backends = merged
         .iter()
@@ -174,12 +178,14 @@ mod tests {
     }
 
     const F: Footprint = Footprint {
-        size: 40,
+        cold: false,
         chunks: 0,
+        size: 40,
     };
     const G: Footprint = Footprint {
-        size: 60,
+        cold: true,
         chunks: 2,
+        size: 60,
     };
 
     #[test]
@@ -209,15 +215,15 @@ mod tests {
         let path = dir.path().join(FILE);
         save(&path, &store("simd", F, entry(1.0, 5.0, 0, true)), 100).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        let row = "[40,0,5.0,1.0,0.0,0.0,100]";
+        let row = "[false,40,0,5.0,1.0,0.0,0.0,100]";
         assert!(text.contains(row), "{text}");
         for bad in [
-            "[40,0,-5.0,1.0,0.0,0.0,100]",
-            "[40,0,5.0,1e300,0.0,0.0,100]",
-            "[999,0,5,1,0,0,1]",
+            "[false,40,0,-5.0,1.0,0.0,0.0,100]",
+            "[false,40,0,5.0,1e300,0.0,0.0,100]",
+            "[false,999,0,5,1,0,0,1]",
             "\"x\"",
         ] {
-            let broken = text.replace(row, &format!("{bad},[60,2,1.0,2.0,0.0,0.0,100]"));
+            let broken = text.replace(row, &format!("{bad},[true,60,2,1.0,2.0,0.0,0.0,100]"));
             std::fs::write(&path, broken).unwrap();
             let read = load(&path).unwrap();
             assert_eq!(read["simd"].len(), 1, "{bad}");

@@ -31,9 +31,12 @@ const CHUNK_DOUBT: f64 = 0.2;
 /// Doubt of a prior nothing has checked: it may be 4× off either way; no estimate doubts more.
 pub(crate) const PRIOR_DOUBT: f64 = 1.386_294_361_119_890_6;
 
-/// Where a request falls: ordered by chunk class, then size class.
+/// Where a request falls: ordered by warmth, chunk class, then size class. A backend's first run
+/// in a process is cold (threads, code and vector units not yet awake): it is kept in cold
+/// entries, which predict only other cold runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Footprint {
+    pub cold: bool,
     pub chunks: usize,
     pub size: usize,
 }
@@ -53,9 +56,15 @@ impl Footprint {
             1 + (c - 7) / 2
         };
         Self {
+            cold: false,
             chunks: chunks.min(CHUNKS - 1),
             size: size.min(SIZES - 1),
         }
+    }
+
+    /// The same footprint, for a cold run or a warm one.
+    pub(crate) fn cold(self, cold: bool) -> Self {
+        Self { cold, ..self }
     }
 
     /// Position in a dense table of every footprint.
@@ -210,9 +219,14 @@ impl Entries {
         (e.mean, e.spread() / e.count.sqrt())
     }
 
-    /// Interpolated or carried along the sizes of chunk class `row`, if it holds any entry.
-    fn along(&self, row: usize, size: usize) -> Option<(f64, f64)> {
-        let at = |size| Footprint { chunks: row, size };
+    /// Interpolated or carried along the sizes of chunk class `row` of warm or cold entries, if
+    /// it holds any.
+    fn along(&self, cold: bool, row: usize, size: usize) -> Option<(f64, f64)> {
+        let at = |size| Footprint {
+            cold,
+            chunks: row,
+            size,
+        };
         let below = self.0.range(at(0)..=at(size)).next_back();
         let above = self.0.range(at(size)..=at(SIZES)).next();
         match (below, above) {
@@ -230,8 +244,29 @@ impl Entries {
         }
     }
 
-    /// The estimate at `f`: its own entry, else the nearest chunk class with entries, else the
-    /// prior. Doubt never exceeds the prior's.
+    /// From the nearest chunk class of warm or cold entries.
+    fn nearby(&self, cold: bool, f: Footprint) -> Option<(f64, f64)> {
+        let held = |r: &usize| {
+            let first = Footprint {
+                cold,
+                chunks: *r,
+                size: 0,
+            };
+            self.0
+                .range(first..)
+                .next()
+                .is_some_and(|(g, _)| g.cold == cold && g.chunks == *r)
+        };
+        let row = (0..CHUNKS)
+            .filter(held)
+            .min_by_key(|r| r.abs_diff(f.chunks))?;
+        let (x, d) = self.along(cold, row, f.size)?;
+        Some((x, d + CHUNK_DOUBT * row.abs_diff(f.chunks) as f64))
+    }
+
+    /// The estimate at `f`: its own entry; else, cold, the warm estimate (a cold run is never
+    /// faster); else from nearby warm entries, else from nearby cold ones (an upper bound, more
+    /// doubtful); else the prior. Doubt never exceeds the prior's.
     pub(crate) fn estimate(&self, f: Footprint) -> Estimate {
         let estimate = |(ln_ratio, doubt): (f64, f64), samples, basis| Estimate {
             ln_ratio,
@@ -242,19 +277,12 @@ impl Entries {
         if let Some(e) = self.0.get(&f) {
             return estimate(Self::own(e), e.count, Basis::Measured);
         }
-        let rows = (0..CHUNKS).filter(|&r| {
-            self.0
-                .range(Footprint { chunks: r, size: 0 }..)
-                .next()
-                .is_some_and(|(g, _)| g.chunks == r)
-        });
-        let nearest = rows.min_by_key(|r| r.abs_diff(f.chunks));
-        match nearest.and_then(|r| Some((r, self.along(r, f.size)?))) {
-            Some((r, (x, d))) => estimate(
-                (x, d + CHUNK_DOUBT * r.abs_diff(f.chunks) as f64),
-                0.0,
-                Basis::Nearby,
-            ),
+        if f.cold {
+            return self.estimate(f.cold(false));
+        }
+        let cold = || self.nearby(true, f).map(|(x, d)| (x, d + CHUNK_DOUBT));
+        match self.nearby(false, f).or_else(cold) {
+            Some(x) => estimate(x, 0.0, Basis::Nearby),
             None => estimate((0.0, PRIOR_DOUBT), 0.0, Basis::Prior),
         }
     }
@@ -266,7 +294,14 @@ mod tests {
 
     #[test]
     fn footprints_cover_the_domain() {
-        assert_eq!(Footprint::of(0, 0), Footprint { chunks: 0, size: 0 });
+        assert_eq!(
+            Footprint::of(0, 0),
+            Footprint {
+                cold: false,
+                chunks: 0,
+                size: 0
+            }
+        );
         assert_eq!(Footprint::of(1 << 64, u64::MAX).size, SIZES - 1);
         assert_eq!(Footprint::of(1 << 64, u64::MAX).chunks, CHUNKS - 1);
         assert_eq!(Footprint::of(1000, 100).chunks, 0);
@@ -313,7 +348,11 @@ mod tests {
     #[test]
     fn estimates_come_from_the_entry_then_neighbours_then_the_prior() {
         let mut h = Entries::default();
-        let f = |size, chunks| Footprint { chunks, size };
+        let f = |size, chunks| Footprint {
+            cold: false,
+            chunks,
+            size,
+        };
         assert_eq!(h.estimate(f(40, 0)).basis, Basis::Prior);
         h.add(f(30, 0), 1.0);
         h.add(f(50, 0), 2.0);
@@ -328,6 +367,26 @@ mod tests {
         let other = h.estimate(f(40, 3));
         assert_eq!(other.ln_ratio, mid.ln_ratio);
         assert!(other.doubt > mid.doubt && other.doubt <= PRIOR_DOUBT);
+    }
+
+    #[test]
+    fn cold_entries_stand_for_cold_runs_and_bound_warm_ones() {
+        let mut h = Entries::default();
+        let warm = Footprint::of(1 << 20, 1);
+        let cold = warm.cold(true);
+        h.add(cold, 2.0);
+        // Warm, with only a cold run: carried from it, with more doubt.
+        let e = h.estimate(warm);
+        assert_eq!((e.basis, e.ln_ratio), (Basis::Nearby, 2.0));
+        assert!(e.doubt > h.estimate(cold).doubt);
+        h.add(warm, 0.5);
+        assert_eq!(h.estimate(warm).ln_ratio, 0.5);
+        assert_eq!(h.estimate(cold).ln_ratio, 2.0);
+        // Cold, elsewhere: the warm estimate.
+        assert_eq!(
+            h.estimate(Footprint::of(1 << 30, 1).cold(true)).ln_ratio,
+            0.5
+        );
     }
 
     #[test]

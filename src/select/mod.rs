@@ -355,15 +355,17 @@ impl Auto {
         c.failure.get().is_none() && self.force.is_none_or(|k| k == c.kind)
     }
 
-    /// Every usable candidate's prediction for `n` elements in `chunks` chunks, and the choice.
+    /// Every usable candidate's prediction for `n` elements in `chunks` chunks — from its cold
+    /// entries while it has not run in this Auto — and the choice.
     fn choose(&self, l: &Learner, n: u128, chunks: u64) -> Result<(Decision, Predictions)> {
         let f = Footprint::of(n, chunks);
         let place = &l.places[f.index()];
         let predictions: Predictions = (0..self.candidates.len())
             .map(|i| {
-                let e = l.entries[i].estimate(f);
+                let c = &self.candidates[i];
+                let e = l.entries[i].estimate(f.cold(!c.warm.load(Ordering::Relaxed)));
                 self.usable(i).then(|| Prediction {
-                    seconds: self.candidates[i].prior.seconds(n, chunks) * e.ln_ratio.exp(),
+                    seconds: c.prior.seconds(n, chunks) * e.ln_ratio.exp(),
                     doubt: e.doubt,
                     samples: e.samples,
                     basis: e.basis,
@@ -469,11 +471,12 @@ impl Auto {
             .inspect_err(|e| self.fail(i, e.to_string()))
     }
 
-    fn observe(&self, i: usize, n: u128, chunks: u64, took: Duration) {
+    fn observe(&self, i: usize, n: u128, chunks: u64, took: Duration, cold: bool) {
         let x = (took.as_secs_f64().max(1e-9) / self.candidates[i].prior.seconds(n, chunks)).ln();
         let save = {
             let Ok(mut l) = self.learner() else { return };
-            if l.entries[i].add(Footprint::of(n, chunks), x) {
+            // A first cold run changes the predictions of this candidate from cold to warm.
+            if l.entries[i].add(Footprint::of(n, chunks).cold(cold), x) || cold {
                 l.version += 1;
             }
             l.records = l.records.wrapping_add(1);
@@ -510,8 +513,8 @@ impl Auto {
             match request.sum_on(plan, backend, timed || record) {
                 Ok((sum, elapsed)) => {
                     // A sum timed anyway that proved long is recorded, whatever was predicted.
-                    if n > 0 && (record || elapsed.as_secs_f64() >= SAMPLE_BELOW) {
-                        self.observe(d.index, n, chunks, elapsed);
+                    if n > 0 && (record || cold || elapsed.as_secs_f64() >= SAMPLE_BELOW) {
+                        self.observe(d.index, n, chunks, elapsed, cold);
                     }
                     let fallback = fallback.map(|f| format!("{f}; run on {} instead", c.kind));
                     let report = request.report(plan, sum, elapsed, backend.info());

@@ -90,7 +90,7 @@ fn simulate(auto: &Auto, truth: &[CostModel], n: u128, decisions: usize, rng: &m
             }
         }
         out.picks.push((d.index, d.chosen_by, d.price));
-        auto.observe(d.index, n, chunks, Duration::from_secs_f64(t));
+        auto.observe(d.index, n, chunks, Duration::from_secs_f64(t), false);
     }
     out
 }
@@ -250,7 +250,7 @@ fn the_gpu_candidate_is_not_opened_while_it_cannot_win() {
             d.index, gpu,
             "a 1000-element sum could not go to a GPU by its prior"
         );
-        a.observe(d.index, n, 1, Duration::from_nanos(100));
+        a.observe(d.index, n, 1, Duration::from_nanos(100), false);
     }
     let Member::Gpu(cell) = &a.candidates[gpu].member else {
         unreachable!()
@@ -295,6 +295,7 @@ fn choosing_and_recording_cost() {
             std::hint::black_box(n),
             chunks,
             Duration::from_nanos(150),
+            false,
         );
     }
     let record = started.elapsed().as_secs_f64() / calls as f64;
@@ -304,4 +305,28 @@ fn choosing_and_recording_cost() {
         record * 1e9,
         (choose + record / SAMPLE_EVERY as f64) * 1e9
     );
+}
+
+#[test]
+fn a_slow_cold_first_run_does_not_keep_a_backend_out() {
+    // Backend 0 is 2× faster warm, but its first run in the process is 10× slower (a cold
+    // vector unit, say); backend 1 runs warm from the start. The cold run goes to a cold entry,
+    // and backend 0 leads among warm runs.
+    let truth = [model(1e-7, 2e10), model(1e-7, 1e10)];
+    let a = auto(&truth);
+    let (n, chunks) = (1u128 << 20, default_chunks(1 << 20));
+    let mut picks = Vec::new();
+    for _ in 0..50 {
+        let (d, ..) = a.decide(n, chunks).unwrap();
+        let cold = !a.candidates[d.index].warm.swap(true, Ordering::Relaxed);
+        let t = truth[d.index].seconds(n, chunks) * if cold { 10.0 } else { 1.0 };
+        a.observe(d.index, n, chunks, Duration::from_secs_f64(t), cold);
+        picks.push(d.index);
+    }
+    assert!(picks[10..].iter().all(|&i| i == 0), "{picks:?}");
+    // The cold run is kept apart: a fresh Auto given these entries would predict its cold cost.
+    let l = a.learner().unwrap();
+    let cold = l.entries[0].get(Footprint::of(n, chunks).cold(true));
+    let warm = l.entries[0].get(Footprint::of(n, chunks));
+    assert!(cold.count == 1.0 && warm.count > 3.0 && cold.mean > warm.mean + 2.0);
 }
