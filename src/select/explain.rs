@@ -16,8 +16,9 @@ pub(crate) struct Line {
     pub device: String,
     /// Predicted time, its basis, the factor it may be off by.
     pub predicted: Option<(Duration, Basis, f64)>,
-    /// The request's own entry: samples, centre, spread factor, errors.
-    pub entry: Option<(f64, Duration, f64, f64)>,
+    /// The request's own entry (cold, for a backend not run yet in this Auto): samples, centre,
+    /// spread factor, errors, cold.
+    pub entry: Option<(f64, Duration, f64, f64, bool)>,
     pub failed: Option<String>,
 }
 
@@ -71,11 +72,11 @@ impl fmt::Display for Explanation {
                 (None, None) => write!(f, "not considered")?,
             }
             writeln!(f, " on {}", l.device)?;
-            if let Some((runs, centre, spread, errors)) = l.entry {
-                let spread = (spread - 1.0) * 100.0;
+            if let Some((runs, centre, spread, errors, cold)) = l.entry {
+                let (spread, here) = ((spread - 1.0) * 100.0, if cold { "cold" } else { "here" });
                 writeln!(
                     f,
-                    "       here: {runs:.1} runs, centre {}, spread ±{spread:.0}%, {errors:.1} errors",
+                    "       {here}: {runs:.1} runs, centre {}, spread ±{spread:.0}%, {errors:.1} errors",
                     short(centre)
                 )?;
             }

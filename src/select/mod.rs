@@ -595,14 +595,16 @@ impl Auto {
                     Some(i) => (i.kernel.to_string(), i.device.to_string()),
                     None => ("gpu".into(), "the default adapter (not opened yet)".into()),
                 };
-                let e = l.entries[i].get(f);
+                let cold = !c.warm.load(Ordering::Relaxed);
+                let e = l.entries[i].get(f.cold(cold));
                 let centre = secs(c.prior.seconds(n1, c1) * e.mean.exp());
                 lines.push(explain::Line {
                     kind: c.kind,
                     kernel,
                     device,
                     predicted: predictions[i].map(|p| (secs(p.seconds), p.basis, p.doubt.exp())),
-                    entry: (e.count > 0.0).then(|| (e.count, centre, e.spread().exp(), e.errors)),
+                    entry: (e.count > 0.0)
+                        .then(|| (e.count, centre, e.spread().exp(), e.errors, cold)),
                     failed: c.failure.get().cloned(),
                 });
             }
