@@ -33,7 +33,7 @@ pub(crate) const PRIOR_DOUBT: f64 = 1.386_294_361_119_890_6;
 
 /// Where a request falls: ordered by warmth, chunk class, then size class. A backend's first run
 /// in a process is cold (threads, code and vector units not yet awake): it is kept in cold
-/// entries, which predict only other cold runs.
+/// entries, which predict only other cold runs (a process's first request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Footprint {
     pub cold: bool,

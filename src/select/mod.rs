@@ -355,15 +355,18 @@ impl Auto {
         c.failure.get().is_none() && self.force.is_none_or(|k| k == c.kind)
     }
 
-    /// Every usable candidate's prediction for `n` elements in `chunks` chunks — from its cold
-    /// entries while it has not run in this Auto — and the choice.
+    /// Every usable candidate's prediction for `n` elements in `chunks` chunks, and the choice.
+    /// This Auto's first request at a footprint is predicted as it will run: a backend not run yet
+    /// by its cold entries (so a one-shot process chooses for a one-shot run); every later one as
+    /// the process goes on, by warm entries (so a backend slow only cold is not kept out).
     fn choose(&self, l: &Learner, n: u128, chunks: u64) -> Result<(Decision, Predictions)> {
         let f = Footprint::of(n, chunks);
         let place = &l.places[f.index()];
+        let first = place.calls <= 1;
         let predictions: Predictions = (0..self.candidates.len())
             .map(|i| {
                 let c = &self.candidates[i];
-                let e = l.entries[i].estimate(f.cold(!c.warm.load(Ordering::Relaxed)));
+                let e = l.entries[i].estimate(f.cold(first && !c.warm.load(Ordering::Relaxed)));
                 self.usable(i).then(|| Prediction {
                     seconds: c.prior.seconds(n, chunks) * e.ln_ratio.exp(),
                     doubt: e.doubt,
@@ -405,7 +408,7 @@ impl Auto {
         let basis = p.basis;
         let place = &mut l.places[f.index()];
         place.earned += SHARE * lead.seconds;
-        place.memo = (d.chosen_by != ChosenBy::Explored).then_some(Memo {
+        place.memo = (d.chosen_by != ChosenBy::Explored && place.calls > 1).then_some(Memo {
             version,
             decision: d,
             seconds: p.seconds,
