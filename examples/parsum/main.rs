@@ -263,7 +263,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             backend.kernel()
         ));
     }
-    let bar = progress::Bar::new(plan.len(), args.json);
+    let bar = progress::Bar::new(args.json);
     let observer = |p| bar.update(p);
     let request = request.observe(&observer);
     let runs = interrupt::watched(|| timed_runs(&request, &backend, args.repeat));
