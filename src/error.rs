@@ -6,8 +6,12 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The range's start lies after its end (or past 2^64).
-    #[error("invalid range: start {start} is after end {end} (end is exclusive, at most 2^64)")]
+    /// The range's start lies after its end, or its end past 2^64.
+    #[error("invalid range: {}", if start > end {
+        format!("start {start} is after end {end} (end is exclusive)")
+    } else {
+        format!("end {end} is past 2^64 (end is exclusive: 2^64 includes u64::MAX)")
+    })]
     InvalidRange {
         /// First element asked for.
         start: u128,

@@ -60,5 +60,5 @@ use std::ops::RangeBounds;
 /// # Ok::<(), parsum::Error>(())
 /// ```
 pub fn sum(range: impl RangeBounds<u64>) -> Result<u128> {
-    Auto::global()?.sum_only(&SumRequest::new(range)?)
+    Auto::global()?.sum(&SumRequest::new(range)?)
 }

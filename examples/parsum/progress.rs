@@ -53,7 +53,10 @@ impl Bar {
         let left = eta(elapsed, p.elements_done, p.elements_total)
             .map_or("?".into(), |t| format!("{}s", t.as_secs()));
         bar.set_position((p.elements_done * STEPS as u128 / p.elements_total.max(1)) as u64);
-        bar.set_message(format!("{}/{} chunks, eta {left}", p.chunks_done, p.chunks_total));
+        bar.set_message(format!(
+            "{}/{} chunks, eta {left}",
+            p.chunks_done, p.chunks_total
+        ));
     }
 
     pub fn finish(&self) {

@@ -549,9 +549,16 @@ impl Auto {
         }
     }
 
-    /// Runs `request` for a caller who wants only the sum: a short sum is then timed only when
-    /// it is recorded.
-    pub(crate) fn sum_only(&self, request: &SumRequest<'_>) -> Result<u128> {
+    /// Runs `request` and returns only its sum: a short sum is then timed only when its time is
+    /// recorded (see [`crate::sum`], which calls this).
+    ///
+    /// ```
+    /// use parsum::{Auto, AutoOptions, SumRequest};
+    /// let auto = Auto::with_options(AutoOptions::default().cache(None).gpu(false))?;
+    /// assert_eq!(auto.sum(&SumRequest::new(1..=1000)?)?, 500_500);
+    /// # Ok::<(), parsum::Error>(())
+    /// ```
+    pub fn sum(&self, request: &SumRequest<'_>) -> Result<u128> {
         Ok(self.execute(request, &request.plan()?, false)?.report.sum)
     }
 

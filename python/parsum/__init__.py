@@ -1,0 +1,180 @@
+"""Exact sums of integer ranges: on every core with SIMD, or on a GPU, on one machine — or past it,
+through any ``concurrent.futures`` executor (process pools, Dask, mpi4py) — with every chunk's
+partial checked against the closed form n·(a+b)/2.
+
+>>> import parsum
+>>> parsum.sum(range(1, 10**9))
+499999999500000000
+>>> parsum.sum(range(2**64 - 3, 2**64))
+55340232221128654845
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import dataclasses
+import os
+
+from . import _native
+
+__all__ = [
+    "BackendUnavailableError",
+    "ConfigError",
+    "InvalidRangeError",
+    "ParsumError",
+    "Report",
+    "VerificationError",
+    "backends",
+    "closed_form",
+    "explain",
+    "run",
+    "sum",
+]
+
+#: The backends ``backend=`` takes.
+BACKENDS = ("auto", "scalar", "simd", "gpu")
+
+
+class ParsumError(Exception):
+    """Everything parsum raises (a wrong type is ``TypeError``, Ctrl-C ``KeyboardInterrupt``)."""
+
+
+class InvalidRangeError(ParsumError, ValueError):
+    """The range is not ``range(start, stop)`` with ``0 <= start <= stop <= 2**64``, step 1."""
+
+
+class ConfigError(ParsumError, ValueError):
+    """A bad option: zero chunks, an unknown backend, a bad environment variable."""
+
+
+class VerificationError(ParsumError):
+    """A partial sum disagreed with the closed form, or a chunk came back twice or never."""
+
+
+class BackendUnavailableError(ParsumError):
+    """The backend asked for cannot run here (no GPU, a lost device, a CPU without a kernel)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """What one sum gave, and where it ran."""
+
+    sum: int
+    expected: int
+    verified: bool
+    elements: int
+    chunks: int
+    #: ``scalar``, ``simd`` or ``gpu`` — or, for a sum on an executor, the one every chunk ran on
+    #: (``mixed`` when they differ).
+    backend: str
+    kernel: str
+    device: str
+    #: ``predicted``, ``explored``, ``forced`` (by ``PARSUM_BACKEND``) or ``explicit``.
+    chosen_by: str
+    seconds: float
+
+    @property
+    def elements_per_second(self) -> float:
+        return self.elements / max(self.seconds, 1e-12)
+
+    def __repr__(self) -> str:
+        rate = self.elements_per_second
+        return (
+            f"Report(sum={self.sum}, elements={self.elements}, chunks={self.chunks}, "
+            f"backend={self.backend!r}, kernel={self.kernel!r}, device={self.device!r}, "
+            f"chosen_by={self.chosen_by!r}, verified={self.verified}, "
+            f"seconds={self.seconds:.6f}, rate={rate / 1e9:.2f} G/s)"
+        )
+
+
+def closed_form(first: int, last: int) -> int:
+    """The sum of ``first..=last`` by the closed form (0 when ``first > last``)."""
+    return 0 if first > last else (last - first + 1) * (first + last) // 2
+
+
+def _check(r: object, backend: object, chunks: object) -> None:
+    if not isinstance(r, range):
+        raise TypeError(f"expected a range, got {type(r).__name__}")
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a str, got {type(backend).__name__}")
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if chunks is not None and (isinstance(chunks, bool) or not isinstance(chunks, int)):
+        raise TypeError(f"chunks must be an int, got {type(chunks).__name__}")
+    if chunks is not None and not 1 <= chunks < 2**64:
+        raise ConfigError(f"chunks must be from 1 to 2**64 - 1, got {chunks}")
+
+
+def run(
+    r: range,
+    *,
+    backend: str = "auto",
+    chunks: int | None = None,
+    executor: concurrent.futures.Executor | None = None,
+    verify: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
+    window: int | None = None,
+) -> Report:
+    """Sums ``r`` exactly and says how.
+
+    ``backend``: ``auto`` (the fastest here, learnt from what runs), ``scalar``, ``simd`` or
+    ``gpu``. ``chunks``: how many near-equal chunks to cut ``r`` into (default: 100, fewer for
+    short ranges). ``verify``: check every chunk and the total against the closed form.
+
+    With ``executor`` (any ``concurrent.futures.Executor``), each chunk is a task that runs parsum
+    where it lands, at most ``window`` in flight (default: four per worker); every partial is
+    checked here in Python ints, and every chunk must come back exactly once. ``checkpoint``
+    names a journal file: finished chunks are recorded there, so that a run killed and started
+    again redoes only the rest.
+    """
+    _check(r, backend, chunks)
+    if executor is not None or checkpoint is not None:
+        from ._executor import distribute
+
+        return distribute(r, executor, backend, chunks, verify, checkpoint, window)
+    return Report(*_native.run(r, backend, chunks, bool(verify)))
+
+
+def sum(  # noqa: A001 - the tutorial's word
+    r: range,
+    *,
+    backend: str = "auto",
+    chunks: int | None = None,
+    executor: concurrent.futures.Executor | None = None,
+    verify: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
+    window: int | None = None,
+) -> int:
+    """The exact sum of ``r`` (``range(start, stop)``, ``0 <= start <= stop <= 2**64``), as an
+    ``int``; the options are those of :func:`run`."""
+    if backend == "auto" and chunks is None and executor is None and checkpoint is None and verify:
+        return _native.sum(r)
+    return run(
+        r,
+        backend=backend,
+        chunks=chunks,
+        executor=executor,
+        verify=verify,
+        checkpoint=checkpoint,
+        window=window,
+    ).sum
+
+
+def backends() -> list[dict[str, object]]:
+    """The backends usable here: the CPU ones, and one entry per GPU adapter wgpu finds."""
+    return _native.backends_here()
+
+
+def explain(elements: int, chunks: int | None = None) -> str:
+    """Why ``auto`` would run a sum of ``elements`` elements (in ``chunks`` chunks) where it
+    would: every backend's prediction, and what it rests on."""
+    if isinstance(elements, bool) or not isinstance(elements, int):
+        raise TypeError(f"elements must be an int, got {type(elements).__name__}")
+    if not 0 <= elements <= 2**64:
+        raise ConfigError(f"elements must be from 0 to 2**64, got {elements}")
+    _check(range(0), "auto", chunks)
+    return _native.explain(elements, chunks)
+
+
+atexit.register(_native.save)

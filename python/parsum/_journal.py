@@ -1,0 +1,79 @@
+"""The checkpoint journal: one header line naming the job, then one line per finished chunk, each
+appended whole and flushed to disk before the chunk counts as done. A kill at any moment leaves at
+most a torn last line, which is dropped when the journal is opened again; a line whose checksum or
+closed form is wrong is dropped too (its chunk is summed again), never believed."""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+
+HEADER = "parsum-journal"
+
+
+def _line(index: int, partial: int) -> str:
+    body = f"{index}:{partial}"
+    return json.dumps({"i": index, "sum": str(partial), "crc": zlib.crc32(body.encode())}) + "\n"
+
+
+class Journal:
+    """The journal of the job ``range(start, stop)`` in ``chunks`` chunks, at ``path``."""
+
+    def __init__(self, path: str | os.PathLike[str], start: int, stop: int, chunks: int) -> None:
+        from . import ConfigError, closed_form
+        from ._executor import chunk_bounds
+
+        self.path = os.fspath(path)
+        job = {HEADER: 1, "start": str(start), "stop": str(stop), "chunks": chunks}
+        self.done: dict[int, int] = {}
+        if not os.path.exists(self.path):
+            tmp = f"{self.path}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(json.dumps(job) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        self.file = open(self.path, "r+b")  # noqa: SIM115 - kept open for appends
+        try:
+            import fcntl
+
+            fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:
+            pass
+        except OSError as e:
+            self.file.close()
+            raise ConfigError(f"checkpoint {self.path} is in use by another run") from e
+        data = self.file.read()
+        lines = data.split(b"\n")
+        try:
+            header = json.loads(lines[0])
+        except ValueError:
+            header = None
+        if header != job:
+            self.file.close()
+            raise ConfigError(f"checkpoint {self.path} is not the journal of this job ({job})")
+        bounds = chunk_bounds(start, stop, chunks)
+        # Every complete line after the header; the last piece, if not ended by a newline, is torn.
+        for raw in lines[1:-1]:
+            try:
+                entry = json.loads(raw)
+                index, partial = int(entry["i"]), int(entry["sum"])
+                if zlib.crc32(f"{index}:{partial}".encode()) != entry["crc"]:
+                    continue
+            except (ValueError, KeyError, TypeError):
+                continue
+            if 0 <= index < len(bounds) and partial == closed_form(*bounds[index]):
+                self.done.setdefault(index, partial)
+        end = len(data) - len(lines[-1])
+        self.file.seek(end)
+        self.file.truncate(end)
+
+    def record(self, index: int, partial: int) -> None:
+        """Appends a finished chunk and waits until the disk has it."""
+        self.file.write(_line(index, partial).encode())
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def close(self) -> None:
+        self.file.close()

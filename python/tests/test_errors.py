@@ -1,0 +1,72 @@
+"""Bad input of every kind: a clear exception of the right class, never a panic, hang or wrong
+number."""
+
+import pytest
+
+import parsum
+
+
+@pytest.mark.parametrize("bad", [[1, 2, 3], 5, None, 1.5, "0..10", b"x", (0, 10), {0, 1}, iter(range(3))])
+def test_a_non_range_is_a_type_error(bad):
+    with pytest.raises(TypeError, match="expected a range"):
+        parsum.sum(bad)
+    with pytest.raises(TypeError):
+        parsum.run(bad)
+
+
+@pytest.mark.parametrize(
+    "r, says",
+    [
+        (range(0, 10, 2), "step"),
+        (range(10, 0, -1), "step"),
+        (range(-1, 5), "negative"),
+        (range(-(10**30), 5), "negative"),
+        (range(-(10**50), 5), "far outside"),
+        (range(0, 2**64 + 1), "past 2\\^64"),
+        (range(0, 10**40), "far outside"),
+        (range(10, 5), "after end"),
+        (range(2**64 + 1, 2**64 + 5), "past 2\\^64"),
+    ],
+    ids=repr,
+)
+def test_bad_ranges(r, says):
+    for call in (lambda: parsum.sum(r), lambda: parsum.run(r, backend="scalar")):
+        with pytest.raises(parsum.InvalidRangeError, match=says) as e:
+            call()
+        assert isinstance(e.value, ValueError) and isinstance(e.value, parsum.ParsumError)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"backend": "abacus"}, parsum.ConfigError),
+        ({"backend": "GPU "}, parsum.ConfigError),
+        ({"backend": 3}, TypeError),
+        ({"chunks": 0}, ValueError),
+        ({"chunks": -1}, ValueError),
+        ({"chunks": 2**64}, ValueError),
+        ({"chunks": 1.5}, TypeError),
+        ({"chunks": True}, TypeError),
+        ({"chunks": "10"}, TypeError),
+    ],
+    ids=repr,
+)
+def test_bad_options(kwargs, error):
+    with pytest.raises(error):
+        parsum.sum(range(100), **kwargs)
+    with pytest.raises(error):
+        parsum.run(range(100), **kwargs)
+
+
+def test_bad_explain_arguments():
+    for bad, error in [(-1, ValueError), (2**64 + 1, ValueError), ("5", TypeError), (None, TypeError)]:
+        with pytest.raises(error):
+            parsum.explain(bad)
+    with pytest.raises(ValueError):
+        parsum.explain(10, 0)
+
+
+def test_the_errors_form_one_family():
+    for e in (parsum.InvalidRangeError, parsum.ConfigError, parsum.VerificationError, parsum.BackendUnavailableError):
+        assert issubclass(e, parsum.ParsumError)
+    assert issubclass(parsum.InvalidRangeError, ValueError) and issubclass(parsum.ConfigError, ValueError)

@@ -1,0 +1,159 @@
+"""Sums through executors: every partial checked in Python ints, every chunk exactly once, a
+bounded window, and checkpoints that survive a kill."""
+
+import concurrent.futures
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import parsum
+from parsum._executor import chunk_bounds
+
+
+def oracle(r: range) -> int:
+    n = len(r)
+    return n * r.start + n * (n - 1) // 2
+
+
+def test_chunk_bounds_cut_like_parsum():
+    assert chunk_bounds(0, 100, 3) == [(0, 33), (34, 66), (67, 99)]
+    assert chunk_bounds(5, 8, 10) == [(5, 5), (6, 6), (7, 7)]
+    assert chunk_bounds(5, 5, 10) == []
+    bounds = chunk_bounds(2**64 - 1000, 2**64, 7)
+    assert bounds[-1][1] == 2**64 - 1 and sum(b - a + 1 for a, b in bounds) == 1000
+
+
+def test_a_process_pool_of_the_tutorials_shape():
+    r = range(1, 10**9)
+    with concurrent.futures.ProcessPoolExecutor(4) as pool:
+        report = parsum.run(r, executor=pool, chunks=100)
+    assert report.sum == oracle(r) and report.chunks == 100 and report.verified
+    assert report.backend in {"scalar", "simd", "gpu", "mixed"}
+
+
+def test_a_thread_pool_and_the_whole_top_of_the_domain():
+    r = range(2**64 - 10**7, 2**64)
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        assert parsum.sum(r, executor=pool, chunks=17, backend="simd") == oracle(r)
+
+
+class Lying(concurrent.futures.Executor):
+    """Runs tasks at once, then changes what one of them says."""
+
+    def __init__(self, lie):
+        self.lie = lie
+        self.in_flight = self.most = 0
+        self.lock = threading.Lock()
+
+    def submit(self, fn, *args, **kwargs):
+        future = concurrent.futures.Future()
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        result = fn(*args, **kwargs)
+        future.add_done_callback(lambda _: self._done())
+        future.set_result(self.lie(result))
+        return future
+
+    def _done(self):
+        with self.lock:
+            self.in_flight -= 1
+
+
+def test_a_lying_executor_is_caught_and_named():
+    r = range(10**6)
+    wrong = Lying(lambda res: (res[0], res[1] + (res[0] == 3), res[2], res[3]))
+    with pytest.raises(parsum.VerificationError, match=r"chunk 3 \("):
+        parsum.sum(r, executor=wrong, chunks=10)
+    twice = Lying(lambda res: (0 if res[0] == 5 else res[0], *res[1:]))
+    with pytest.raises(parsum.VerificationError, match="chunk 0|twice"):
+        parsum.sum(r, executor=twice, chunks=10)
+    garbage = Lying(lambda res: "42")
+    with pytest.raises(parsum.VerificationError):
+        parsum.sum(r, executor=garbage, chunks=10)
+    outside = Lying(lambda res: (res[0] + 100, *res[1:]))
+    with pytest.raises(parsum.VerificationError, match="not in the plan"):
+        parsum.sum(r, executor=outside, chunks=10)
+
+
+def test_the_window_bounds_tasks_in_flight():
+    class Counting(concurrent.futures.ThreadPoolExecutor):
+        def __init__(self):
+            super().__init__(4)
+            self.lock, self.in_flight, self.most = threading.Lock(), 0, 0
+
+        def submit(self, fn, *args, **kwargs):
+            with self.lock:
+                self.in_flight += 1
+                self.most = max(self.most, self.in_flight)
+            future = super().submit(fn, *args, **kwargs)
+            future.add_done_callback(self._done)
+            return future
+
+        def _done(self, _):
+            with self.lock:
+                self.in_flight -= 1
+
+    with Counting() as pool:
+        r = range(10**8)
+        assert parsum.sum(r, executor=pool, chunks=200, window=3) == oracle(r)
+        assert pool.most <= 3
+    with pytest.raises(parsum.ConfigError):
+        parsum.sum(range(10), executor=concurrent.futures.ThreadPoolExecutor(1), window=0)
+
+
+JOB = """
+import sys, concurrent.futures, parsum, parsum._executor as ex
+journal, count = sys.argv[1], sys.argv[2]
+real = ex.chunk_task
+def counted(*a):
+    with open(count, "a") as f:
+        f.write("x")
+    return real(*a)
+ex.chunk_task = counted
+with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    print(parsum.sum(range(3 * 10**10), executor=pool, chunks=60, backend="scalar", checkpoint=journal))
+"""
+
+
+def test_a_checkpointed_run_killed_and_resumed_redoes_only_the_rest(tmp_path):
+    journal, count = tmp_path / "job.journal", tmp_path / "count"
+    child = subprocess.Popen([sys.executable, "-c", JOB, str(journal), str(count)], stdout=subprocess.PIPE, text=True)
+    # Kill it for good once some chunks are journalled.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not journal.exists() or journal.read_text().count("\n") < 10):
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    lines = journal.read_text().count("\n") - 1
+    assert 9 <= lines < 60, lines
+    # A torn last line, as a kill mid-write would leave.
+    with open(journal, "a") as f:
+        f.write('{"i": 59, "sum": "12')
+    count.write_text("")
+    out = subprocess.run([sys.executable, "-c", JOB, str(journal), str(count)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == oracle(range(3 * 10**10))
+    redone = len(count.read_text())
+    assert redone == 60 - lines, (redone, lines)
+
+
+def test_a_journal_that_lies_or_belongs_elsewhere(tmp_path):
+    journal = tmp_path / "j"
+    r = range(10**6)
+    assert parsum.sum(r, chunks=10, checkpoint=journal) == oracle(r)
+    # A line made wrong is not believed: that chunk is summed again, right.
+    text = journal.read_text().splitlines()
+    text[3] = text[3].replace('"sum": "', '"sum": "9')
+    journal.write_text("\n".join(text) + "\n")
+    assert parsum.sum(r, chunks=10, checkpoint=journal) == oracle(r)
+    with pytest.raises(parsum.ConfigError, match="not the journal of this job"):
+        parsum.sum(range(10**5), chunks=10, checkpoint=journal)
+    (tmp_path / "garbage").write_bytes(b"\x00\xff not json")
+    with pytest.raises(parsum.ConfigError):
+        parsum.sum(r, chunks=10, checkpoint=tmp_path / "garbage")

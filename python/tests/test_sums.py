@@ -1,0 +1,81 @@
+"""Exact sums on every backend, at the edges of the domain, checked against Python's own ints."""
+
+import pytest
+
+import parsum
+
+TOP = 2**64
+
+
+def oracle(r: range) -> int:
+    n = len(r)
+    return n * r.start + n * (n - 1) // 2
+
+
+EDGES = [
+    range(0),
+    range(5, 5),
+    range(TOP, TOP),
+    range(0, 1),
+    range(TOP - 1, TOP),
+    range(1, 1001),
+    range(2**32 - 100_003, 2**32 + 99_999),
+    range(2**63 - 100_003, 2**63 + 99_999),
+    range(TOP - 300_000, TOP),
+    range(2**50, 2**50 + 2**16),
+    range(999_999_937, 999_999_937 + 65_537),
+]
+
+
+@pytest.mark.parametrize("r", EDGES, ids=repr)
+def test_edges(backend, r):
+    report = parsum.run(r, backend=backend)
+    assert report.sum == oracle(r) == report.expected
+    assert report.elements == len(r)
+    assert report.verified
+    if backend != "auto":
+        assert report.backend == backend and report.chosen_by == "explicit"
+    assert parsum.sum(r, backend=backend) == oracle(r)
+
+
+@pytest.mark.parametrize("chunks", [1, 3, 7, 100, 1000, 65_537])
+def test_chunks(backend, chunks):
+    r = range(2**32 - 77_777, 2**32 + 100_000)
+    report = parsum.run(r, backend=backend, chunks=chunks)
+    assert report.sum == oracle(r)
+    assert report.chunks == min(chunks, len(r))
+
+
+def test_totals_past_two_to_the_64_are_exact_python_ints():
+    r = range(TOP - 2_000_000, TOP)
+    total = parsum.sum(r)
+    assert isinstance(total, int) and total > 2**84 and total == oracle(r)
+
+
+def test_the_default_path_and_the_tutorial_range():
+    assert parsum.sum(range(1, 10**7)) == oracle(range(1, 10**7))
+    assert parsum.sum(range(1000)) == sum(range(1000))
+
+
+def test_report_reads_well():
+    report = parsum.run(range(10**6))
+    text = repr(report)
+    assert text.startswith("Report(sum=499999500000") and "backend=" in text
+    assert report.elements_per_second > 0 and report.seconds > 0
+    assert report.chosen_by in {"predicted", "explored", "forced"}
+    with pytest.raises(AttributeError):
+        report.sum = 1  # frozen
+
+
+def test_closed_form_and_backends_and_explain():
+    assert parsum.closed_form(1, 100) == 5050 and parsum.closed_form(5, 4) == 0
+    kinds = [b["backend"] for b in parsum.backends()]
+    assert kinds[:2] == ["scalar", "simd"]
+    text = parsum.explain(10**6)
+    assert text.startswith("auto for 1000000 elements in 15 chunks") and "picked:" in text
+    assert "in 7 chunks" in parsum.explain(10**6, 7)
+
+
+def test_unverified_sums_are_still_right():
+    assert parsum.run(range(10**6), verify=False).verified is False
+    assert parsum.sum(range(10**6), verify=False, backend="simd") == oracle(range(10**6))

@@ -1,0 +1,43 @@
+"""Many Python threads at once: the GIL is released during a sum, and every answer is right."""
+
+import threading
+
+import parsum
+
+
+def test_many_threads_sum_right():
+    errors, results = [], {}
+
+    def work(t: int) -> None:
+        try:
+            for k in range(20):
+                start = (t << 58) + k * 1_000_003
+                r = range(start, start + 300_000 + 17 * t)
+                results[(t, k)] = (parsum.sum(r), len(r) * start + len(r) * (len(r) - 1) // 2)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert len(results) == 160 and all(got == want for got, want in results.values())
+
+
+def test_the_gil_is_released_during_a_sum():
+    # While one thread sums for a while, another keeps counting.
+    ticks = []
+    done = threading.Event()
+
+    def count() -> None:
+        while not done.is_set():
+            ticks.append(1)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    parsum.sum(range(2 * 10**9), backend="scalar")
+    done.set()
+    counter.join()
+    assert len(ticks) > 1000
