@@ -26,11 +26,12 @@ pub use policy::ChosenBy;
 use self::cache::Store;
 use self::history::{CHUNKS, Entries, Footprint, SIZES};
 use self::policy::{Decision, EXPLORE_RUNS, Prediction, SHARE};
+use crate::backend::cpu::{Scalar, Simd};
+use crate::backend::gpu::{Gpu, GpuOptions};
 use crate::backend::{Backend, BackendKind};
 use crate::chunk::{ChunkPlan, default_chunks};
 use crate::error::{Error, Result};
 use crate::request::{Runner, SumReport, SumRequest};
-use crate::{Gpu, GpuOptions, Scalar, Simd};
 
 /// Sums predicted shorter than this are recorded (and timed, unless the caller wants the time)
 /// on the first call at a footprint and then one call in [`SAMPLE_EVERY`]: two clock reads and a

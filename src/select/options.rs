@@ -43,7 +43,7 @@ impl AutoOptions {
     /// is an [`Error::Config`] naming it: `PARSUM_BACKEND`, `RAYON_NUM_THREADS` (0 to 1024, as
     /// rayon reads it), `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`.
     pub fn from_env() -> Result<Self> {
-        let max = crate::Simd::MAX_THREADS;
+        let max = crate::backend::cpu::Simd::MAX_THREADS;
         if let Some(v) =
             var("RAYON_NUM_THREADS")?.filter(|v| !v.trim().parse::<usize>().is_ok_and(|n| n <= max))
         {

@@ -1,5 +1,5 @@
 //! Finding GPU adapters: the wgpu environment variables read the same way for every path
-//! (`Gpu::new`, `--backend gpu`, Auto), a bad value named in an error, adapters told apart by
+//! (`Gpu::new`, `--backend gpu`, any caller), a bad value named in an error, adapters told apart by
 //! their position in the list, never by a name that two cards may share — and OpenGL touched only
 //! where no Vulkan, Metal or DX12 adapter exists (Mesa's GL driver crashed under a memory limit
 //! that Vulkan met with a clean error).

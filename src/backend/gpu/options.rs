@@ -125,7 +125,7 @@ impl AdapterSummary {
         format!("{} ({}, {})", self.name, self.api, self.device_type)
     }
 
-    /// What identifies this adapter across processes (for Auto's history): everything but the
+    /// What identifies this adapter across processes (for saved histories): everything but the
     /// index, which may change when other adapters come and go.
     pub fn identity(&self) -> String {
         format!(

@@ -2,19 +2,16 @@
 //! dispatches, and reads back one 128-bit sum per segment.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use super::batches::Batches;
+use super::device::lock;
 use super::options::{AdapterSummary, GpuKernel, GpuOptions};
 use super::{adapter, buffers, device, kernels, submit};
 use crate::backend::{Backend, BackendInfo, BackendKind};
 use crate::error::{Error, Result};
 use crate::verify::ChunkSink;
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// What a panic inside wgpu said, as text.
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
