@@ -8,7 +8,7 @@ pub(crate) mod cpu;
 pub(crate) mod gpu;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::Result;
 use crate::verify::ChunkSink;
@@ -124,3 +124,8 @@ macro_rules! forward {
     )*};
 }
 forward!(&B, Box<B>, Arc<B>);
+
+/// Locks `m`, whatever a panicking holder left behind.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,24 +1,15 @@
 //! The lane kernels behind [`crate::Simd`], and the run-time choice of their instruction set.
 //!
-//! Every kernel adds every value of a run into vector lanes; none computes a formula. Two exact
-//! formulations, each kept where it measured fastest (see `docs/design.md`):
-//! - **carry counting** (`avx512`, `avx2`): each full value is added into a wrapping u64 lane and
-//!   the lane's carry-outs are counted (`sum < value` after the add). On AVX-512F that is, per 8
-//!   values, `vpaddq`, `vpcmpltuq` into a mask, a masked `vpsubq` and the `vpaddq` of the
-//!   increment. AVX2 has no unsigned 64-bit compare, so its lanes are kept biased by 2^63 and
-//!   compared signed (`vpcmpgtq`).
-//! - **split halves** (`wide`): each value's 32-bit halves are added into separate u64 lanes,
-//!   which cannot overflow before 2^31 steps; SSE2 has no 64-bit compare at all.
-//!
-//! LLVM cannot fold a sum whose carries are counted, or one of masked and shifted values, into
-//! n·(a+b)/2. `wide` fixes its instructions when `wide` itself is compiled (SSE2 in a default
-//! x86-64 build), so the x86 kernels are written over plain `[u64; N]` arrays inside
-//! `#[target_feature]` functions and picked at run time; `wide` serves every other CPU.
+//! Every kernel adds every value into vector lanes in a form LLVM cannot fold into n·(a+b)/2 (see
+//! `docs/design.md`): `avx512` and `avx2` count each lane's carry-outs (AVX2, lacking an unsigned
+//! 64-bit compare, on lanes biased by 2^63); `wide` adds 32-bit halves into separate lanes, as
+//! SSE2 has no 64-bit compare at all. `wide` fixes its instructions when it is compiled, so the
+//! x86 kernels are plain arrays in `#[target_feature]` functions, picked at run time.
 //!
 //! Soundness: a [`LaneKernel`] is only a name. The `#[target_feature]` code is reachable only
 //! through [`Lanes`], whose one constructor checks the CPU first.
 
-use super::{Kernel, scalar};
+use super::scalar;
 use crate::error::{Error, Result};
 
 /// One implementation of the lane kernel, by name. Naming one is always safe; running it checks
@@ -131,12 +122,6 @@ impl LaneKernel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Lanes(LaneKernel);
 
-impl Kernel for Lanes {
-    fn sum(self, first: u64, last: u64) -> u128 {
-        Lanes::sum(self, first, last)
-    }
-}
-
 impl Lanes {
     /// The kernel's name.
     pub(crate) fn kernel(self) -> LaneKernel {
@@ -150,11 +135,10 @@ impl Lanes {
         }
         let n = (last - first) as u128 + 1;
         let lanes = self.width() as u128;
-        let steps = n / lanes;
-        // The vector loop covers `steps * lanes` values; the rest is added one by one.
+        // The vector loop covers `n / lanes` steps of `lanes` values; the rest is added one by one.
         let mut total = 0u128;
         let mut at = first as u128;
-        let mut left = steps;
+        let mut left = n / lanes;
         while left > 0 {
             // u64 steps per call; only the whole domain in one call needs more than one round.
             let now = left.min(u64::MAX as u128 / lanes) as u64;
@@ -196,7 +180,7 @@ impl Lanes {
     }
 }
 
-/// 32 lanes: four zmm registers per array; 16 and 64 lanes measured slower (`docs/performance.md`).
+/// 32 lanes: four zmm registers per array; 16 and 64 lanes measured slower.
 const AVX512_LANES: usize = 32;
 /// 16 lanes: three arrays of four ymm registers fit AVX2's sixteen; 32 lanes spill.
 const AVX2_LANES: usize = 16;

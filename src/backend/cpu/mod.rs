@@ -13,9 +13,8 @@ pub use scalar::Scalar;
 pub use simd::Simd;
 
 /// A one-thread kernel: the exact sum of `first..=last` (`first <= last`).
-pub(crate) trait Kernel: Copy + Send + Sync + 'static {
-    fn sum(self, first: u64, last: u64) -> u128;
-}
+pub(crate) trait Kernel: Fn(u64, u64) -> u128 + Copy + Send + Sync + 'static {}
+impl<F: Fn(u64, u64) -> u128 + Copy + Send + Sync + 'static> Kernel for F {}
 
 /// The CPU's model name, for [`crate::BackendInfo::device`]. Read when a backend is made, never
 /// kept in a process-wide cell: a child forked mid-initialisation must not wait on one forever.

@@ -1,38 +1,32 @@
 //! Running a one-thread kernel over a chunk plan: on the calling thread alone, or — for sums of
 //! at least [`SHARE_FROM`] elements, by a fixed rule — with the helpers of a [`Pool`].
 //!
-//! Alone, chunks are summed in order, long ones in pieces of at most [`MAX_PIECE`] elements (so
-//! cancellation is seen within about a millisecond), and their partials go to the sink from a
-//! buffer on the stack: nothing is allocated.
+//! Alone, long chunks are summed in pieces of at most [`MAX_PIECE`] elements (so cancellation is
+//! seen within about a millisecond), their partials buffered on the stack: nothing is allocated.
 //!
-//! Shared, the range is handed out in pieces of whole [`UNIT`]s of elements (many small chunks,
-//! or part of a long one) from an atomic cursor, largest first: a quarter of what is left per
-//! thread, from one unit to [`MAX_PIECE`]. The calling thread starts on the first piece at once and
-//! never waits for a helper that has not started: helpers take only pieces still left when they
-//! arrive, and keep what they sum to themselves until the calling thread collects it, so no thread
+//! Shared, pieces of whole [`UNIT`]s are handed out from an atomic cursor, largest first. The
+//! calling thread starts at once and never waits for a helper that has not started, and no thread
 //! ever blocks on another's lock (on a virtual machine a thread blocked on a futex can take a
-//! millisecond to run again). A shared sum is thus never slower than the calling thread alone by
-//! more than a post and, at the end, the pieces helpers are still summing (one each, unless the
-//! host deschedules one). The calling thread alone puts cut chunks together and talks to the sink.
+//! millisecond to run again): helpers keep what they sum until the calling thread, which alone
+//! puts cut chunks together and talks to the sink, collects it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Kernel;
 use super::pool::{Pool, Task};
+use crate::backend::lock;
 use crate::chunk::ChunkPlan;
 use crate::error::Result;
 use crate::verify::ChunkSink;
 
 /// Elements in the smallest piece: a few microseconds of work.
 const UNIT: u128 = 1 << 16;
-/// Elements in the largest piece: bounds how long a cancellation or the final wait takes (~0.3 ms
-/// for SIMD, ~1.3 ms for scalar).
+/// Elements in the largest piece: bounds how long a cancellation or the final wait takes.
 const MAX_PIECE: u128 = 1 << 22;
 /// Sums of at least this many elements are shared: two of the smallest pieces, so a helper that
-/// arrives in time halves them, and the post (an atomic add while helpers spin) costs nothing
-/// beside them.
+/// arrives in time halves them.
 pub(crate) const SHARE_FROM: u128 = 2 * UNIT;
 /// Partials buffered before they go to the sink in one call.
 const BUFFER: usize = 256;
@@ -98,21 +92,19 @@ fn alone(sink: &ChunkSink<'_>, plan: &ChunkPlan, kernel: impl Kernel) -> Result<
         let mut at = chunk.first;
         loop {
             let end = chunk.last.min(at.saturating_add(MAX_PIECE as u64 - 1));
-            sum += kernel.sum(at, end);
+            sum += kernel(at, end);
             since += (end - at) as u128 + 1;
             if end == chunk.last {
-                break;
+                buffer.push(sink, chunk.index, sum)?;
             }
-            at = end + 1;
             if since >= MAX_PIECE {
                 buffer.flush(sink)?;
                 since = 0;
             }
-        }
-        buffer.push(sink, chunk.index, sum)?;
-        if since >= MAX_PIECE {
-            buffer.flush(sink)?;
-            since = 0;
+            if end == chunk.last {
+                break;
+            }
+            at = end + 1;
         }
     }
     buffer.flush(sink)
@@ -137,7 +129,7 @@ fn sum_piece(plan: &ChunkPlan, kernel: impl Kernel, a: u128, b: u128) -> Piece {
     for chunk in plan.iter_from(first) {
         let (c_off, c_end) = (chunk.first as u128 - start, chunk.last as u128 + 1 - start);
         let (x, y) = (a.max(c_off), b.min(c_end));
-        let sum = kernel.sum((start + x) as u64, (start + y - 1) as u64);
+        let sum = kernel((start + x) as u64, (start + y - 1) as u64);
         if x == c_off && y == c_end {
             if piece.run.is_empty() {
                 piece.first = chunk.index;
@@ -168,10 +160,6 @@ struct Shared<K> {
     /// only that helper and the collector take, the collector never waiting for it.
     done: Vec<Mutex<Vec<Piece>>>,
     helpers: AtomicUsize,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<K: Kernel> Shared<K> {

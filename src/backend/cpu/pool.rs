@@ -1,18 +1,13 @@
 //! Helper threads that stay, in the manner of libgomp's workers: after a task, and when they
-//! start, they spin for [`BLOCKTIME`] watching for the next one, then sleep on a condition
-//! variable until a post wakes them.
-//!
-//! Why: on this project's virtual machines a thread asleep on a futex took 0.05–1.8 ms to wake,
-//! longer than a sum of 10^7 elements. A helper still spinning from the previous sum joins the
-//! next within a microsecond, so sums in a row — a loop, `--repeat`, a benchmark — share their
-//! work at once, and a post costs the poster a notify only when some helper is asleep. Nothing
-//! here measures anything: whether to post is the caller's fixed rule, and the caller never waits
-//! for a helper that has not started.
+//! start, they spin for [`BLOCKTIME`] watching for the next one, then sleep until a post wakes
+//! them. Why: on this project's virtual machines a thread asleep on a futex took up to 1.8 ms to
+//! wake, while a helper still spinning from the previous sum joins the next within a microsecond.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::backend::lock;
 use crate::error::{Error, Result};
 
 /// How long a helper spins for the next task before it sleeps.
@@ -39,10 +34,6 @@ struct Board {
 struct Slot {
     task: Option<Arc<dyn Task>>,
     shutdown: bool,
-}
-
-fn lock(m: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `helpers` resident threads, from a rayon pool of their own.

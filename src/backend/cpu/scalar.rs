@@ -1,6 +1,6 @@
 //! One core, one add per element.
 
-use super::{Kernel, cpu_name, pieces};
+use super::{cpu_name, pieces};
 use crate::backend::{Backend, BackendInfo, BackendKind};
 use crate::error::Result;
 use crate::verify::ChunkSink;
@@ -33,22 +33,13 @@ impl Default for Scalar {
     }
 }
 
-#[derive(Clone, Copy)]
-struct AddCarry;
-
-impl Kernel for AddCarry {
-    fn sum(self, first: u64, last: u64) -> u128 {
-        sum_inclusive(first, last)
-    }
-}
-
 impl Backend for Scalar {
     fn info(&self) -> &BackendInfo {
         &self.info
     }
 
     fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
-        pieces::sum_plan(sink, AddCarry, None)
+        pieces::sum_plan(sink, sum_inclusive, None)
     }
 }
 

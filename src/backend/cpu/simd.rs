@@ -113,6 +113,7 @@ impl Backend for Simd {
     }
 
     fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
-        pieces::sum_plan(sink, self.kernel, self.pool.as_ref())
+        let kernel = self.kernel;
+        pieces::sum_plan(sink, move |a, b| kernel.sum(a, b), self.pool.as_ref())
     }
 }

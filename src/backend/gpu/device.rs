@@ -1,16 +1,12 @@
 //! Opening a device on an adapter, and keeping watch over it: a lost device and errors nobody
 //! captured are recorded by callbacks and turned into errors on the next call.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use super::batches::BatchLimits;
 use super::options::AdapterSummary;
+use crate::backend::lock;
 use crate::error::{Error, Result};
-
-/// Locks `m`, whatever a panicking holder left behind.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// A wgpu device and queue with what parsum needs to know about them.
 pub(super) struct Device {

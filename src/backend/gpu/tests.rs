@@ -2,9 +2,9 @@
 //! an adapter each test says it was skipped, and fails when `PARSUM_REQUIRE_GPU=1` (as in CI).
 
 use super::batches::{BatchLimits, Batches, MAX_BATCH};
-use super::device::lock;
 use super::submit::Fault;
 use super::*;
+use crate::backend::lock;
 use crate::chunk::{ChunkPlan, Chunking};
 use crate::error::Error;
 use crate::request::SumRequest;
