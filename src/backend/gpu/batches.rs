@@ -159,6 +159,18 @@ impl Batch {
             None => (self.len - 1) as u32,
         }
     }
+
+    /// Adds each segment's sum into `partial`, the chunk being put together, and moves every
+    /// chunk this batch finishes onto `done`; wrapping, so a faulty device's garbage reaches the
+    /// sink as a mismatch rather than overflowing.
+    pub(crate) fn gather(&self, sums: Vec<u128>, partial: &mut u128, done: &mut Vec<u128>) {
+        for (segment, sum) in self.segments.iter().zip(sums) {
+            *partial = partial.wrapping_add(sum);
+            if segment.ends_chunk {
+                done.push(std::mem::take(partial));
+            }
+        }
+    }
 }
 
 /// `limits.max_per_invocation` as a power of two, at least [`MIN_PER_INVOCATION`].

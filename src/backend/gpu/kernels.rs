@@ -62,15 +62,16 @@ pub(super) fn pipelines(
     }
 }
 
-/// Sums `range` in `chunks` chunks with `pipelines`, in batches cut under `limits` (at most the
-/// device's: its buffers are sized for those), and checks every chunk against the closed form.
+/// A self-test sum: a range, its chunk count, and batch limits no larger than the device's (its
+/// buffers are sized for those).
+type Case = (SumRange, u64, BatchLimits);
+
+/// Sums a case with `pipelines` and checks every chunk against the closed form.
 fn checked_sum(
     dev: &Device,
     bufs: &Buffers,
     pipelines: &Pipelines,
-    range: SumRange,
-    chunks: u64,
-    limits: BatchLimits,
+    (range, chunks, limits): Case,
 ) -> Result<()> {
     let plan = ChunkPlan::new(range, Chunking::Count(chunks))?;
     let mut sums = Vec::new();
@@ -84,12 +85,7 @@ fn checked_sum(
             #[cfg(test)]
             None,
         )?;
-        for (segment, sum) in batch.segments.iter().zip(got) {
-            partial = partial.wrapping_add(sum);
-            if segment.ends_chunk {
-                sums.push(std::mem::take(&mut partial));
-            }
-        }
+        batch.gather(got, &mut partial, &mut sums);
     }
     if sums.len() as u64 != plan.len() {
         return Err(Error::Gpu(format!(
@@ -112,46 +108,31 @@ fn checked_sum(
     Ok(())
 }
 
-/// A range whose chunks cross a multiple of 2^32, values above 2^63 and one-element chunks, and
-/// runs of hundreds of values (one workgroup a batch) with a boundary in a later 16-value block —
-/// one boundary per run, runs shrunk for it, and piece by piece: run once on every kernel before
-/// it is used, so a device that computes wrong sums in any of the shader's paths is refused at
-/// set-up.
+/// Just above 2^63, and a multiple of 2^32 that chunks around it cross.
+const MID: u64 = (1 << 63) + (1 << 32);
+
+/// Run once on every kernel before it is used, so a device that computes wrong sums in any of the
+/// shader's paths is refused at set-up: chunks across a multiple of 2^32, values above 2^63,
+/// one-element chunks, and the [`long_run_cases`].
 pub(super) fn self_test(dev: &Device, bufs: &Buffers, pipelines: &Pipelines) -> Result<()> {
-    let mid = (1u64 << 63) + (1 << 32);
-    let limits = dev.limits;
-    checked_sum(
-        dev,
-        bufs,
-        pipelines,
-        SumRange::new(mid - 5000..mid + 3000)?,
-        7,
-        limits,
-    )?;
-    checked_sum(
-        dev,
-        bufs,
-        pipelines,
-        SumRange::new(u64::MAX - 99..=u64::MAX)?,
-        100,
-        limits,
-    )?;
-    for (range, chunks, limits) in long_run_cases(limits) {
-        checked_sum(dev, bufs, pipelines, range, chunks, limits)?;
+    let short = [
+        (SumRange::new(MID - 5000..MID + 3000)?, 7, dev.limits),
+        (SumRange::new(u64::MAX - 99..=u64::MAX)?, 100, dev.limits),
+    ];
+    for case in short.into_iter().chain(long_run_cases(dev.limits)) {
+        checked_sum(dev, bufs, pipelines, case)?;
     }
     Ok(())
 }
 
-/// The self-test's sums with long runs: batches of one workgroup at most (so the device's buffers,
-/// sized for more, hold them), and chunk counts that give one boundary per 256-value run, runs
-/// shrunk to 128 values for it, and 256-value runs added piece by piece.
-pub(super) fn long_run_cases(device: BatchLimits) -> [(SumRange, u64, BatchLimits); 3] {
-    let mid = (1u64 << 63) + (1 << 32);
+/// Runs of hundreds of values in batches of one workgroup at most, with chunk counts that give
+/// one boundary per 256-value run, runs shrunk to 128 values for it, and runs added piece by piece.
+pub(super) fn long_run_cases(device: BatchLimits) -> [Case; 3] {
     let limits = BatchLimits {
         target_groups: 1,
         ..device
     };
-    let range = SumRange::new(mid - 50_000..mid + 50_003).expect("a valid range");
+    let range = SumRange::new(MID - 50_000..MID + 50_003).expect("a valid range");
     [7, 400, 5000].map(|chunks| (range, chunks, limits))
 }
 

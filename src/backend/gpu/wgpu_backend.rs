@@ -6,20 +6,22 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::batches::Batches;
-use super::device::lock;
 use super::options::{AdapterSummary, GpuKernel, GpuOptions};
 use super::{adapter, buffers, device, kernels, submit};
-use crate::backend::{Backend, BackendInfo, BackendKind};
+use crate::backend::{Backend, BackendInfo, BackendKind, lock};
 use crate::error::{Error, Result};
 use crate::verify::ChunkSink;
 
-/// What a panic inside wgpu said, as text.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "no message".into())
+/// Runs `f`, turning a panic inside wgpu into the error `wrap` makes of its message.
+fn unpanicked<T>(f: impl FnOnce() -> Result<T>, wrap: impl FnOnce(String) -> Error) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let p = payload.as_ref();
+        let text = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned());
+        Err(wrap(text.unwrap_or_else(|| "no message".into())))
+    })
 }
 
 /// The wgpu compute backend. Made once, shared by reference: calls from several threads take
@@ -74,12 +76,10 @@ impl Gpu {
                 "GpuOptions::max_batch_elements must be at least 1".into(),
             ));
         }
-        catch_unwind(AssertUnwindSafe(|| Self::open(&options))).unwrap_or_else(|p| {
-            Err(Error::GpuUnavailable(format!(
-                "wgpu panicked while setting up: {}",
-                panic_text(p.as_ref())
-            )))
-        })
+        unpanicked(
+            || Self::open(&options),
+            |m| Error::GpuUnavailable(format!("wgpu panicked while setting up: {m}")),
+        )
     }
 
     fn open(options: &GpuOptions) -> Result<Self> {
@@ -109,11 +109,8 @@ impl Gpu {
     /// Every adapter wgpu finds (those on OpenGL only where there is no other), with the index
     /// [`AdapterChoice::Index`](crate::AdapterChoice::Index) takes.
     pub fn adapters() -> Result<Vec<AdapterSummary>> {
-        catch_unwind(adapter::adapters).unwrap_or_else(|p| {
-            Err(Error::GpuUnavailable(format!(
-                "wgpu panicked while listing adapters: {}",
-                panic_text(p.as_ref())
-            )))
+        unpanicked(adapter::adapters, |m| {
+            Error::GpuUnavailable(format!("wgpu panicked while listing adapters: {m}"))
         })
     }
 
@@ -147,7 +144,6 @@ impl Gpu {
         let mut shader_time: Option<Duration> = None;
         // The chunk being put together from segments, and a run of finished chunks.
         let mut partial = 0u128;
-        let mut run_first = 0u64;
         let mut run: Vec<u128> = Vec::new();
         for batch in Batches::new(sink.plan(), self.dev.limits) {
             sink.check_cancelled()?;
@@ -162,17 +158,9 @@ impl Gpu {
             if let Some(t) = time {
                 *shader_time.get_or_insert(Duration::ZERO) += t;
             }
-            for (segment, sum) in batch.segments.iter().zip(sums) {
-                // A faulty device's garbage must reach the sink as a mismatch, not overflow.
-                partial = partial.wrapping_add(sum);
-                if segment.ends_chunk {
-                    if run.is_empty() {
-                        run_first = segment.chunk;
-                    }
-                    run.push(std::mem::take(&mut partial));
-                }
-            }
-            sink.accept_from(run_first, &run)?;
+            batch.gather(sums, &mut partial, &mut run);
+            // Only a batch's last segment may leave its chunk open: the run starts at the first.
+            sink.accept_from(batch.segments[0].chunk, &run)?;
             run.clear();
         }
         *lock(&self.last_kernel) = shader_time;
@@ -190,12 +178,9 @@ impl Backend for Gpu {
         let st = lock(&self.state);
         self.dev.check_alive()?;
         *lock(&self.last_kernel) = None;
-        catch_unwind(AssertUnwindSafe(|| self.sum_batches(sink, &st))).unwrap_or_else(|p| {
-            Err(Error::Gpu(format!(
-                "{}: wgpu panicked: {}",
-                self.dev.adapter.name,
-                panic_text(p.as_ref())
-            )))
-        })
+        unpanicked(
+            || self.sum_batches(sink, &st),
+            |m| Error::Gpu(format!("{}: wgpu panicked: {m}", self.dev.adapter.name)),
+        )
     }
 }
