@@ -10,18 +10,8 @@ use super::options::{AdapterChoice, AdapterSummary};
 use crate::env::var;
 use crate::error::{Error, Result};
 
-/// The graphics APIs `WGPU_BACKEND` may name, as wgpu spells them.
-const BACKEND_NAMES: &[(&str, wgpu::Backends)] = &[
-    ("vulkan", wgpu::Backends::VULKAN),
-    ("vk", wgpu::Backends::VULKAN),
-    ("metal", wgpu::Backends::METAL),
-    ("mtl", wgpu::Backends::METAL),
-    ("dx12", wgpu::Backends::DX12),
-    ("d3d12", wgpu::Backends::DX12),
-    ("gl", wgpu::Backends::GL),
-    ("gles", wgpu::Backends::GL),
-    ("opengl", wgpu::Backends::GL),
-];
+/// An adapter, with its summary.
+type Found = (AdapterSummary, wgpu::Adapter);
 
 /// The APIs `WGPU_BACKEND` allows (a comma list of vulkan, metal, dx12, gl); every API when it
 /// is unset or empty.
@@ -30,17 +20,21 @@ pub(crate) fn backends() -> Result<wgpu::Backends> {
         return Ok(wgpu::Backends::all());
     };
     let mut out = wgpu::Backends::empty();
+    // The names wgpu itself takes.
     for item in list.split(',') {
         let item = item.trim().to_ascii_lowercase();
-        match BACKEND_NAMES.iter().find(|(n, _)| *n == item) {
-            Some((_, b)) => out |= *b,
-            None => {
+        out |= match item.as_str() {
+            "vulkan" | "vk" => wgpu::Backends::VULKAN,
+            "metal" | "mtl" => wgpu::Backends::METAL,
+            "dx12" | "d3d12" => wgpu::Backends::DX12,
+            "gl" | "gles" | "opengl" => wgpu::Backends::GL,
+            _ => {
                 return Err(Error::Config(format!(
                     "WGPU_BACKEND={list}: '{item}' is not a graphics API \
                      (expected a comma list of vulkan, metal, dx12, gl)"
                 )));
             }
-        }
+        };
     }
     Ok(out)
 }
@@ -51,16 +45,15 @@ pub(crate) fn adapter_name_from_env() -> Result<Option<String>> {
 }
 
 fn power_preference() -> Result<wgpu::PowerPreference> {
-    match var("WGPU_POWER_PREF")?.as_deref().map(str::trim) {
-        None | Some("") => Ok(wgpu::PowerPreference::HighPerformance),
-        Some(v) => match v.to_ascii_lowercase().as_str() {
-            "high" => Ok(wgpu::PowerPreference::HighPerformance),
-            "low" => Ok(wgpu::PowerPreference::LowPower),
-            "none" => Ok(wgpu::PowerPreference::None),
-            _ => Err(Error::Config(format!(
-                "WGPU_POWER_PREF={v}: expected high, low or none"
-            ))),
-        },
+    let value = var("WGPU_POWER_PREF")?.unwrap_or_default();
+    let v = value.trim();
+    match v.to_ascii_lowercase().as_str() {
+        "" | "high" => Ok(wgpu::PowerPreference::HighPerformance),
+        "low" => Ok(wgpu::PowerPreference::LowPower),
+        "none" => Ok(wgpu::PowerPreference::None),
+        _ => Err(Error::Config(format!(
+            "WGPU_POWER_PREF={v}: expected high, low or none"
+        ))),
     }
 }
 
@@ -100,9 +93,8 @@ fn instance(backends: wgpu::Backends) -> Result<wgpu::Instance> {
 impl AdapterSummary {
     fn of(index: usize, info: &wgpu::AdapterInfo) -> Self {
         let driver = [info.driver.as_str(), info.driver_info.as_str()]
-            .iter()
+            .into_iter()
             .filter(|s| !s.is_empty())
-            .copied()
             .collect::<Vec<_>>()
             .join(" ");
         let mut pci = format!("{:04x}:{:04x}", info.vendor, info.device);
@@ -122,7 +114,7 @@ impl AdapterSummary {
 
 /// Every adapter wgpu finds on the APIs `WGPU_BACKEND` allows, in a stable order, with its index:
 /// those on Vulkan, Metal and DX12, or on OpenGL when there are none.
-pub(crate) fn all() -> Result<Vec<(AdapterSummary, wgpu::Adapter)>> {
+pub(crate) fn all() -> Result<Vec<Found>> {
     let allowed = backends()?;
     let on = |apis: wgpu::Backends| -> Result<Vec<wgpu::Adapter>> {
         if apis.is_empty() {
@@ -146,44 +138,32 @@ pub(crate) fn adapters() -> Result<Vec<AdapterSummary>> {
     Ok(all()?.into_iter().map(|(s, _)| s).collect())
 }
 
-fn listing(all: &[(AdapterSummary, wgpu::Adapter)]) -> String {
-    if all.is_empty() {
-        return "none".into();
-    }
-    all.iter()
+/// `[index] description` of each adapter, or `none`.
+fn listing<'a>(found: impl IntoIterator<Item = &'a Found>) -> String {
+    let items: Vec<_> = found
+        .into_iter()
         .map(|(s, _)| format!("[{}] {}", s.index, s.describe()))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// The adapters whose name is `wanted` (case-insensitive), else those whose name contains it.
-fn matching<'a>(
-    all: &'a [(AdapterSummary, wgpu::Adapter)],
-    wanted: &str,
-) -> Vec<&'a (AdapterSummary, wgpu::Adapter)> {
+fn matching<'a>(all: &'a [Found], wanted: &str) -> Vec<&'a Found> {
     let needle = wanted.trim().to_lowercase();
-    let named = |exact: bool| -> Vec<_> {
-        all.iter()
-            .filter(|(s, _)| {
-                let name = s.name.to_lowercase();
-                if exact {
-                    name == needle
-                } else {
-                    name.contains(&needle)
-                }
-            })
-            .collect()
-    };
-    let exact = named(true);
-    if exact.is_empty() {
-        named(false)
-    } else {
-        exact
+    let name = |(s, _): &&Found| s.name.to_lowercase();
+    let exact: Vec<_> = all.iter().filter(|f| name(f) == needle).collect();
+    if !exact.is_empty() {
+        return exact;
     }
+    all.iter().filter(|f| name(f).contains(&needle)).collect()
 }
 
 /// The adapter `choice` names, with its summary.
-pub(crate) fn choose(choice: &AdapterChoice) -> Result<(AdapterSummary, wgpu::Adapter)> {
+pub(crate) fn choose(choice: &AdapterChoice) -> Result<Found> {
     if matches!(choice, AdapterChoice::Name(n) if n.trim().is_empty()) {
         return Err(Error::Config(
             "an empty adapter name matches every adapter: give a name or an index".into(),
@@ -191,7 +171,7 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<(AdapterSummary, wgpu::Ad
     }
     let tried = format!("{:?}", backends()?);
     let mut all = all()?;
-    let missing = |what: String, all: &[(AdapterSummary, wgpu::Adapter)]| {
+    let missing = |what: String, all: &[Found]| {
         let hint = if all.is_empty() {
             "; on Linux install a Vulkan driver (e.g. Debian's libvulkan1 and mesa-vulkan-drivers)"
         } else {
@@ -199,46 +179,34 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<(AdapterSummary, wgpu::Ad
         };
         Error::GpuUnavailable(format!("{what} on {tried}; found: {}{hint}", listing(all)))
     };
-    let by_name =
-        |wanted: &str, from: &str, all: &[(AdapterSummary, wgpu::Adapter)]| match matching(
-            all, wanted,
-        )
-        .as_slice()
-        {
-            [one] => Ok((*one).clone()),
-            [] => Err(missing(
-                format!("{from}: no adapter named like '{wanted}'"),
-                all,
-            )),
-            several => Err(Error::GpuUnavailable(format!(
-                "{from}: '{wanted}' matches {} adapters ({}); name one by its index instead",
-                several.len(),
-                several
-                    .iter()
-                    .map(|(s, _)| format!("[{}] {}", s.index, s.describe()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        };
-    match choice {
-        AdapterChoice::Index(i) if *i < all.len() => Ok(all.swap_remove(*i)),
-        AdapterChoice::Index(i) => Err(missing(format!("no adapter at index {i}"), &all)),
-        AdapterChoice::Name(name) => by_name(name, "adapter", &all),
+    let (wanted, from) = match choice {
+        AdapterChoice::Index(i) if *i < all.len() => return Ok(all.swap_remove(*i)),
+        AdapterChoice::Index(i) => return Err(missing(format!("no adapter at index {i}"), &all)),
+        AdapterChoice::Name(name) => (name.clone(), "adapter"),
         AdapterChoice::Default => match adapter_name_from_env()? {
-            Some(name) => by_name(&name, "WGPU_ADAPTER_NAME", &all),
+            Some(name) => (name, "WGPU_ADAPTER_NAME"),
             None => {
                 let pref = power_preference()?;
-                let best = all
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(i, (s, _))| (preference(pref, &s.device_type), *i))
-                    .map(|(i, _)| i);
-                match best {
+                let best =
+                    (0..all.len()).min_by_key(|&i| (preference(pref, &all[i].0.device_type), i));
+                return match best {
                     Some(i) => Ok(all.swap_remove(i)),
                     None => Err(missing("wgpu found no adapter".into(), &all)),
-                }
+                };
             }
         },
+    };
+    match matching(&all, &wanted).as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(missing(
+            format!("{from}: no adapter named like '{wanted}'"),
+            &all,
+        )),
+        several => Err(Error::GpuUnavailable(format!(
+            "{from}: '{wanted}' matches {} adapters ({}); name one by its index instead",
+            several.len(),
+            listing(several.iter().copied())
+        ))),
     }
 }
 

@@ -1,18 +1,12 @@
 //! Cutting a chunk plan into GPU submissions: pure arithmetic, built and tested without a GPU.
 //!
-//! A batch is one submission: a run of at most 2^32 consecutive values that never crosses a
-//! multiple of 2^32 (so the shader never carries into a value's high half), cut into segments (the
-//! pieces of chunks that fall into it). The shader spreads the batch's *elements* evenly over
-//! invocations (`per_invocation` each, whatever the chunk boundaries), so its work grows with
-//! elements + chunks, not with chunks × workgroup size:
-//! - an invocation adds its own run; a segment wholly inside that run is written out at once;
-//! - the parts of segments that cross invocation boundaries are combined in the workgroup (a
-//!   segmented scan keyed by segment);
-//! - a segment that crosses a workgroup boundary leaves one partial per workgroup, and a second
-//!   dispatch adds those up — one workgroup per such *crossing*, listed here.
-//!
-//! Batches also bound each submission's work (so no long sum trips a driver watchdog), the
-//! workgroup grid (65535 per dimension, folded into rows) and the buffer sizes.
+//! A batch is one submission: at most 2^32 consecutive values, never across a multiple of 2^32 (so
+//! the shader never carries into a value's high half), cut into segments (the pieces of chunks in
+//! it). The shader spreads the batch's elements evenly over invocations, so its work grows with
+//! elements + chunks, not chunks × workgroup size; a segment that crosses a workgroup boundary
+//! leaves one partial per workgroup, which a second dispatch adds up (one workgroup per
+//! *crossing*). Batches also bound each submission's work (no driver watchdog trips), the grid
+//! (65535 workgroups per dimension, folded into rows) and the buffer sizes.
 
 use crate::chunk::ChunkPlan;
 
@@ -24,25 +18,17 @@ pub(crate) const MAX_BATCH: u64 = 1 << 32;
 pub(crate) const MAX_SEGMENTS: usize = 1 << 18;
 /// Fewest values one invocation adds, on every device: one 16-value trip of the shader's loop.
 pub(crate) const MIN_PER_INVOCATION: u32 = 16;
-/// Most values one invocation adds on a GPU. High because each invocation has a fixed cost
-/// (segment lookups, the workgroup's reduction); bounded so that no submission runs for long.
+/// Most values one invocation adds on a GPU: each invocation has a fixed cost, and no submission
+/// may run for long.
 pub(crate) const MAX_PER_INVOCATION: u32 = 16384;
-/// Most values one invocation adds on a CPU device: no watchdog there, and each workgroup costs
-/// far more (on llvmpipe 4096 values per invocation ran 10^9 values 1.12× slower than 16384 did,
-/// and 65536 ran 10^9 in 10^5 chunks 1.25× faster than 16384).
+/// Most values one invocation adds on a CPU device: no watchdog there, and workgroups cost more.
 pub(crate) const MAX_PER_INVOCATION_CPU: u32 = 65536;
-/// How far a batch may shrink the run per invocation below what its size asks for, so that no run
-/// holds more than one segment boundary (the shader's uniform loop; see `one_cut`). Past this,
-/// workgroups get too many and the batch is added piece by piece instead. On lavapipe, 10^9 in
-/// chunks of 4·10^4: shrunk 2× 76–84 ms, piece by piece 112–125 ms; chunks of 1.6·10^4: shrunk
-/// 4× 82–135 ms, piece by piece 73–81 ms.
+/// How far a batch may shrink the run per invocation so that no run holds more than one segment
+/// boundary (see `one_cut`); past this, adding piece by piece measured faster.
 pub(crate) const MAX_SHRINK: u32 = 2;
 /// Workgroups a batch aims for on a GPU: a few waves on a large one.
 pub(crate) const TARGET_GROUPS: u64 = 8192;
-/// Workgroups a batch aims for on a CPU device (lavapipe): a few per core of a small machine,
-/// since each workgroup costs a CPU implementation far more than a GPU (~0.1 ms for lavapipe's
-/// segmented scan). On lavapipe with 2 cores, 16 instead of 64 made 10^6 values in 100 chunks
-/// 2.5–5× faster (6.9 → 1.8–2.7 ms) and left 10^9 unchanged.
+/// Workgroups a batch aims for on a CPU device: a few per core, as each costs a CPU far more.
 pub(crate) const TARGET_GROUPS_CPU: u64 = 16;
 
 /// Limits of one batch.
@@ -64,37 +50,28 @@ pub(crate) struct BatchLimits {
 impl BatchLimits {
     /// Limits for a GPU (`cpu_device` false) or a CPU device such as lavapipe.
     pub(crate) fn new(max_elements: u64, max_groups_per_dim: u32, cpu_device: bool) -> Self {
+        let (target_groups, max_per_invocation) = if cpu_device {
+            (TARGET_GROUPS_CPU, MAX_PER_INVOCATION_CPU)
+        } else {
+            (TARGET_GROUPS, MAX_PER_INVOCATION)
+        };
         Self {
             max_elements: max_elements.clamp(1, MAX_BATCH),
             max_segments: MAX_SEGMENTS,
             max_groups_per_dim: max_groups_per_dim.max(1),
-            target_groups: if cpu_device {
-                TARGET_GROUPS_CPU
-            } else {
-                TARGET_GROUPS
-            },
-            max_per_invocation: if cpu_device {
-                MAX_PER_INVOCATION_CPU
-            } else {
-                MAX_PER_INVOCATION
-            },
+            target_groups,
+            max_per_invocation,
         }
     }
 
-    /// Most workgroups a batch can have: sizes the edge-partials buffer. Below the clamps of
-    /// the run per invocation a batch gets at most `target_groups`; where it is clamped at
-    /// `max_per_invocation`, one group per 256 such runs; runs shrunk by up to [`MAX_SHRINK`] (for
-    /// one boundary per run) multiply either count by as much.
+    /// Most workgroups a batch can have (sizes the edge-partials buffer): the larger of
+    /// `target_groups` and one per 256 runs of `max_per_invocation`, times [`MAX_SHRINK`] for
+    /// runs shrunk to hold one boundary each.
     pub(crate) fn max_groups(&self) -> u64 {
         let elements = self.max_elements.clamp(1, MAX_BATCH);
-        let per_group = |k: u32| WORKGROUP as u64 * k.max(1) as u64;
-        let most_per_invocation = most_per_invocation(self);
-        (self
-            .target_groups
-            .max(elements.div_ceil(per_group(most_per_invocation)))
-            * MAX_SHRINK as u64)
-            .min(elements.div_ceil(per_group(MIN_PER_INVOCATION)))
-            .max(1)
+        let groups = |k: u32| elements.div_ceil(WORKGROUP as u64 * k as u64);
+        let most = self.target_groups.max(groups(most_per_invocation(self))) * MAX_SHRINK as u64;
+        most.min(groups(MIN_PER_INVOCATION)).max(1)
     }
 }
 
@@ -260,13 +237,11 @@ impl Iterator for Batches<'_> {
                 ends_chunk,
             });
             len += take as u64;
-            if ends_chunk {
-                self.chunk += 1;
-                self.next = chunk.last as u128 + 1;
-            } else {
-                self.next += take;
+            self.next += take;
+            if !ends_chunk {
                 break;
             }
+            self.chunk += 1;
         }
         let (k, one_cut) = runs(len, &segments, &self.limits);
         let span = WORKGROUP as u64 * k as u64;

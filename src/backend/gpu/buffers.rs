@@ -21,6 +21,9 @@ pub(super) struct Buffers {
     pub stamps: Option<(wgpu::QuerySet, wgpu::Buffer)>,
     /// Workgroup edge partials: written by `main`, read by `reduce`, never by the host.
     _edges: wgpu::Buffer,
+    /// The failure the next submissions provoke.
+    #[cfg(test)]
+    pub fault: Option<super::submit::Fault>,
 }
 
 pub(super) fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
@@ -100,6 +103,8 @@ impl Buffers {
             bind_group,
             stamps,
             _edges: edges,
+            #[cfg(test)]
+            fault: None,
         }
     }
 }

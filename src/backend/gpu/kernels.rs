@@ -77,14 +77,7 @@ fn checked_sum(
     let mut sums = Vec::new();
     let mut partial = 0u128;
     for batch in Batches::new(&plan, limits) {
-        let (got, _) = submit(
-            dev,
-            bufs,
-            pipelines,
-            &batch,
-            #[cfg(test)]
-            None,
-        )?;
+        let (got, _) = submit(dev, bufs, pipelines, &batch)?;
         batch.gather(got, &mut partial, &mut sums);
     }
     if sums.len() as u64 != plan.len() {

@@ -47,7 +47,6 @@ pub(super) fn submit(
     bufs: &Buffers,
     pipelines: &Pipelines,
     batch: &Batch,
-    #[cfg(test)] fault: Option<Fault>,
 ) -> Result<(Vec<u128>, Option<Duration>)> {
     let crossings = batch.crossings.len() as u32;
     let params: [u32; 12] = [
@@ -123,7 +122,7 @@ pub(super) fn submit(
         buffer: &bufs.readback,
     };
     #[cfg(test)]
-    let timeout = match fault {
+    let timeout = match bufs.fault {
         Some(Fault::TimeOut) => Duration::ZERO,
         _ => SUBMISSION_TIMEOUT,
     };
@@ -136,7 +135,7 @@ pub(super) fn submit(
         })
         .map_err(|e| dev.failure(format!("waiting for the GPU: {e}")))?;
     #[cfg(test)]
-    if fault == Some(Fault::TimeOut) {
+    if bufs.fault == Some(Fault::TimeOut) {
         // The submission finished within the zero wait: fail the same way regardless.
         return Err(dev.failure("waiting for the GPU: timed out (injected)"));
     }
@@ -144,7 +143,7 @@ pub(super) fn submit(
         .map_err(|_| dev.failure("the readback was never mapped"))?
         .map_err(|e| dev.failure(format!("mapping the readback: {e}")))?;
     #[cfg(test)]
-    if fault == Some(Fault::MapError) {
+    if bufs.fault == Some(Fault::MapError) {
         return Err(dev.failure("mapping the readback: failed (injected)"));
     }
     if let Some(e) = dev.take_uncaptured() {

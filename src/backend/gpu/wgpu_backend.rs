@@ -39,17 +39,11 @@ pub struct Gpu {
     kernel: GpuKernel,
     pipelines: submit::Pipelines,
     info: BackendInfo,
-    /// Buffers and per-call state, behind the lock that serialises calls.
-    pub(super) state: Mutex<State>,
+    /// The buffers, behind the lock that serialises calls.
+    pub(super) state: Mutex<buffers::Buffers>,
     /// Device time of the last call, apart from `state`: an observer running inside a call may
     /// ask for it without waiting on the call's own lock.
     last_kernel: Mutex<Option<Duration>>,
-}
-
-pub(super) struct State {
-    pub buffers: buffers::Buffers,
-    #[cfg(test)]
-    pub fault: Option<submit::Fault>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -95,11 +89,7 @@ impl Gpu {
         Ok(Self {
             kernel: chosen.kernel,
             pipelines: chosen.pipelines,
-            state: Mutex::new(State {
-                buffers: chosen.buffers,
-                #[cfg(test)]
-                fault: None,
-            }),
+            state: Mutex::new(chosen.buffers),
             last_kernel: Mutex::new(None),
             dev,
             info,
@@ -140,21 +130,14 @@ impl Gpu {
         self.dev.int64
     }
 
-    fn sum_batches(&self, sink: &ChunkSink<'_>, st: &State) -> Result<()> {
+    fn sum_batches(&self, sink: &ChunkSink<'_>, buffers: &buffers::Buffers) -> Result<()> {
         let mut shader_time: Option<Duration> = None;
         // The chunk being put together from segments, and a run of finished chunks.
         let mut partial = 0u128;
         let mut run: Vec<u128> = Vec::new();
         for batch in Batches::new(sink.plan(), self.dev.limits) {
             sink.check_cancelled()?;
-            let (sums, time) = submit::submit(
-                &self.dev,
-                &st.buffers,
-                &self.pipelines,
-                &batch,
-                #[cfg(test)]
-                st.fault,
-            )?;
+            let (sums, time) = submit::submit(&self.dev, buffers, &self.pipelines, &batch)?;
             if let Some(t) = time {
                 *shader_time.get_or_insert(Duration::ZERO) += t;
             }
@@ -175,11 +158,11 @@ impl Backend for Gpu {
 
     fn sum_chunks(&self, sink: &ChunkSink<'_>) -> Result<()> {
         adapter::check_not_forked()?;
-        let st = lock(&self.state);
+        let buffers = lock(&self.state);
         self.dev.check_alive()?;
         *lock(&self.last_kernel) = None;
         unpanicked(
-            || self.sum_batches(sink, &st),
+            || self.sum_batches(sink, &buffers),
             |m| Error::Gpu(format!("{}: wgpu panicked: {m}", self.dev.adapter.name)),
         )
     }
