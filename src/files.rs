@@ -1,21 +1,17 @@
 //! The small file parsum keeps between processes (Auto's history), read and written so that no
-//! file can hurt: reads take regular files only, never follow a symlink, never
-//! block on a pipe and stop at [`MAX_FILE`] bytes; writes go through an exclusively created,
-//! randomly named temporary file (the `tempfile` crate) renamed into place, so a planted link is
-//! never followed and readers never see half a file.
+//! file can hurt: reads take regular files of at most [`MAX_FILE`] bytes, never a link or a pipe;
+//! writes go through a new, randomly named temporary file renamed into place, so a planted link
+//! is never followed and readers never see half a file.
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-/// Largest file parsum reads back; anything larger is ignored (the files it writes are far
-/// smaller).
+/// Largest file parsum reads back; the files it writes are far smaller.
 pub(crate) const MAX_FILE: u64 = 1 << 20;
 
-/// `PARSUM_CACHE_DIR`, else the platform's user cache directory (`$XDG_CACHE_HOME` or
-/// `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows) joined with
-/// `parsum`. A relative `PARSUM_CACHE_DIR` is taken from the current directory, an empty one is
-/// unset; the platform's variables count only when absolute (as the XDG specification says).
-/// `None` when none of these is set, or a relative `PARSUM_CACHE_DIR` has no current directory.
+/// `PARSUM_CACHE_DIR` (from the current directory if relative; unset if empty), else the user
+/// cache directory joined with `parsum`: `$XDG_CACHE_HOME` or `~/.cache`, `~/Library/Caches` on
+/// macOS, `%LOCALAPPDATA%` on Windows, from variables that count only when absolute (as XDG says).
 pub(crate) fn default_dir() -> Option<PathBuf> {
     let env = |k: &str| {
         std::env::var_os(k)

@@ -1,10 +1,7 @@
-//! The GPU backend: a WGSL segmented reduction (`shaders/`) through wgpu, and — without the `gpu`
-//! feature — a stand-in whose every constructor says why there is no GPU.
-//!
-//! One readable path, as in wgpu's hello_compute: `adapter` finds the adapter, `device` opens it,
-//! `kernels` builds and checks the pipelines of the kernel the device's features call for,
-//! `buffers` holds what every call reuses, `batches` cuts a plan into submissions and `submit`
-//! runs one.
+//! The GPU backend: a WGSL segmented reduction (`shaders/`) through wgpu — `adapter` finds the
+//! adapter, `device` opens it, `kernels` builds and checks the pipelines, `buffers` holds what
+//! every call reuses, `batches` cuts a plan into submissions and `submit` runs one — and, without
+//! the `gpu` feature, a stand-in whose every constructor says why there is no GPU.
 
 mod options;
 
