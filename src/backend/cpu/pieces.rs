@@ -10,6 +10,7 @@
 //! millisecond to run again): helpers keep what they sum until the calling thread, which alone
 //! puts cut chunks together and talks to the sink, collects it.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -180,25 +181,15 @@ impl<K: Kernel> Shared<K> {
     /// The next piece's element offsets, if any is left.
     fn claim(&self) -> Option<(u128, u128)> {
         let most = (MAX_PIECE / UNIT) as u64;
-        let mut at = self.cursor.load(Ordering::SeqCst);
-        loop {
-            if at >= self.units || self.stop.load(Ordering::SeqCst) {
-                return None;
-            }
-            let take = ((self.units - at) / (4 * self.threads)).clamp(1, most);
-            match self.cursor.compare_exchange_weak(
-                at,
-                at + take,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => {
-                    let n = self.plan.range().len();
-                    return Some((at as u128 * UNIT, ((at + take) as u128 * UNIT).min(n)));
-                }
-                Err(now) => at = now,
-            }
-        }
+        let end = |at: u64| at + ((self.units - at) / (4 * self.threads)).clamp(1, most);
+        let at = self
+            .cursor
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |at| {
+                (at < self.units && !self.stop.load(Ordering::SeqCst)).then(|| end(at))
+            })
+            .ok()?;
+        let n = self.plan.range().len();
+        Some((at as u128 * UNIT, (end(at) as u128 * UNIT).min(n)))
     }
 }
 
@@ -226,8 +217,8 @@ impl<K: Kernel> Task for Shared<K> {
 struct Collector<'s, 'a> {
     sink: &'s ChunkSink<'a>,
     plan: ChunkPlan,
-    /// Chunks cut by pieces: (chunk, sum so far, elements covered).
-    open: Vec<(u64, u128, u128)>,
+    /// Chunks cut by pieces: chunk → (sum so far, elements covered).
+    open: BTreeMap<u64, (u128, u128)>,
 }
 
 impl Collector<'_, '_> {
@@ -236,18 +227,12 @@ impl Collector<'_, '_> {
             self.sink.accept_from(piece.first, &piece.run)?;
         }
         for (chunk, sum, covered) in piece.parts {
-            let at = match self.open.iter().position(|o| o.0 == chunk) {
-                Some(i) => i,
-                None => {
-                    self.open.push((chunk, 0, 0));
-                    self.open.len() - 1
-                }
-            };
-            let open = &mut self.open[at];
-            open.1 += sum;
-            open.2 += covered;
-            if open.2 == self.plan.offset_of(chunk + 1) - self.plan.offset_of(chunk) {
-                let (_, sum, _) = self.open.swap_remove(at);
+            let open = self.open.entry(chunk).or_default();
+            open.0 += sum;
+            open.1 += covered;
+            if open.1 == self.plan.chunk(chunk).len() {
+                let sum = open.0;
+                self.open.remove(&chunk);
                 self.sink.accept(chunk, sum)?;
             }
         }
@@ -276,7 +261,7 @@ fn drive<K: Kernel>(sink: &ChunkSink<'_>, shared: &Shared<K>) -> Result<()> {
     let mut collector = Collector {
         sink,
         plan: shared.plan,
-        open: Vec::new(),
+        open: BTreeMap::new(),
     };
     while let Some((a, b)) = shared.claim() {
         let piece = sum_piece(&shared.plan, shared.kernel, a, b);

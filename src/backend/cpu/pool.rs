@@ -22,6 +22,7 @@ pub(crate) trait Task: Send + Sync {
     fn help(&self);
 }
 
+#[derive(Default)]
 struct Board {
     slot: Mutex<Slot>,
     posted: Condvar,
@@ -31,6 +32,7 @@ struct Board {
     sleepers: AtomicUsize,
 }
 
+#[derive(Default)]
 struct Slot {
     task: Option<Arc<dyn Task>>,
     shutdown: bool,
@@ -62,15 +64,7 @@ impl Pool {
             .thread_name(|i| format!("parsum-simd-{i}"))
             .build()
             .map_err(|e| Error::Threads(e.to_string()))?;
-        let board = Arc::new(Board {
-            slot: Mutex::new(Slot {
-                task: None,
-                shutdown: false,
-            }),
-            posted: Condvar::new(),
-            generation: AtomicU64::new(0),
-            sleepers: AtomicUsize::new(0),
-        });
+        let board = Arc::new(Board::default());
         // Wait (a while at most) for the helpers to run: a new thread may start on its parent's
         // core and wait there for another while the parent keeps busy.
         let started = Arc::new(AtomicUsize::new(0));

@@ -133,11 +133,6 @@ pub(crate) fn all() -> Result<Vec<Found>> {
         .collect())
 }
 
-/// Every adapter wgpu finds, as `--list` shows them.
-pub(crate) fn adapters() -> Result<Vec<AdapterSummary>> {
-    Ok(all()?.into_iter().map(|(s, _)| s).collect())
-}
-
 /// `[index] description` of each adapter, or `none`.
 fn listing<'a>(found: impl IntoIterator<Item = &'a Found>) -> String {
     let items: Vec<_> = found

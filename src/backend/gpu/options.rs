@@ -61,10 +61,9 @@ pub enum AdapterChoice {
 pub struct GpuOptions {
     /// The adapter to use.
     pub adapter: AdapterChoice,
-    /// Most elements one submission adds, 1 to 2^32 (default 2^32: about 1.2 ms on an H200, so
-    /// no long sum trips a driver watchdog). Smaller values force more submissions, each with a
-    /// fixed cost (~2.5 ms on lavapipe, ~0.1 ms on an H200): a limit far below the default makes
-    /// long sums much slower.
+    /// Most elements one submission adds, 1 to 2^32 (default 2^32: about a millisecond on a large
+    /// GPU, so no long sum trips a driver watchdog). Each submission has a fixed cost, so a limit
+    /// far below the default makes long sums much slower.
     pub max_batch_elements: u64,
     /// Kernel to use; `None`: the one the device's features call for (see [`GpuKernel`]).
     pub kernel: Option<GpuKernel>,

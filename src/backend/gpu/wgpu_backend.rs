@@ -99,9 +99,10 @@ impl Gpu {
     /// Every adapter wgpu finds (those on OpenGL only where there is no other), with the index
     /// [`AdapterChoice::Index`](crate::AdapterChoice::Index) takes.
     pub fn adapters() -> Result<Vec<AdapterSummary>> {
-        unpanicked(adapter::adapters, |m| {
-            Error::GpuUnavailable(format!("wgpu panicked while listing adapters: {m}"))
-        })
+        unpanicked(
+            || Ok(adapter::all()?.into_iter().map(|(s, _)| s).collect()),
+            |m| Error::GpuUnavailable(format!("wgpu panicked while listing adapters: {m}")),
+        )
     }
 
     /// The kernel in use.
