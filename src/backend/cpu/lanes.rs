@@ -193,59 +193,58 @@ mod x86 {
     // (`vpmovm2q` + `vpsubq`), which measured 25 % slower than the masked subtract.
     #[target_feature(enable = "avx512f")]
     pub(super) fn carry_avx512(first: u64, steps: u64) -> u128 {
-        super::carry_lanes::<{ super::AVX512_LANES }>(first, steps)
+        carry_lanes::<{ super::AVX512_LANES }>(first, steps)
     }
 
     #[target_feature(enable = "avx2")]
     pub(super) fn carry_avx2(first: u64, steps: u64) -> u128 {
-        super::carry_lanes_biased::<{ super::AVX2_LANES }>(first, steps)
+        carry_lanes_biased::<{ super::AVX2_LANES }>(first, steps)
     }
-}
 
-/// Carry counting over plain arrays; inlined into a `#[target_feature]` clone so that LLVM
-/// vectorises it for that instruction set (unsigned compares: AVX-512).
-#[inline(always)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-fn carry_lanes<const N: usize>(first: u64, steps: u64) -> u128 {
-    let mut v: [u64; N] = std::array::from_fn(|j| first.wrapping_add(j as u64));
-    let mut acc = [0u64; N];
-    let mut carries = [0u64; N];
-    for _ in 0..steps {
-        for j in 0..N {
-            let sum = acc[j].wrapping_add(v[j]);
-            carries[j] += u64::from(sum < v[j]);
-            acc[j] = sum;
-            // The step after the last one may wrap past u64::MAX; its values are never added.
-            v[j] = v[j].wrapping_add(N as u64);
+    /// Carry counting over plain arrays; inlined into a `#[target_feature]` clone so that LLVM
+    /// vectorises it for that instruction set (unsigned compares: AVX-512).
+    #[inline(always)]
+    fn carry_lanes<const N: usize>(first: u64, steps: u64) -> u128 {
+        let mut v: [u64; N] = std::array::from_fn(|j| first.wrapping_add(j as u64));
+        let mut acc = [0u64; N];
+        let mut carries = [0u64; N];
+        for _ in 0..steps {
+            for j in 0..N {
+                let sum = acc[j].wrapping_add(v[j]);
+                carries[j] += u64::from(sum < v[j]);
+                acc[j] = sum;
+                // The step after the last one may wrap past u64::MAX; its values are never added.
+                v[j] = v[j].wrapping_add(N as u64);
+            }
         }
+        let low: u128 = acc.iter().map(|&a| a as u128).sum();
+        let high: u128 = carries.iter().map(|&c| c as u128).sum();
+        low + (high << 64)
     }
-    let low: u128 = acc.iter().map(|&a| a as u128).sum();
-    let high: u128 = carries.iter().map(|&c| c as u128).sum();
-    low + (high << 64)
-}
 
-/// Carry counting with signed compares: lanes hold `acc ^ 2^63` and `v ^ 2^63` (adding `v` to a
-/// biased accumulator keeps it biased, since flipping the top bit is adding 2^63), and the
-/// unsigned `acc + v < v` becomes a signed compare of the biased values.
-#[inline(always)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-fn carry_lanes_biased<const N: usize>(first: u64, steps: u64) -> u128 {
-    const BIAS: u64 = 1 << 63;
-    let mut vb: [i64; N] = std::array::from_fn(|j| (first.wrapping_add(j as u64) ^ BIAS) as i64);
-    let mut accb = [BIAS as i64; N];
-    let mut carries = [0i64; N];
-    for _ in 0..steps {
-        for j in 0..N {
-            let v = vb[j] ^ BIAS as i64;
-            let sum = accb[j].wrapping_add(v);
-            carries[j] += i64::from(sum < vb[j]);
-            accb[j] = sum;
-            vb[j] = vb[j].wrapping_add(N as i64);
+    /// Carry counting with signed compares: lanes hold `acc ^ 2^63` and `v ^ 2^63` (adding `v` to
+    /// a biased accumulator keeps it biased, since flipping the top bit is adding 2^63), and the
+    /// unsigned `acc + v < v` becomes a signed compare of the biased values.
+    #[inline(always)]
+    fn carry_lanes_biased<const N: usize>(first: u64, steps: u64) -> u128 {
+        const BIAS: u64 = 1 << 63;
+        let mut vb: [i64; N] =
+            std::array::from_fn(|j| (first.wrapping_add(j as u64) ^ BIAS) as i64);
+        let mut accb = [BIAS as i64; N];
+        let mut carries = [0i64; N];
+        for _ in 0..steps {
+            for j in 0..N {
+                let v = vb[j] ^ BIAS as i64;
+                let sum = accb[j].wrapping_add(v);
+                carries[j] += i64::from(sum < vb[j]);
+                accb[j] = sum;
+                vb[j] = vb[j].wrapping_add(N as i64);
+            }
         }
+        let low: u128 = accb.iter().map(|&a| (a as u64 ^ BIAS) as u128).sum();
+        let high: u128 = carries.iter().map(|&c| c as u64 as u128).sum();
+        low + (high << 64)
     }
-    let low: u128 = accb.iter().map(|&a| (a as u64 ^ BIAS) as u128).sum();
-    let high: u128 = carries.iter().map(|&c| c as u64 as u128).sum();
-    low + (high << 64)
 }
 
 /// Split halves in `wide` vectors: each lane holds < 2^31 · 2^32 = 2^63 before it is flushed.
