@@ -106,18 +106,15 @@ impl ChunkPlan {
         // n ≤ 2^64, so only one-element chunks over the whole domain ask for more than
         // u64::MAX chunks; that plan is capped there and its last chunk holds two elements.
         let cap = |wanted: u128| wanted.min(u64::MAX as u128) as u64;
+        let even = |wanted: u128| {
+            let chunks = cap(wanted.min(n));
+            let (base, longer) = (n / chunks as u128, (n % chunks as u128) as u64);
+            (chunks, Layout::Even { base, longer })
+        };
         let (chunks, layout) = match chunking {
             Chunking::Length(len) => (cap(n.div_ceil(len)), Layout::Fixed { len }),
-            other => {
-                let wanted = match other {
-                    Chunking::Count(c) => c as u128,
-                    _ => default_chunks(n) as u128,
-                };
-                let chunks = cap(wanted.min(n));
-                let base = n / chunks as u128;
-                let longer = (n % chunks as u128) as u64;
-                (chunks, Layout::Even { base, longer })
-            }
+            Chunking::Count(c) => even(c as u128),
+            Chunking::Default => even(default_chunks(n) as u128),
         };
         Ok(Self {
             range,

@@ -129,16 +129,13 @@ pub(super) fn long_run_cases(device: BatchLimits) -> [Case; 3] {
     [7, 400, 5000].map(|chunks| (range, chunks, limits))
 }
 
-/// The layout, buffers and pipelines of a device, with the kernel chosen and checked.
-pub(super) struct Chosen {
-    pub kernel: GpuKernel,
-    pub pipelines: Pipelines,
-    pub buffers: Buffers,
-}
-
-/// Builds what `dev` needs and picks the kernel: `forced`, else by the device's features; every
-/// candidate must pass its self-test before it is used (which also warms it up).
-pub(super) fn choose(dev: &Device, forced: Option<GpuKernel>) -> Result<Chosen> {
+/// Builds the buffers and pipelines `dev` needs and picks the kernel: `forced`, else by the
+/// device's features; every candidate must pass its self-test before it is used (which also warms
+/// it up).
+pub(super) fn choose(
+    dev: &Device,
+    forced: Option<GpuKernel>,
+) -> Result<(GpuKernel, Pipelines, Buffers)> {
     if forced == Some(GpuKernel::NativeU64) && !dev.int64 {
         return Err(Error::GpuUnavailable(format!(
             "{}: the native-u64 kernel needs SHADER_INT64, which this adapter lacks",
@@ -166,13 +163,7 @@ pub(super) fn choose(dev: &Device, forced: Option<GpuKernel>) -> Result<Chosen> 
     let mut failures = Vec::new();
     for (kernel, pipelines) in built {
         match self_test(dev, &buffers, &pipelines) {
-            Ok(()) => {
-                return Ok(Chosen {
-                    kernel,
-                    pipelines,
-                    buffers,
-                });
-            }
+            Ok(()) => return Ok((kernel, pipelines, buffers)),
             Err(Error::Gpu(e)) => failures.push(format!("{}: {e}", kernel.name())),
             Err(e) => return Err(e),
         }

@@ -25,13 +25,11 @@ pub(super) enum Fault {
 
 /// Unmaps the readback buffer when dropped, if a map was asked for: a pending map is cancelled,
 /// a finished one released.
-struct MapGuard<'a> {
-    buffer: &'a wgpu::Buffer,
-}
+struct MapGuard<'a>(&'a wgpu::Buffer);
 
 impl Drop for MapGuard<'_> {
     fn drop(&mut self) {
-        self.buffer.unmap();
+        self.0.unmap();
     }
 }
 
@@ -118,9 +116,7 @@ pub(super) fn submit(
     let (tx, rx) = mpsc::channel();
     bufs.readback
         .map_async(wgpu::MapMode::Read, 0..span, move |r| drop(tx.send(r)));
-    let _guard = MapGuard {
-        buffer: &bufs.readback,
-    };
+    let _guard = MapGuard(&bufs.readback);
     #[cfg(test)]
     let timeout = match bufs.fault {
         Some(Fault::TimeOut) => Duration::ZERO,

@@ -79,17 +79,13 @@ impl Gpu {
     fn open(options: &GpuOptions) -> Result<Self> {
         let (summary, adapter) = adapter::choose(&options.adapter)?;
         let dev = device::Device::open(&adapter, summary, options.max_batch_elements)?;
-        let chosen = kernels::choose(&dev, options.kernel)?;
-        let info = BackendInfo::new(
-            BackendKind::Gpu,
-            format!("gpu/{}", chosen.kernel.name()),
-            dev.adapter.describe(),
-            1,
-        );
+        let (kernel, pipelines, buffers) = kernels::choose(&dev, options.kernel)?;
+        let name = format!("gpu/{}", kernel.name());
+        let info = BackendInfo::new(BackendKind::Gpu, name, dev.adapter.describe(), 1);
         Ok(Self {
-            kernel: chosen.kernel,
-            pipelines: chosen.pipelines,
-            state: Mutex::new(chosen.buffers),
+            kernel,
+            pipelines,
+            state: Mutex::new(buffers),
             last_kernel: Mutex::new(None),
             dev,
             info,
