@@ -102,22 +102,18 @@ impl Entry {
 
     /// The one rule: a run within ±50 % of the centre is a sample (a capped running mean and
     /// variance); one further off is an error; when errors reach the samples (at most
-    /// [`RESET_AT`]), the entry starts again from this run. Returns whether the centre moved by
-    /// more than 1 % or the entry started (what other estimates may lean on).
-    pub(crate) fn add(&mut self, x: f64) -> bool {
+    /// [`RESET_AT`]), the entry starts again from this run.
+    pub(crate) fn add(&mut self, x: f64) {
         self.touched = true;
-        if self.count == 0.0 {
-            *self = Self::first(x);
-            return true;
-        }
         let dev = x - self.mean;
+        if self.count == 0.0 || (dev.abs() > BAND && self.errors + 1.0 >= self.count.min(RESET_AT))
+        {
+            *self = Self::first(x);
+            return;
+        }
         if dev.abs() > BAND {
             self.errors += 1.0;
-            if self.errors >= self.count.min(RESET_AT) {
-                *self = Self::first(x);
-                return true;
-            }
-            return false;
+            return;
         }
         if self.count > CAP - 1.0 {
             let f = (CAP - 1.0) / self.count;
@@ -127,8 +123,11 @@ impl Entry {
         self.count += 1.0;
         self.mean += dev / self.count;
         self.m2 += dev * (x - self.mean);
+        // Runs of one time make m2 decay towards subnormals, which cost ~100× per operation.
+        if self.m2 < f64::MIN_POSITIVE {
+            self.m2 = 0.0;
+        }
         self.errors *= 0.5;
-        (dev / self.count).abs() > 0.01 || self.count <= 3.0
     }
 
     /// Spread of ln(time): a standard deviation, [`FIRST_SPREAD`] below two samples.
@@ -196,8 +195,8 @@ impl Entries {
     }
 
     /// Adds a run to `f`'s entry (see [`Entry::add`]).
-    pub(crate) fn add(&mut self, f: Footprint, x: f64) -> bool {
-        self.0.entry(f).or_default().add(x)
+    pub(crate) fn add(&mut self, f: Footprint, x: f64) {
+        self.0.entry(f).or_default().add(x);
     }
 
     /// Puts `e` (a measured entry, from a file) at `f`.
@@ -263,8 +262,9 @@ impl Entries {
     }
 
     /// The estimate at `f`: its own entry; else, cold, the warm estimate (a cold run is never
-    /// faster); else from nearby warm entries; else the prior. Cold entries never predict a warm
-    /// run: a cold sum of 10^3 elements took 15× a warm one. Doubt never exceeds the prior's.
+    /// faster); else from nearby warm entries or the prior, capped, warm, by this footprint's
+    /// cold entry: a cold run bounds a warm one from above, never from below (a cold sum of 10^3
+    /// elements took 15× a warm one). Doubt never exceeds the prior's.
     pub(crate) fn estimate(&self, f: Footprint) -> Estimate {
         let estimate = |(ln_ratio, doubt): (f64, f64), samples, basis| Estimate {
             ln_ratio,
@@ -278,9 +278,13 @@ impl Entries {
         if f.cold {
             return self.estimate(f.cold(false));
         }
-        match self.nearby(f) {
+        let guess = match self.nearby(f) {
             Some(x) => estimate(x, 0.0, Basis::Nearby),
             None => estimate((0.0, PRIOR_DOUBT), 0.0, Basis::Prior),
+        };
+        match self.0.get(&f.cold(true)).map(Self::own) {
+            Some(bound) if bound.0 < guess.ln_ratio => estimate(bound, 0.0, Basis::Measured),
+            _ => guess,
         }
     }
 }
@@ -313,7 +317,7 @@ mod tests {
     #[test]
     fn samples_average_errors_reset() {
         let mut e = Entry::default();
-        assert!(e.add(0.0));
+        e.add(0.0);
         e.add(0.1);
         e.add(-0.1);
         assert_eq!(e.count, 3.0);
@@ -322,7 +326,7 @@ mod tests {
         e.add(1.1);
         e.add(1.1);
         assert_eq!((e.count, e.errors), (3.0, 2.0));
-        assert!(e.add(1.1));
+        e.add(1.1);
         assert_eq!((e.count, e.mean), (1.0, 1.1));
         // One error in four runs fades: it never adds up to a reset.
         let mut e = Entry::first(0.0);
@@ -338,7 +342,7 @@ mod tests {
     #[test]
     fn a_single_sample_is_overturned_by_the_next_run_far_from_it() {
         let mut e = Entry::first(2.0);
-        assert!(e.add(0.0));
+        e.add(0.0);
         assert_eq!((e.count, e.mean), (1.0, 0.0));
     }
 
@@ -367,12 +371,20 @@ mod tests {
     }
 
     #[test]
-    fn cold_entries_stand_for_cold_runs_only() {
+    fn cold_entries_bound_warm_runs_from_above_only() {
         let mut h = Entries::default();
         let warm = Footprint::of(1 << 20, 1);
         let cold = warm.cold(true);
+        // A cold run slower than the prior says nothing of warm runs; one faster caps them.
         h.add(cold, 2.0);
         assert_eq!(h.estimate(warm).basis, Basis::Prior);
+        let mut capped = Entries::default();
+        capped.add(cold, -2.0);
+        let e = capped.estimate(warm);
+        assert_eq!(
+            (e.basis, e.ln_ratio, e.samples),
+            (Basis::Measured, -2.0, 0.0)
+        );
         h.add(warm, 0.5);
         assert_eq!(h.estimate(warm).ln_ratio, 0.5);
         assert_eq!(h.estimate(cold).ln_ratio, 2.0);

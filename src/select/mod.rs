@@ -479,8 +479,15 @@ impl Auto {
         let x = (took.as_secs_f64().max(1e-9) / self.candidates[i].prior.seconds(n, chunks)).ln();
         let save = {
             let Ok(mut l) = self.learner() else { return };
-            // A first cold run changes the predictions of this candidate from cold to warm.
-            if l.entries[i].add(Footprint::of(n, chunks).cold(cold), x) || cold {
+            // Choices are memoised while no prediction they rest on moves: one moves when its
+            // entry is new or reset, still being explored, or its centre or doubt shifts by 1 %.
+            let (f, entries) = (Footprint::of(n, chunks).cold(cold), &mut l.entries[i]);
+            let before = entries.estimate(f);
+            entries.add(f, x);
+            let after = entries.estimate(f);
+            let shift =
+                (after.ln_ratio - before.ln_ratio).abs() + (after.doubt - before.doubt).abs();
+            if after.samples <= EXPLORE_RUNS || shift > 0.01 {
                 l.version += 1;
             }
             l.records = l.records.wrapping_add(1);
@@ -493,7 +500,7 @@ impl Auto {
     }
 
     /// Runs `request` (planned as `plan`) on the backend chosen for it; its time is zero unless
-    /// `timed` or recorded.
+    /// `timed`, recorded or the backend's first run.
     fn execute(
         &self,
         request: &SumRequest<'_>,
@@ -514,7 +521,7 @@ impl Auto {
                 Err(e) => return Err(e),
             };
             let cold = !c.warm.load(Ordering::Relaxed) && !c.warm.swap(true, Ordering::Relaxed);
-            match request.sum_on(plan, backend, timed || record) {
+            match request.sum_on(plan, backend, timed || record || cold) {
                 Ok((sum, elapsed)) => {
                     // A sum timed anyway that proved long is recorded, whatever was predicted.
                     if n > 0 && (record || cold || elapsed.as_secs_f64() >= SAMPLE_BELOW) {
