@@ -827,10 +827,11 @@ fn a_planted_wrong_entry_is_overturned_within_five_one_shot_processes() {
         runs[0].0 == "scalar" && runs[0].1 < 1e-6,
         "the lie was believed at first: {runs:?}"
     );
-    // Overturned: the fifth process either runs something else, or runs scalar knowing its time.
-    let (last, predicted, took) = &runs[4];
+    // Overturned: the fifth process either runs something else, or runs scalar no longer
+    // predicting the lie's 10 ns (its own entry now holds what the runs took).
+    let (last, predicted, _) = &runs[4];
     assert!(
-        last != "scalar" || *predicted > took / 3.0,
+        last != "scalar" || *predicted > 1e-6,
         "still believed after 5 processes: {runs:?}"
     );
 }

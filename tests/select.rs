@@ -84,10 +84,16 @@ fn priors_decide_until_runs_are_measured() {
     // The next run at the same size is warm: the cold run bounds it from above only, so it
     // speaks for it only where it beat the prior; the warm run's own entry then does.
     let again = SumRequest::new(0..1000).unwrap().run(&auto).unwrap();
-    let (took, prior) = (report.elapsed.as_secs_f64(), report.predicted.0.as_secs_f64());
+    let (took, prior) = (
+        report.elapsed.as_secs_f64(),
+        report.predicted.0.as_secs_f64(),
+    );
     match again.predicted.1 {
         Basis::Measured => assert!(took < prior * 1.01, "{took} {prior}"),
-        basis => assert!(basis == Basis::Prior && took > prior * 0.99, "{basis:?} {took}"),
+        basis => assert!(
+            basis == Basis::Prior && took > prior * 0.99,
+            "{basis:?} {took}"
+        ),
     }
     assert!(!again.cold);
     let third = SumRequest::new(0..1000).unwrap().run(&auto).unwrap();

@@ -31,14 +31,32 @@ def chunk_bounds(start: int, stop: int, chunks: int) -> list[tuple[int, int]]:
     return out
 
 
-def chunk_task(index: int, first: int, last: int, backend: str) -> tuple[int, int, str, str]:
-    """One chunk, where it lands: ``(index, partial, backend, device)``. Module-level, so any
-    executor can pickle it by name."""
+#: What a task returns besides its chunk and partial: how and where the chunk ran.
+ORIGIN = ("backend", "kernel", "device", "chosen_by")
+
+
+def chunk_task(index: int, first: int, last: int, backend: str) -> tuple[int, int, str, str, str, str]:
+    """One chunk, where it lands: ``(index, partial, backend, kernel, device, chosen_by)``.
+    Module-level, so any executor can pickle it by name."""
     fields = _native.run(range(first, last + 1), backend, 1, True)
-    return index, fields[0], fields[5], fields[7]
+    partial, kind, kernel, device, chosen_by = fields[0], *fields[5:9]
+    return index, partial, kind, kernel, device, chosen_by
+
+
+def _one(values: set[str], many: str) -> str:
+    return next(iter(values)) if len(values) == 1 else many
 
 
 def _workers(executor: concurrent.futures.Executor | None) -> int:
+    """Workers behind ``executor``: a Dask client's threads, a pool's ``_max_workers`` or
+    mpi4py's ``num_workers``; else this machine's CPUs."""
+    client = getattr(executor, "_client", None)
+    try:
+        threads = sum(client.nthreads().values()) if client is not None else 0
+    except Exception:  # noqa: BLE001 - any client that cannot say falls back to the others
+        threads = 0
+    if isinstance(threads, int) and threads > 0:
+        return threads
     for attr in ("_max_workers", "num_workers"):
         n = getattr(executor, attr, None)
         if isinstance(n, int) and n > 0:
@@ -54,10 +72,46 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window):
     chunks = DEFAULT_CHUNKS if chunks is None else chunks
     plan = chunk_bounds(r.start, r.stop, chunks)
     journal = Journal(checkpoint, r.start, r.stop, len(plan)) if checkpoint is not None else None
-    done: dict[int, int] = dict(journal.done) if journal else {}
-    where: set[tuple[str, str]] = set()
+    where: set[tuple[str, ...]] = set()
+    try:
+        done = _gather(plan, executor, backend, verify, journal, window, where)
+    finally:
+        if journal:
+            journal.close()
+    missing = [i for i in range(len(plan)) if i not in done]
+    if missing:
+        raise VerificationError(f"chunks {missing[:10]} never came back")
+    total = 0
+    for partial in done.values():
+        total += partial
+    expected = closed_form(r.start, r.stop - 1)
+    if verify and total != expected:
+        raise VerificationError(f"the total is {total}, expected {expected}")
+    kinds, kernels, devices, chosen = ({o[k] for o in where} for k in range(len(ORIGIN)))
+    on = type(executor).__name__ if executor else "this process"
+    return Report(
+        sum=total,
+        expected=expected,
+        verified=bool(verify),
+        elements=len(r),
+        chunks=len(plan),
+        backend=_one(kinds, "mixed") if kinds else backend,
+        kernel=_one(kernels, "mixed") if kernels else "none",
+        device=f"{len(plan)} chunks on {on}: "
+        + ("; ".join(sorted(devices)) if 0 < len(devices) <= 3 else f"{len(devices)} devices"),
+        chosen_by=_one(chosen, "mixed") if chosen else "journal",
+        seconds=time.perf_counter() - started,
+    )
 
-    def take(index: int, partial: object, kind: str, device: str) -> None:
+
+def _gather(plan, executor, backend, verify, journal, window, where) -> dict[int, int]:
+    """Every chunk of ``plan`` not already in ``journal``, each checked as it comes back; their
+    origins added to ``where``."""
+    from . import VerificationError, closed_form
+
+    done: dict[int, int] = dict(journal.done) if journal else {}
+
+    def take(index: int, partial: object, *origin: str) -> None:
         if not isinstance(index, int) or not 0 <= index < len(plan):
             raise VerificationError(f"a task returned chunk {index!r}, which is not in the plan")
         first, last = plan[index]
@@ -66,8 +120,10 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window):
         if not isinstance(partial, int) or (verify and partial != closed_form(first, last)):
             want = closed_form(first, last)
             raise VerificationError(f"chunk {index} ({first}..={last}): got {partial!r}, expected {want}")
+        if not all(isinstance(o, str) for o in origin):
+            raise VerificationError(f"chunk {index}: a task said it ran on {origin!r}")
         done[index] = partial
-        where.add((kind, device))
+        where.add(origin)
         if journal:
             journal.record(index, partial)
 
@@ -94,34 +150,10 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window):
                 finished, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
                 for f in finished:
                     result = f.result()
-                    if not (isinstance(result, tuple) and len(result) == 4):
-                        raise VerificationError(f"a task returned {result!r}, not (chunk, partial, backend, device)")
+                    if not (isinstance(result, tuple) and len(result) == 2 + len(ORIGIN)):
+                        raise VerificationError(f"a task returned {result!r}, not (chunk, partial, {', '.join(ORIGIN)})")
                     take(*result)
         finally:
             for f in pending:
                 f.cancel()
-    if journal:
-        journal.close()
-    missing = [i for i in range(len(plan)) if i not in done]
-    if missing:
-        raise VerificationError(f"chunks {missing[:10]} never came back")
-    total = 0
-    for partial in done.values():
-        total += partial
-    expected = closed_form(r.start, r.stop - 1)
-    if verify and total != expected:
-        raise VerificationError(f"the total is {total}, expected {expected}")
-    kinds = {k for k, _ in where}
-    devices = sorted({d for _, d in where})
-    return Report(
-        sum=total,
-        expected=expected,
-        verified=bool(verify),
-        elements=len(r),
-        chunks=len(plan),
-        backend=kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else backend),
-        kernel=f"{len(plan)} chunks on {type(executor).__name__ if executor else 'this process'}",
-        device="; ".join(devices) if len(devices) <= 3 else f"{len(devices)} devices",
-        chosen_by="explicit" if backend != "auto" else "predicted",
-        seconds=time.perf_counter() - started,
-    )
+    return done

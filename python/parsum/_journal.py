@@ -28,12 +28,20 @@ class Journal:
         job = {HEADER: 1, "start": str(start), "stop": str(stop), "chunks": chunks}
         self.done: dict[int, int] = {}
         if not os.path.exists(self.path):
+            # Written whole beside it, then linked into place: a link never replaces a journal
+            # another run made meanwhile (os.replace would, losing its chunks).
             tmp = f"{self.path}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(json.dumps(job) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            try:
+                with open(tmp, "w", encoding="utf-8") as f:
+                    f.write(json.dumps(job) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass
+            finally:
+                if os.path.lexists(tmp):
+                    os.unlink(tmp)
         self.file = open(self.path, "r+b")  # noqa: SIM115 - kept open for appends
         try:
             import fcntl

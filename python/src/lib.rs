@@ -3,13 +3,12 @@
 //! reading a `range` exactly, running a sum with the GIL released and Ctrl-C watched, and one set
 //! of backends per process (rebuilt in a forked child, whose threads and devices the parent kept).
 
-use std::borrow::Borrow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use parsum::{
-    Auto, Backend, BackendKind, Error, Gpu, Runner, Scalar, Simd, SumRange, SumReport, SumRequest,
+    Auto, Backend, BackendKind, Error, Gpu, Scalar, Simd, SumRange, SumReport, SumRequest,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -29,11 +28,13 @@ struct Backends {
     gpu: OnceLock<Result<Gpu, Error>>,
 }
 
-/// This process's backends. Taken only with the GIL held: no thread holds this lock while the
-/// process forks, and a forked child (another pid) makes its own, leaving the parent's alone —
-/// never dropped, since its threads and its device do not exist here.
+/// This process's backends, with the pid they were made in. Taken only with the GIL held: no
+/// thread holds this lock while the process forks.
+static NOW: Mutex<Option<(u32, Arc<Backends>)>> = Mutex::new(None);
+
+/// This process's backends: a forked child (another pid) makes its own, leaving the parent's
+/// alone — never dropped, since its threads and its device do not exist here.
 fn backends(_py: Python<'_>) -> Arc<Backends> {
-    static NOW: Mutex<Option<(u32, Arc<Backends>)>> = Mutex::new(None);
     let pid = std::process::id();
     let mut now = NOW.lock().unwrap_or_else(|e| e.into_inner());
     match &*now {
@@ -51,6 +52,14 @@ fn backends(_py: Python<'_>) -> Arc<Backends> {
             made
         }
     }
+}
+
+/// This process's backends if it made them (a parent's, inherited by fork, are not).
+fn made_here(_py: Python<'_>) -> Option<Arc<Backends>> {
+    let now = NOW.lock().unwrap_or_else(|e| e.into_inner());
+    now.as_ref()
+        .filter(|(p, _)| *p == std::process::id())
+        .map(|(_, b)| Arc::clone(b))
 }
 
 /// A Python exception class of the package (`parsum.<name>`).
@@ -186,37 +195,41 @@ fn fields(r: &SumReport, chosen_by: &str) -> Fields {
     )
 }
 
-/// Runs `request` on the backend named `backend`: its report's fields.
+/// Runs `request` on the backend named `backend`: Auto's own member of that kind where it has
+/// one (sharing its threads and device), else one made for explicit requests.
 fn run_on(all: &Backends, backend: &str, request: &SumRequest<'_>) -> Result<Fields, Error> {
-    fn report<R: Runner>(r: &R, request: &SumRequest<'_>) -> Result<SumReport, Error> {
-        Ok(request.run(r)?.borrow().clone())
-    }
-    match backend {
+    let kind = match backend {
         "auto" => {
             let auto = all.auto.as_ref().map_err(Clone::clone)?;
             let r = request.run(auto)?;
-            Ok(fields(&r.report, r.chosen_by.as_str()))
+            return Ok(fields(&r.report, r.chosen_by.as_str()));
         }
-        "scalar" => Ok(fields(
-            &report(all.scalar.get_or_init(Scalar::new), request)?,
-            "explicit",
-        )),
-        "simd" => Ok(fields(
-            &report(all.simd.get_or_init(Simd::new), request)?,
-            "explicit",
-        )),
-        "gpu" => {
-            let gpu = all
+        "scalar" => BackendKind::Scalar,
+        "simd" => BackendKind::Simd,
+        "gpu" => BackendKind::Gpu,
+        other => {
+            return Err(Error::Config(format!(
+                "unknown backend {other:?}: expected auto, scalar, simd or gpu"
+            )));
+        }
+    };
+    let shared = all.auto.as_ref().ok().and_then(|a| a.backend(kind).ok());
+    let own = || -> Result<&dyn Backend, Error> {
+        Ok(match kind {
+            BackendKind::Scalar => all.scalar.get_or_init(Scalar::new),
+            BackendKind::Simd => all.simd.get_or_init(Simd::new),
+            _ => all
                 .gpu
                 .get_or_init(Gpu::new)
                 .as_ref()
-                .map_err(Clone::clone)?;
-            Ok(fields(&report(gpu, request)?, "explicit"))
-        }
-        other => Err(Error::Config(format!(
-            "unknown backend {other:?}: expected auto, scalar, simd or gpu"
-        ))),
-    }
+                .map_err(Clone::clone)?,
+        })
+    };
+    let b = match shared {
+        Some(b) => b,
+        None => own()?,
+    };
+    Ok(fields(&request.run(b)?, "explicit"))
 }
 
 /// Sums `r` (a `range`); see `parsum.run`.
@@ -306,7 +319,7 @@ fn explain(py: Python<'_>, elements: u128, chunks: Option<u64>) -> PyResult<Stri
 /// Writes what `Auto` learnt to its cache (at exit; saving is also done as it goes).
 #[pyfunction]
 fn save(py: Python<'_>) {
-    if let Ok(auto) = &backends(py).auto {
+    if let Some(Ok(auto)) = made_here(py).as_deref().map(|b| &b.auto) {
         let _ = py.detach(|| auto.save());
     }
 }

@@ -38,6 +38,7 @@ def test_dask_loses_a_worker_and_the_sum_is_exact():
         run.start()
         time.sleep(1.0)
         victim = next(iter(client.scheduler_info()["workers"]))
+        assert run.is_alive(), "the run ended before a worker could be killed"
         os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
         run.join(timeout=600)
         assert not run.is_alive(), "the run did not finish"

@@ -36,6 +36,39 @@ def test_a_process_pool_of_the_tutorials_shape():
     assert report.backend in {"scalar", "simd", "gpu", "mixed"}
 
 
+def test_the_report_says_how_the_chunks_ran():
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        report = parsum.run(range(10**6), executor=pool, chunks=8, backend="scalar")
+    direct = parsum.run(range(10), backend="scalar")
+    assert (report.backend, report.kernel, report.chosen_by) == ("scalar", direct.kernel, "explicit")
+    assert report.device == f"8 chunks on ThreadPoolExecutor: {direct.device}"
+    mixed = Lying(lambda res: (*res[:3], f"kernel {res[0] % 2}", *res[4:]))
+    assert parsum.run(range(100), executor=mixed, chunks=4).kernel == "mixed"
+    odd = Lying(lambda res: (*res[:4], ["not", "a", "str"], res[5]))
+    with pytest.raises(parsum.VerificationError, match="ran on"):
+        parsum.run(range(100), executor=odd, chunks=4)
+
+
+def test_a_journal_made_meanwhile_by_another_run_is_never_replaced(tmp_path, monkeypatch):
+    from parsum import _journal
+
+    path = tmp_path / "job.journal"
+    real = _journal.os.path.exists
+
+    def racing(p):
+        # Another run makes the journal between this one's look and its write.
+        if os.fspath(p) == os.fspath(path) and not real(p):
+            path.write_text("another run's journal\n")
+            return False
+        return real(p)
+
+    monkeypatch.setattr(_journal.os.path, "exists", racing)
+    with pytest.raises(parsum.ConfigError, match="not the journal of this job"):
+        parsum.sum(range(100), chunks=4, checkpoint=path)
+    assert path.read_text() == "another run's journal\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["job.journal"]
+
+
 def test_a_thread_pool_and_the_whole_top_of_the_domain():
     r = range(2**64 - 10**7, 2**64)
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
@@ -67,7 +100,7 @@ class Lying(concurrent.futures.Executor):
 
 def test_a_lying_executor_is_caught_and_named():
     r = range(10**6)
-    wrong = Lying(lambda res: (res[0], res[1] + (res[0] == 3), res[2], res[3]))
+    wrong = Lying(lambda res: (res[0], res[1] + (res[0] == 3), *res[2:]))
     with pytest.raises(parsum.VerificationError, match=r"chunk 3 \("):
         parsum.sum(r, executor=wrong, chunks=10)
     twice = Lying(lambda res: (0 if res[0] == 5 else res[0], *res[1:]))

@@ -29,15 +29,19 @@ def test_many_threads_sum_right():
 def test_the_gil_is_released_during_a_sum():
     # While one thread sums for a while, another keeps counting.
     ticks = []
-    done = threading.Event()
+    started, done = threading.Event(), threading.Event()
 
     def count() -> None:
+        started.set()
         while not done.is_set():
             ticks.append(1)
 
     counter = threading.Thread(target=count)
     counter.start()
-    parsum.sum(range(2 * 10**9), backend="scalar")
+    started.wait()
+    before = len(ticks)
+    assert parsum.sum(range(2 * 10**9), backend="scalar") == 10**9 * (2 * 10**9 - 1)
+    during = len(ticks) - before
     done.set()
     counter.join()
-    assert len(ticks) > 1000
+    assert during > 1000, during

@@ -588,6 +588,23 @@ impl Auto {
             .collect()
     }
 
+    /// The member of kind `kind`, to run directly (sharing its threads and device): the GPU is
+    /// opened if it was not yet.
+    ///
+    /// ```
+    /// use parsum::{Auto, AutoOptions, BackendKind, SumRequest};
+    /// let auto = Auto::with_options(AutoOptions::default().cache(None).gpu(false))?;
+    /// let simd = auto.backend(BackendKind::Simd)?;
+    /// assert_eq!(SumRequest::new(1..=10)?.run(simd)?.sum, 55);
+    /// assert!(auto.backend(BackendKind::Gpu).is_err());
+    /// # Ok::<(), parsum::Error>(())
+    /// ```
+    pub fn backend(&self, kind: BackendKind) -> Result<&dyn Backend> {
+        let i = (self.candidates.iter().position(|c| c.kind == kind))
+            .ok_or_else(|| Error::Unavailable(format!("this Auto has no {kind} backend")))?;
+        self.open(i)
+    }
+
     /// What the next request of `n` elements in the default chunks would run on, and why.
     pub fn explain(&self, n: u128) -> Explanation {
         self.explain_for(n, default_chunks(n))
