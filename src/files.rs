@@ -80,8 +80,48 @@ fn not_a_directory(path: &Path) -> Option<io::Error> {
         .then(|| io::Error::other(format!("{} is not a directory", dir.display())))
 }
 
-/// Replaces `path` with `bytes` atomically (creating its directory, private to the user).
-pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Runs `update` (a read, merge and write of `path`) while holding `path`'s lock file, so that
+/// two processes saving at once do not lose each other's writes. A lock held elsewhere for
+/// longer than [`LOCK_WAIT`] is an error, never a hang.
+pub(crate) fn locked<T>(path: &Path, update: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    make_dir(path)?;
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .mode(0o600);
+    }
+    let file = options.open(&lock_path)?;
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::other(format!(
+                    "{} is held by another process",
+                    Path::new(&lock_path).display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+    // The lock goes with the file, when it is dropped after the update.
+    update()
+}
+
+/// How long [`locked`] waits for another process's save (each takes about a millisecond).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Creates the directory of `path`, private to the user; returns it.
+fn make_dir(path: &Path) -> io::Result<&Path> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -96,6 +136,12 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     builder
         .create(dir)
         .map_err(|e| not_a_directory(path).unwrap_or(e))?;
+    Ok(dir)
+}
+
+/// Replaces `path` with `bytes` atomically (creating its directory, private to the user).
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = make_dir(path)?;
     remove_stale_temporaries(dir);
     let mut tmp = tempfile::Builder::new()
         .prefix(".parsum-")

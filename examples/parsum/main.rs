@@ -263,10 +263,11 @@ fn run(args: &Args) -> Result<(), Failure> {
             backend.kernel()
         ));
     }
-    let bar = progress::Bar::new(args.json);
+    let bar = progress::Bar::new(args.json, args.repeat.map_or(1, |n| n.saturating_add(1)));
     let observer = |p| bar.update(p);
     let request = request.observe(&observer);
-    let runs = interrupt::watched(|| timed_runs(&request, &backend, args.repeat));
+    let next = || bar.next_run();
+    let runs = interrupt::watched(|| timed_runs(&request, &backend, args.repeat, &next));
     bar.finish();
     // Ctrl-C after the sum's last check still means no result.
     if interrupt::requested() {
@@ -374,6 +375,7 @@ fn timed_runs(
     request: &SumRequest<'_>,
     chosen: &Chosen,
     repeat: Option<u32>,
+    next_run: &dyn Fn(),
 ) -> Result<Runs, Failure> {
     let (mut report, mut choice) = chosen.run(request)?;
     let Some(n) = repeat else {
@@ -391,6 +393,7 @@ fn timed_runs(
         if interrupt::requested() {
             return Err(Failure::Interrupted);
         }
+        next_run();
         (report, choice) = chosen.run(request)?;
         times.push(report.elapsed);
     }

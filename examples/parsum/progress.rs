@@ -1,8 +1,10 @@
 //! A progress bar for sums that take over a second; nothing at all for shorter ones. It shows
 //! elements, not chunks, and its own estimate of the time left: the bar starts a second into
 //! the sum, after work it did not see, so indicatif's own rate (from the bar's start) was 0.
+//! Under `--repeat` one bar covers every run, the warm-up included, and its estimate is for all.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,6 +19,9 @@ pub struct Bar {
     started: Instant,
     quiet: bool,
     bar: OnceLock<ProgressBar>,
+    /// Runs finished, of `runs`.
+    run: AtomicU32,
+    runs: u32,
 }
 
 /// Time left at the rate since the start: `elapsed` for `done` of `total` elements (`None` when
@@ -27,13 +32,21 @@ pub fn eta(elapsed: Duration, done: u128, total: u128) -> Option<Duration> {
 }
 
 impl Bar {
-    /// A bar, unless `quiet` (JSON output) keeps it off even on a terminal.
-    pub fn new(quiet: bool) -> Self {
+    /// A bar for `runs` runs of one sum, unless `quiet` (JSON output) keeps it off even on a
+    /// terminal.
+    pub fn new(quiet: bool, runs: u32) -> Self {
         Self {
             started: Instant::now(),
             quiet,
             bar: OnceLock::new(),
+            run: AtomicU32::new(0),
+            runs: runs.max(1),
         }
+    }
+
+    /// Called between runs: the next updates are the next run's.
+    pub fn next_run(&self) {
+        self.run.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Called from the backend's threads as chunks finish.
@@ -50,13 +63,35 @@ impl Bar {
             bar.set_style(style);
             bar
         });
-        let left = eta(elapsed, p.elements_done, p.elements_total)
-            .map_or("?".into(), |t| format!("{}s", t.as_secs()));
-        bar.set_position((p.elements_done * STEPS as u128 / p.elements_total.max(1)) as u64);
-        bar.set_message(format!(
-            "{}/{} chunks, eta {left}",
-            p.chunks_done, p.chunks_total
-        ));
+        let (position, message) = self.state(
+            elapsed,
+            (p.elements_done, p.elements_total),
+            (p.chunks_done, p.chunks_total),
+        );
+        bar.set_position(position);
+        bar.set_message(message);
+    }
+
+    /// The bar's position (of [`STEPS`]) and message, `elapsed` into the first run, with
+    /// `(done, total)` elements and chunks in this run.
+    fn state(
+        &self,
+        elapsed: Duration,
+        elements: (u128, u128),
+        chunks: (u64, u64),
+    ) -> (u64, String) {
+        let (elements_done, elements_total) = elements;
+        let run = self.run.load(Ordering::Relaxed).min(self.runs - 1);
+        // At most 2^64 elements a run and 2^32 runs: no overflow in u128.
+        let total = elements_total * u128::from(self.runs);
+        let done = elements_total * u128::from(run) + elements_done;
+        let left = eta(elapsed, done, total).map_or("?".into(), |t| format!("{}s", t.as_secs()));
+        let of_runs = match self.runs {
+            1 => String::new(),
+            n => format!("run {}/{n}, ", run + 1),
+        };
+        let message = format!("{of_runs}{}/{} chunks, eta {left}", chunks.0, chunks.1);
+        ((done * u128::from(STEPS) / total.max(1)) as u64, message)
     }
 
     pub fn finish(&self) {
@@ -69,6 +104,29 @@ impl Bar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn under_repeat_one_bar_covers_every_run() {
+        let bar = Bar::new(false, 4);
+        let s = Duration::from_secs;
+        // Half of the first of four runs in a second: seven more seconds.
+        assert_eq!(
+            bar.state(s(1), (50, 100), (5, 10)),
+            (125, "run 1/4, 5/10 chunks, eta 7s".into())
+        );
+        bar.next_run();
+        bar.next_run();
+        // Two runs and a half in five seconds: three more.
+        assert_eq!(
+            bar.state(s(5), (50, 100), (5, 10)),
+            (625, "run 3/4, 5/10 chunks, eta 3s".into())
+        );
+        let once = Bar::new(false, 1);
+        assert_eq!(
+            once.state(s(3), (100, 100), (10, 10)),
+            (1000, "10/10 chunks, eta 0s".into())
+        );
+    }
 
     #[test]
     fn the_estimate_follows_the_elements_done() {

@@ -103,6 +103,11 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
 /// Merges `ours` into what `path` holds now and writes the result; returns it. Of two entries
 /// for one backend and footprint the newer wins, and one changed here is the newest.
 pub(crate) fn save(path: &Path, ours: &Store, now: u64) -> std::io::Result<Store> {
+    files::locked(path, || merge_and_write(path, ours, now))
+}
+
+/// [`save`]'s work, done under the file's lock.
+fn merge_and_write(path: &Path, ours: &Store, now: u64) -> std::io::Result<Store> {
     let mut merged = load(path).unwrap_or_default();
     for (identity, entries) in ours.iter().filter(|(i, _)| i.len() <= MAX_IDENTITY) {
         let disk = merged.entry(identity.clone()).or_default();
@@ -207,6 +212,30 @@ mod tests {
         // An entry changed here beats any on disk.
         let merged = save(&path, &store("simd", F, entry(3.0, 1.0, 0, true)), 150).unwrap();
         assert_eq!(merged["simd"][&F].mean, 3.0);
+    }
+
+    #[test]
+    fn saves_at_once_lose_nothing_and_a_held_lock_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let path = &path;
+                s.spawn(move || {
+                    for k in 0..10 {
+                        let e = entry(1.0, 1.0, 0, true);
+                        save(path, &store(&format!("b{t}-{k}"), F, e), 1).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(load(&path).unwrap().len(), 80);
+        // Another process holding the lock for good: the save gives up, and the file stays.
+        let lock = std::fs::File::create(dir.path().join(format!("{FILE}.lock"))).unwrap();
+        lock.lock().unwrap();
+        let err = save(&path, &store("late", F, entry(1.0, 1.0, 0, true)), 2).unwrap_err();
+        assert!(err.to_string().contains("held by another process"), "{err}");
+        assert_eq!(load(&path).unwrap().len(), 80);
     }
 
     #[test]

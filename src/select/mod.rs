@@ -212,7 +212,9 @@ impl Auto {
             made(Box::<Simd>::default());
         }
         if options.gpu && wanted(BackendKind::Gpu) {
-            // The adapter wgpu's variables select, known before wgpu is touched.
+            // The adapter wgpu's variables select on this host (a home directory may be shared
+            // between machines), known before wgpu is touched.
+            let host = format!("gpu|default|{}", crate::backend::cpu::cpu_name());
             let id = ["WGPU_ADAPTER_NAME", "WGPU_BACKEND", "WGPU_POWER_PREF"]
                 .iter()
                 .filter_map(|k| {
@@ -221,7 +223,7 @@ impl Auto {
                         .flatten()
                         .map(|v| format!("|{k}={v}"))
                 })
-                .fold("gpu|default".to_string(), |id, kv| id + &kv);
+                .fold(host, |id, kv| id + &kv);
             members.push((
                 id,
                 CostModel::builtin(BackendKind::Gpu, 1),

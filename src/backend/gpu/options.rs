@@ -20,13 +20,6 @@ impl GpuKernel {
             Self::NativeU64 => "native-u64",
         }
     }
-
-    /// The kernel named `name` (`u32-pairs` or `native-u64`).
-    pub fn from_name(name: &str) -> Option<Self> {
-        [Self::U32Pairs, Self::NativeU64]
-            .into_iter()
-            .find(|k| k.name() == name)
-    }
 }
 
 /// Which adapter [`crate::Gpu`] uses.
@@ -124,8 +117,8 @@ impl AdapterSummary {
         format!("{} ({}, {})", self.name, self.api, self.device_type)
     }
 
-    /// What identifies this adapter across processes (for saved histories): everything but the
-    /// index, which may change when other adapters come and go.
+    /// What identifies this adapter across processes: everything but the index, which may
+    /// change when other adapters come and go.
     pub fn identity(&self) -> String {
         format!(
             "{} | {} | {} | {} | {}",
