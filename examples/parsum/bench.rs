@@ -64,13 +64,12 @@ fn median(mut s: Vec<f64>) -> f64 {
 }
 
 /// Median seconds of verified sums of `0..n` in `chunking` on `runner` (a backend, or auto),
-/// after one warm-up for quick sizes — for every size with `always_warm` (auto: its first run at
-/// a size is where it explores, once).
+/// after one warm-up run that is not counted, for every runner alike: a backend's first run
+/// pays its set-up, auto's first at a size is where it explores.
 fn measure<R: Runner + ?Sized>(
     runner: &R,
     n: u128,
     chunking: Chunking,
-    always_warm: bool,
 ) -> Result<(f64, u64), Failure> {
     let request = SumRequest::from_range(SumRange::from_bounds(0, n)?)
         .chunking(chunking)
@@ -80,11 +79,8 @@ fn measure<R: Runner + ?Sized>(
         let report: &SumReport = report.borrow();
         Ok((report.elapsed, report.chunks))
     };
-    let (first, chunks) = elapsed(runner)?;
+    let (_, chunks) = elapsed(runner)?;
     let mut times = Vec::new();
-    if first >= ENOUGH && !always_warm {
-        times.push(first.as_secs_f64());
-    }
     let started = Instant::now();
     while times.len() < MAX_RUNS && (times.is_empty() || started.elapsed() < ENOUGH) {
         times.push(elapsed(runner)?.0.as_secs_f64());
@@ -106,7 +102,7 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
         let info = backend.info().clone();
         let mut n: u128 = 1_000;
         while n <= largest {
-            let (seconds, chunks) = measure(backend, n, Chunking::Default, false)?;
+            let (seconds, chunks) = measure(backend, n, Chunking::Default)?;
             sizes.push(Row {
                 info: info.clone(),
                 elements: n,
@@ -139,7 +135,7 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
                     break;
                 }
             }
-            let (seconds, chunks) = measure(backend, axis, Chunking::Count(c), false)?;
+            let (seconds, chunks) = measure(backend, axis, Chunking::Count(c))?;
             chunk_rows.push(Row {
                 info: info.clone(),
                 elements: axis,
@@ -160,7 +156,7 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
         let Some(fastest) = here.iter().min_by(|a, b| a.seconds.total_cmp(&b.seconds)) else {
             continue;
         };
-        let (seconds, _) = measure(auto, n, Chunking::Default, true)?;
+        let (seconds, _) = measure(auto, n, Chunking::Default)?;
         let Some(picked) = auto.pick(n) else { continue };
         let pick_ratio = here
             .iter()
