@@ -23,7 +23,17 @@ pub(super) struct Buffers {
     _edges: wgpu::Buffer,
     /// The failure the next submissions provoke.
     #[cfg(test)]
-    pub fault: Option<super::submit::Fault>,
+    pub fault: Option<Fault>,
+}
+
+/// Failures the tests provoke on purpose.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fault {
+    /// Wait zero seconds for the submission (a real time-out while it still runs).
+    TimeOut,
+    /// Report the map as failed after it succeeded (the buffer is left mapped).
+    MapError,
 }
 
 pub(super) fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {

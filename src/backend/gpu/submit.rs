@@ -6,22 +6,14 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use super::batches::Batch;
+#[cfg(test)]
+use super::buffers::Fault;
 use super::buffers::{Buffers, STAMPS};
 use super::device::{Device, PARTIAL};
 use crate::error::Result;
 
 /// Longest wait for one submission before the call gives up (a healthy batch takes milliseconds).
 pub(super) const SUBMISSION_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Failures the tests provoke on purpose.
-#[cfg(test)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Fault {
-    /// Wait zero seconds for the submission (a real time-out while it still runs).
-    TimeOut,
-    /// Report the map as failed after it succeeded (the buffer is left mapped).
-    MapError,
-}
 
 /// Unmaps the readback buffer when dropped, if a map was asked for: a pending map is cancelled,
 /// a finished one released.

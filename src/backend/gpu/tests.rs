@@ -2,7 +2,7 @@
 //! an adapter each test says it was skipped, and fails when `PARSUM_REQUIRE_GPU=1` (as in CI).
 
 use super::batches::{BatchLimits, Batches, MAX_BATCH};
-use super::submit::Fault;
+use super::buffers::Fault;
 use super::*;
 use crate::backend::lock;
 use crate::chunk::{ChunkPlan, Chunking};
