@@ -203,6 +203,10 @@ fn auto(c: &mut Criterion) {
     });
     let simd = Simd::new();
     for n in [1_000u64, 10_000] {
+        // Warm: a process's first sums at a size are predicted cold (where scalar may lead).
+        for _ in 0..10_000 {
+            parsum::sum(0..n).unwrap();
+        }
         assert_eq!(
             auto.pick(n as u128),
             Some(parsum::BackendKind::Simd),
