@@ -82,7 +82,8 @@ fn not_a_directory(path: &Path) -> Option<io::Error> {
 
 /// Runs `update` (a read, merge and write of `path`) while holding `path`'s lock file, so that
 /// two processes saving at once do not lose each other's writes. A lock held elsewhere for
-/// longer than [`LOCK_WAIT`] is an error, never a hang.
+/// longer than [`LOCK_WAIT`] is an error, never a hang; where files cannot be locked, `update`
+/// runs unlocked.
 pub(crate) fn locked<T>(path: &Path, update: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
     make_dir(path)?;
     let mut lock_path = path.as_os_str().to_owned();
@@ -110,11 +111,23 @@ pub(crate) fn locked<T>(path: &Path, update: impl FnOnce() -> io::Result<T>) -> 
                     Path::new(&lock_path).display()
                 )));
             }
+            // Where files cannot be locked (no flock here, or a network file system without
+            // it), saves go on unlocked, as the atomic write alone keeps the file whole.
+            Err(std::fs::TryLockError::Error(e)) if cannot_lock(&e) => break,
             Err(std::fs::TryLockError::Error(e)) => return Err(e),
         }
     }
     // The lock goes with the file, when it is dropped after the update.
     update()
+}
+
+/// Whether `e` says files cannot be locked here at all.
+fn cannot_lock(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    if matches!(e.raw_os_error(), Some(libc::ENOLCK | libc::EOPNOTSUPP)) {
+        return true;
+    }
+    e.kind() == io::ErrorKind::Unsupported
 }
 
 /// How long [`locked`] waits for another process's save (each takes about a millisecond).

@@ -828,10 +828,10 @@ fn a_planted_wrong_entry_is_overturned_within_five_one_shot_processes() {
         "the lie was believed at first: {runs:?}"
     );
     // Overturned: the fifth process either runs something else, or runs scalar no longer
-    // predicting the lie's 10 ns (its own entry now holds what the runs took).
+    // predicting the lie's 10 ns (its own entry now holds what the runs took, ~300 µs).
     let (last, predicted, _) = &runs[4];
     assert!(
-        last != "scalar" || *predicted > 1e-6,
+        last != "scalar" || *predicted > 1e-5,
         "still believed after 5 processes: {runs:?}"
     );
 }

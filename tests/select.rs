@@ -81,20 +81,19 @@ fn priors_decide_until_runs_are_measured() {
     assert_eq!(report.chosen_by, ChosenBy::Predicted);
     assert_eq!(report.predicted.1, Basis::Prior);
     assert!(report.cold);
-    // The next run at the same size is warm: the cold run bounds it from above only, so it
-    // speaks for it only where it beat the prior; the warm run's own entry then does.
+    // The next run at the same size is warm: the cold run bounds its predicted time from above
+    // only (where it beat the prior), and the prediction still rests on the prior.
     let again = SumRequest::new(0..1000).unwrap().run(&auto).unwrap();
     let (took, prior) = (
-        report.elapsed.as_secs_f64(),
+        report.elapsed.as_secs_f64().max(1e-9),
         report.predicted.0.as_secs_f64(),
     );
-    match again.predicted.1 {
-        Basis::Measured => assert!(took < prior * 1.01, "{took} {prior}"),
-        basis => assert!(
-            basis == Basis::Prior && took > prior * 0.99,
-            "{basis:?} {took}"
-        ),
-    }
+    let (predicted, want) = (again.predicted.0.as_secs_f64(), took.min(prior));
+    assert_eq!(again.predicted.1, Basis::Prior);
+    assert!(
+        (predicted - want).abs() <= want * 0.01 + 2e-9,
+        "{predicted} {took} {prior}"
+    );
     assert!(!again.cold);
     let third = SumRequest::new(0..1000).unwrap().run(&auto).unwrap();
     assert_eq!(third.predicted.1, Basis::Measured);
@@ -353,4 +352,33 @@ fn explain_shows_the_entry_behind_a_pick() {
     );
     // Far past anything run: nearby entries carried, more doubtful.
     assert!(auto.explain(1 << 60).to_string().contains("nearby"));
+}
+
+/// A save that could not take the lock (another process held it) leaves what it was to save for
+/// the next one: nothing learnt is dropped.
+#[test]
+fn a_save_that_failed_is_made_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let auto = Auto::with_options(options(dir.path())).unwrap();
+    let lock = std::fs::File::create(dir.path().join(format!("{FILE}.lock"))).unwrap();
+    lock.lock().unwrap();
+    // The first record saves, waits for the lock, and gives up.
+    assert_eq!(
+        SumRequest::new(0..1000).unwrap().run(&auto).unwrap().sum,
+        499_500
+    );
+    assert!(auto.save().unwrap().is_err());
+    assert!(!dir.path().join(FILE).exists());
+    drop(lock);
+    // Dropped, the Auto saves only what is still to be saved: the failed saves' entries.
+    drop(auto);
+    let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let rows: usize = file["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["entries"].as_array().unwrap().len())
+        .sum();
+    assert!(rows >= 1, "{text}");
 }

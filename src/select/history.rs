@@ -33,7 +33,8 @@ pub(crate) const PRIOR_DOUBT: f64 = 1.386_294_361_119_890_6;
 
 /// Where a request falls: ordered by warmth, chunk class, then size class. A backend's first run
 /// in a process is cold (threads, code and vector units not yet awake): it is kept in cold
-/// entries, which predict only other cold runs (a process's first request).
+/// entries, which predict cold runs (a process's first request) and bound warm ones from above
+/// only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Footprint {
     pub cold: bool,
@@ -91,7 +92,8 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    fn first(x: f64) -> Self {
+    /// An entry of one run.
+    pub(crate) fn first(x: f64) -> Self {
         Self {
             count: 1.0,
             mean: x,
@@ -208,6 +210,13 @@ impl Entries {
         self.0.iter()
     }
 
+    /// Marks `f`'s entry, if there is one, as changed since the last save.
+    pub(crate) fn touch(&mut self, f: Footprint) {
+        if let Some(e) = self.0.get_mut(&f) {
+            e.touched = true;
+        }
+    }
+
     /// Marks every entry saved.
     pub(crate) fn untouch(&mut self) {
         self.0.values_mut().for_each(|e| e.touched = false);
@@ -262,9 +271,9 @@ impl Entries {
     }
 
     /// The estimate at `f`: its own entry; else, cold, the warm estimate (a cold run is never
-    /// faster); else from nearby warm entries or the prior, capped, warm, by this footprint's
-    /// cold entry: a cold run bounds a warm one from above, never from below (a cold sum of 10^3
-    /// elements took 15× a warm one). Doubt never exceeds the prior's.
+    /// faster); else from nearby warm entries or the prior, its centre capped, warm, by this
+    /// footprint's cold centre: a cold run bounds a warm one from above, never from below (a cold
+    /// sum of 10^3 elements took 15× a warm one). Doubt never exceeds the prior's.
     pub(crate) fn estimate(&self, f: Footprint) -> Estimate {
         let estimate = |(ln_ratio, doubt): (f64, f64), samples, basis| Estimate {
             ln_ratio,
@@ -278,14 +287,16 @@ impl Entries {
         if f.cold {
             return self.estimate(f.cold(false));
         }
-        let guess = match self.nearby(f) {
+        let mut guess = match self.nearby(f) {
             Some(x) => estimate(x, 0.0, Basis::Nearby),
             None => estimate((0.0, PRIOR_DOUBT), 0.0, Basis::Prior),
         };
-        match self.0.get(&f.cold(true)).map(Self::own) {
-            Some(bound) if bound.0 < guess.ln_ratio => estimate(bound, 0.0, Basis::Measured),
-            _ => guess,
+        // Only the centre is capped: the warm run may be far faster than the cold one, so the
+        // guess keeps its doubt (and with it its exploration) and its basis.
+        if let Some(cold) = self.0.get(&f.cold(true)) {
+            guess.ln_ratio = guess.ln_ratio.min(cold.mean);
         }
+        guess
     }
 }
 
@@ -381,9 +392,10 @@ mod tests {
         let mut capped = Entries::default();
         capped.add(cold, -2.0);
         let e = capped.estimate(warm);
+        // Only the centre: the warm run may be far faster, so the prior's doubt stays.
         assert_eq!(
-            (e.basis, e.ln_ratio, e.samples),
-            (Basis::Measured, -2.0, 0.0)
+            (e.basis, e.ln_ratio, e.doubt),
+            (Basis::Prior, -2.0, PRIOR_DOUBT)
         );
         h.add(warm, 0.5);
         assert_eq!(h.estimate(warm).ln_ratio, 0.5);

@@ -123,6 +123,8 @@ struct Learner {
     places: Vec<Place>,
     /// Bumped whenever a prediction may have moved: memos older than it are stale.
     version: u64,
+    /// How far predictions moved (centre plus doubt, ln scale) since the last bump.
+    drift: f64,
     records: u32,
     saved_at: Option<Instant>,
 }
@@ -212,8 +214,8 @@ impl Auto {
             made(Box::<Simd>::default());
         }
         if options.gpu && wanted(BackendKind::Gpu) {
-            // The adapter wgpu's variables select on this host (a home directory may be shared
-            // between machines), known before wgpu is touched.
+            // The adapter wgpu's variables select, known before wgpu is touched, keyed by the
+            // CPU model too: machines of different CPUs may share a home directory.
             let host = format!("gpu|default|{}", crate::backend::cpu::cpu_name());
             let id = ["WGPU_ADAPTER_NAME", "WGPU_BACKEND", "WGPU_POWER_PREF"]
                 .iter()
@@ -284,6 +286,7 @@ impl Auto {
             version: 0,
             records: 0,
             saved_at: None,
+            drift: 0.0,
         };
         let pid = std::process::id();
         let learner = Mutex::new(learner);
@@ -347,10 +350,23 @@ impl Auto {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        Some(cache::save(&path, &ours, now).map(|merged| {
-            self.adopt(&merged, true);
-            path
-        }))
+        match cache::save(&path, &ours, now) {
+            Ok(merged) => {
+                self.adopt(&merged, true);
+                Some(Ok(path))
+            }
+            Err(e) => {
+                // Nothing was written: what was to be saved waits for the next save.
+                if let Ok(mut l) = self.learner() {
+                    for (c, entries) in self.candidates.iter().zip(l.entries.iter_mut()) {
+                        let ours = ours.get(&c.identity).into_iter().flatten();
+                        ours.filter(|(_, e)| e.touched)
+                            .for_each(|(&f, _)| entries.touch(f));
+                    }
+                }
+                Some(Err(e))
+            }
+        }
     }
 
     fn usable(&self, i: usize) -> bool {
@@ -481,16 +497,19 @@ impl Auto {
         let x = (took.as_secs_f64().max(1e-9) / self.candidates[i].prior.seconds(n, chunks)).ln();
         let save = {
             let Ok(mut l) = self.learner() else { return };
-            // Choices are memoised while no prediction they rest on moves: one moves when its
-            // entry is new or reset, still being explored, or its centre or doubt shifts by 1 %.
+            // Choices are memoised while no prediction they rest on moves: memos are dropped
+            // after a cold run (it also caps warm predictions), while an entry has at most 3
+            // samples (new, reset or being explored), and once records have moved predictions
+            // (centre plus doubt) by 1 % in all since the last drop.
             let (f, entries) = (Footprint::of(n, chunks).cold(cold), &mut l.entries[i]);
             let before = entries.estimate(f);
             entries.add(f, x);
             let after = entries.estimate(f);
-            let shift =
+            l.drift +=
                 (after.ln_ratio - before.ln_ratio).abs() + (after.doubt - before.doubt).abs();
-            if after.samples <= EXPLORE_RUNS || shift > 0.01 {
+            if cold || after.samples <= EXPLORE_RUNS || l.drift > 0.01 {
                 l.version += 1;
+                l.drift = 0.0;
             }
             l.records = l.records.wrapping_add(1);
             let due = |t: Instant| l.records.is_multiple_of(64) && t.elapsed() >= SAVE_EVERY;
@@ -522,7 +541,9 @@ impl Auto {
                 }
                 Err(e) => return Err(e),
             };
-            let cold = !c.warm.load(Ordering::Relaxed) && !c.warm.swap(true, Ordering::Relaxed);
+            // An empty sum is never recorded, so it leaves the backend's first run to come.
+            let cold =
+                n > 0 && !c.warm.load(Ordering::Relaxed) && !c.warm.swap(true, Ordering::Relaxed);
             match request.sum_on(plan, backend, timed || record || cold) {
                 Ok((sum, elapsed)) => {
                     // A sum timed anyway that proved long is recorded, whatever was predicted.
@@ -590,8 +611,9 @@ impl Auto {
             .collect()
     }
 
-    /// The member of kind `kind`, to run directly (sharing its threads and device): the GPU is
-    /// opened if it was not yet.
+    /// The (first) member of kind `kind`, to run directly (sharing its threads and device): the
+    /// GPU is opened if it was not yet. A GPU that failed to open or failed a sum is out of this
+    /// `Auto` for good, and this says why.
     ///
     /// ```
     /// use parsum::{Auto, AutoOptions, BackendKind, SumRequest};
@@ -604,7 +626,10 @@ impl Auto {
     pub fn backend(&self, kind: BackendKind) -> Result<&dyn Backend> {
         let i = (self.candidates.iter().position(|c| c.kind == kind))
             .ok_or_else(|| Error::Unavailable(format!("this Auto has no {kind} backend")))?;
-        self.open(i)
+        match self.candidates[i].failure.get() {
+            Some(why) => Err(Error::GpuUnavailable(why.clone())),
+            None => self.open(i),
+        }
     }
 
     /// What the next request of `n` elements in the default chunks would run on, and why.

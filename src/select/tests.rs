@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use super::history::Entry;
 use super::policy::{EXPLORE_RUNS, PRIOR_PRICE, SHARE};
 use super::*;
 use crate::backend::BackendInfo;
@@ -362,17 +363,34 @@ impl Backend for Slow {
 
 #[test]
 fn an_untimed_first_run_is_recorded_with_its_real_time() {
-    // `Auto::sum` reads no clock for a short sum, but a backend's first run is always recorded:
-    // it is timed whatever the caller asked, so the cold entry holds at least the pause.
+    // `Auto::sum` reads no clock for a short sum it does not sample, but a backend's first run is
+    // always timed and recorded. Call 1 (sampled) runs A: B's cold entry says B is slow cold.
+    // Call 2 (not sampled) runs B, which its warm entry says is fast: B's first run, after a
+    // pause, so its cold entry must now hold at least the pause.
     let pause = Duration::from_millis(2);
-    let info = BackendInfo::new(BackendKind::Scalar, "slow", "virtual", 1);
     let prior = model(1e-7, 1e10);
-    let a = Auto::with_models(vec![(Box::new(Slow(info, pause)) as _, prior)], None);
+    let slow = |name, pause| {
+        let info = BackendInfo::new(BackendKind::Scalar, name, "virtual", 1);
+        (Box::new(Slow(info, pause)) as Box<dyn Backend>, prior)
+    };
+    let a = Auto::with_models(vec![slow("a", Duration::ZERO), slow("b", pause)], None);
     let request = SumRequest::new(1..=1000).unwrap();
-    assert_eq!(a.sum(&request).unwrap(), 500_500);
     let chunks = request.plan().unwrap().len();
+    let f = Footprint::of(1000, chunks);
+    {
+        let mut l = a.learner().unwrap();
+        let mut fast = Entry::first(-3.0);
+        (1..5).for_each(|_| fast.add(-3.0));
+        l.entries[1].set(f, fast);
+        l.entries[1].set(f.cold(true), Entry::first(3.0));
+        l.version += 1;
+    }
+    for _ in 0..2 {
+        assert_eq!(a.sum(&request).unwrap(), 500_500);
+    }
     let l = a.learner().unwrap();
-    let cold = l.entries[0].get(Footprint::of(1000, chunks).cold(true));
+    assert_eq!(l.entries[0].get(f.cold(true)).count, 1.0, "call 1 ran A");
+    let cold = l.entries[1].get(f.cold(true));
     let least = (pause.as_secs_f64() / prior.seconds(1000, chunks)).ln();
     assert!(cold.count == 1.0 && cold.mean >= least, "{cold:?}");
 }
