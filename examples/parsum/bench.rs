@@ -43,8 +43,8 @@ pub struct Pick {
     pub elements: u128,
     pub picked: BackendKind,
     pub fastest: BackendKind,
-    /// Auto's own median time at this size, run as a backend: choosing, exploring and
-    /// learning included.
+    /// Auto's own median time at this size, run as a backend: choosing, recording and any
+    /// re-check included (its first run there, where it explores, is the uncounted warm-up).
     pub seconds: f64,
     /// The fastest backend's time ÷ auto's time.
     pub ratio: f64,
@@ -149,7 +149,7 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
     ns.sort();
     ns.dedup();
     // Auto itself at every size, timed like the others: what a caller of Auto gets, its
-    // choosing and exploring included, against the fastest backend measured alone.
+    // choosing, recording and re-checks included, against the fastest backend measured alone.
     let mut picks = Vec::new();
     for n in ns {
         let here: Vec<&Row> = sizes.iter().filter(|r| r.elements == n).collect();
@@ -344,7 +344,7 @@ fn table(rows: &[Row], picks: &[Pick]) -> String {
     }
     out += "(speedup over scalar in brackets; auto = its pick after running; pick/best = the fastest \
             backend's time ÷ the picked one's; auto/best = the fastest backend's time ÷ auto's own \
-            measured time after its first run at the size, choosing, exploring and recording \
+            measured time after its first run at the size, choosing, recording and re-checks \
             included)\n";
     out
 }

@@ -66,11 +66,15 @@ class Report:
     elements: int
     chunks: int
     #: ``scalar``, ``simd`` or ``gpu`` — or, for a sum on an executor, the one every chunk ran on
-    #: (``mixed`` when they differ).
+    #: (``mixed`` when they differ; ``none`` when every chunk came from the checkpoint journal).
     backend: str
+    #: The kernel, as ``backend`` (``mixed``, ``none``) for a sum on an executor.
     kernel: str
+    #: The device; for a sum on an executor ``"N chunks on <executor>: <devices>"`` (``"N chunks
+    #: on the journal: nothing ran"`` when the journal held every chunk).
     device: str
-    #: ``predicted``, ``explored``, ``forced`` (by ``PARSUM_BACKEND``) or ``explicit``.
+    #: ``predicted``, ``explored``, ``forced`` (by ``PARSUM_BACKEND``) or ``explicit``; for a sum
+    #: on an executor the chunks' (``mixed`` when they differ, ``journal`` when none ran).
     chosen_by: str
     seconds: float
 

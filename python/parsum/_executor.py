@@ -89,16 +89,18 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window):
         raise VerificationError(f"the total is {total}, expected {expected}")
     kinds, kernels, devices, chosen = ({o[k] for o in where} for k in range(len(ORIGIN)))
     on = type(executor).__name__ if executor else "this process"
+    if not where:
+        on, devices = "the journal", {"nothing ran"}
     return Report(
         sum=total,
         expected=expected,
         verified=bool(verify),
         elements=len(r),
         chunks=len(plan),
-        backend=_one(kinds, "mixed") if kinds else backend,
+        backend=_one(kinds, "mixed") if kinds else "none",
         kernel=_one(kernels, "mixed") if kernels else "none",
         device=f"{len(plan)} chunks on {on}: "
-        + ("; ".join(sorted(devices)) if 0 < len(devices) <= 3 else f"{len(devices)} devices"),
+        + ("; ".join(sorted(devices)) if len(devices) <= 3 else f"{len(devices)} devices"),
         chosen_by=_one(chosen, "mixed") if chosen else "journal",
         seconds=time.perf_counter() - started,
     )
@@ -112,15 +114,16 @@ def _gather(plan, executor, backend, verify, journal, window, where) -> dict[int
     done: dict[int, int] = dict(journal.done) if journal else {}
 
     def take(index: int, partial: object, *origin: str) -> None:
-        if not isinstance(index, int) or not 0 <= index < len(plan):
+        # Exact types: a subclass could lie in its comparisons, or not hash.
+        if type(index) is not int or not 0 <= index < len(plan):
             raise VerificationError(f"a task returned chunk {index!r}, which is not in the plan")
         first, last = plan[index]
         if index in done:
             raise VerificationError(f"chunk {index} ({first}..={last}) came back twice")
-        if not isinstance(partial, int) or (verify and partial != closed_form(first, last)):
+        if type(partial) is not int or (verify and partial != closed_form(first, last)):
             want = closed_form(first, last)
             raise VerificationError(f"chunk {index} ({first}..={last}): got {partial!r}, expected {want}")
-        if not all(isinstance(o, str) for o in origin):
+        if not all(type(o) is str for o in origin):
             raise VerificationError(f"chunk {index}: a task said it ran on {origin!r}")
         done[index] = partial
         where.add(origin)

@@ -17,6 +17,36 @@ def _line(index: int, partial: int) -> str:
     return json.dumps({"i": index, "sum": str(partial), "crc": zlib.crc32(body.encode())}) + "\n"
 
 
+def _create(path: str, header: str) -> None:
+    """Makes the journal at ``path`` holding ``header``, never replacing one another run made
+    meanwhile (``os.replace`` would, losing its chunks): written whole beside it under a unique
+    name, then linked into place. Where hard links are not offered, it is created exclusively
+    and written in place (a kill mid-write leaves a header that is refused, never believed)."""
+    import tempfile
+
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(header)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError:
+            try:
+                with open(path, "x", encoding="utf-8") as f:
+                    f.write(header)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except FileExistsError:
+                pass
+    finally:
+        os.unlink(tmp)
+
+
 class Journal:
     """The journal of the job ``range(start, stop)`` in ``chunks`` chunks, at ``path``."""
 
@@ -28,20 +58,7 @@ class Journal:
         job = {HEADER: 1, "start": str(start), "stop": str(stop), "chunks": chunks}
         self.done: dict[int, int] = {}
         if not os.path.exists(self.path):
-            # Written whole beside it, then linked into place: a link never replaces a journal
-            # another run made meanwhile (os.replace would, losing its chunks).
-            tmp = f"{self.path}.{os.getpid()}.tmp"
-            try:
-                with open(tmp, "w", encoding="utf-8") as f:
-                    f.write(json.dumps(job) + "\n")
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.link(tmp, self.path)
-            except FileExistsError:
-                pass
-            finally:
-                if os.path.lexists(tmp):
-                    os.unlink(tmp)
+            _create(self.path, json.dumps(job) + "\n")
         self.file = open(self.path, "r+b")  # noqa: SIM115 - kept open for appends
         try:
             import fcntl

@@ -195,6 +195,26 @@ fn fields(r: &SumReport, chosen_by: &str) -> Fields {
     )
 }
 
+/// Auto's own member of `kind` where it has one (sharing its threads and device; a GPU it could
+/// not open is its error), else one made for explicit requests (Auto forced to another kind by
+/// `PARSUM_BACKEND`, or not made at all).
+fn backend_of(all: &Backends, kind: BackendKind) -> Result<&dyn Backend, Error> {
+    match all.auto.as_ref().map(|a| a.backend(kind)) {
+        Ok(Ok(b)) => return Ok(b),
+        Ok(Err(e)) if !matches!(e, Error::Unavailable(_)) => return Err(e),
+        _ => {}
+    }
+    Ok(match kind {
+        BackendKind::Scalar => all.scalar.get_or_init(Scalar::new),
+        BackendKind::Simd => all.simd.get_or_init(Simd::new),
+        _ => all
+            .gpu
+            .get_or_init(Gpu::new)
+            .as_ref()
+            .map_err(Clone::clone)?,
+    })
+}
+
 /// Runs `request` on the backend named `backend`: Auto's own member of that kind where it has
 /// one (sharing its threads and device), else one made for explicit requests.
 fn run_on(all: &Backends, backend: &str, request: &SumRequest<'_>) -> Result<Fields, Error> {
@@ -213,22 +233,7 @@ fn run_on(all: &Backends, backend: &str, request: &SumRequest<'_>) -> Result<Fie
             )));
         }
     };
-    let shared = all.auto.as_ref().ok().and_then(|a| a.backend(kind).ok());
-    let own = || -> Result<&dyn Backend, Error> {
-        Ok(match kind {
-            BackendKind::Scalar => all.scalar.get_or_init(Scalar::new),
-            BackendKind::Simd => all.simd.get_or_init(Simd::new),
-            _ => all
-                .gpu
-                .get_or_init(Gpu::new)
-                .as_ref()
-                .map_err(Clone::clone)?,
-        })
-    };
-    let b = match shared {
-        Some(b) => b,
-        None => own()?,
-    };
+    let b = backend_of(all, kind)?;
     Ok(fields(&request.run(b)?, "explicit"))
 }
 
@@ -271,11 +276,8 @@ fn sum(py: Python<'_>, r: &Bound<'_, PyAny>) -> PyResult<u128> {
 fn backends_here(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
     let all = backends(py);
     let mut out = Vec::new();
-    let cpu: [&dyn Backend; 2] = [
-        all.scalar.get_or_init(Scalar::new),
-        all.simd.get_or_init(Simd::new),
-    ];
-    for b in cpu {
+    for kind in [BackendKind::Scalar, BackendKind::Simd] {
+        let b = backend_of(&all, kind).map_err(|e| to_py(py, e))?;
         let d = PyDict::new(py);
         let i = b.info();
         d.set_item("backend", i.kind.as_str())?;

@@ -49,6 +49,34 @@ def test_the_report_says_how_the_chunks_ran():
         parsum.run(range(100), executor=odd, chunks=4)
 
 
+def test_a_run_the_journal_holds_whole_says_nothing_ran(tmp_path):
+    path = tmp_path / "job.journal"
+    first = parsum.run(range(10**6), chunks=4, checkpoint=path, backend="scalar")
+    again = parsum.run(range(10**6), chunks=4, checkpoint=path, backend="scalar")
+    assert first.sum == again.sum == oracle(range(10**6)) and first.backend == "scalar"
+    assert (again.backend, again.kernel, again.chosen_by) == ("none", "none", "journal")
+    assert again.device == "4 chunks on the journal: nothing ran"
+
+
+def test_results_of_lying_types_are_verification_errors():
+    class Sly(int):
+        def __ne__(self, other):
+            return False
+
+        __hash__ = None
+
+    class Text(str):
+        __hash__ = None
+
+    for lie in (
+        lambda res: (res[0], Sly(res[1] + 1), *res[2:]),
+        lambda res: (Sly(res[0]), *res[1:]),
+        lambda res: (*res[:2], Text(res[2]), *res[3:]),
+    ):
+        with pytest.raises(parsum.VerificationError):
+            parsum.run(range(100), executor=Lying(lie), chunks=4)
+
+
 def test_a_journal_made_meanwhile_by_another_run_is_never_replaced(tmp_path, monkeypatch):
     from parsum import _journal
 
