@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import weakref
 import zlib
 
 HEADER = "parsum-journal"
@@ -59,7 +61,13 @@ class Journal:
         self.done: dict[int, int] = {}
         if not os.path.exists(self.path):
             _create(self.path, json.dumps(job) + "\n")
-        self.file = open(self.path, "r+b")  # noqa: SIM115 - kept open for appends
+        try:
+            self.file = open(self.path, "r+b")  # noqa: SIM115 - kept open for appends
+        except OSError as e:
+            raise ConfigError(f"checkpoint {self.path} cannot be opened: {e}") from e
+        if not stat.S_ISREG(os.fstat(self.file.fileno()).st_mode):
+            self.file.close()
+            raise ConfigError(f"checkpoint {self.path} is not a regular file")
         try:
             import fcntl
 
@@ -69,6 +77,7 @@ class Journal:
         except OSError as e:
             self.file.close()
             raise ConfigError(f"checkpoint {self.path} is in use by another run") from e
+        _OPEN.add(self)
         data = self.file.read()
         lines = data.split(b"\n")
         try:
@@ -101,4 +110,21 @@ class Journal:
         os.fsync(self.file.fileno())
 
     def close(self) -> None:
+        _OPEN.discard(self)
         self.file.close()
+
+
+#: Journals open in this process. A forked child (a process pool's worker, forked at the first
+#: submit) closes its copies: the lock lives as long as any copy is open, so a worker outliving
+#: a killed run would keep its journal locked. Closing a copy never unlocks the parent's.
+_OPEN: weakref.WeakSet[Journal] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    for journal in list(_OPEN):
+        journal.file.close()
+    _OPEN.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)

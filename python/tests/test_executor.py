@@ -218,3 +218,24 @@ def test_a_journal_that_lies_or_belongs_elsewhere(tmp_path):
     (tmp_path / "garbage").write_bytes(b"\x00\xff not json")
     with pytest.raises(parsum.ConfigError):
         parsum.sum(r, chunks=10, checkpoint=tmp_path / "garbage")
+
+
+def test_forked_workers_never_keep_a_journal_locked(tmp_path):
+    # The pool's workers are forked while the first run holds the journal: the second run, in
+    # the same pool, must find it free, and resume from it.
+    path = tmp_path / "job.journal"
+    ctx = __import__("multiprocessing").get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as pool:
+        first = parsum.run(range(10**7), executor=pool, chunks=8, checkpoint=path)
+        again = parsum.run(range(10**7), executor=pool, chunks=8, checkpoint=path)
+    assert first.sum == again.sum == oracle(range(10**7)) and again.chosen_by == "journal"
+
+
+def test_a_journal_path_that_is_not_a_file_is_a_config_error(tmp_path):
+    (tmp_path / "dir").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    os.symlink("/dev/zero", tmp_path / "zero")
+    os.symlink(tmp_path / "missing" / "x", tmp_path / "dangling")
+    for name in ("dir", "fifo", "zero", "dangling"):
+        with pytest.raises(parsum.ConfigError):
+            parsum.run(range(1000), chunks=4, checkpoint=tmp_path / name)
