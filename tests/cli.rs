@@ -171,6 +171,28 @@ fn repeat_reports_every_run_and_the_warm_up() {
     let out = parsum(&["--backend", "scalar", "--end", "1e5", "--repeat", "1"]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("over 1 run(s), after a warm-up of"), "{text}");
+    let v = json(&["--backend", "scalar", "--end", "1e5", "--repeat", "3"]);
+    assert_eq!(v["runs_on"], serde_json::json!({"scalar": 3}), "{v}");
+    // Auto may measure other backends in some timed runs: each run is counted on the backend
+    // that ran it, the last one's among them.
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(&["--end", "1e6", "--repeat", "12", "--json"])
+        .env("PARSUM_CACHE_DIR", dir.path())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let on = v["runs_on"].as_object().unwrap();
+    assert_eq!(
+        on.values().map(|n| n.as_u64().unwrap()).sum::<u64>(),
+        12,
+        "{v}"
+    );
+    assert!(
+        on.keys()
+            .all(|k| ["scalar", "simd", "gpu"].contains(&k.as_str())),
+        "{v}"
+    );
+    assert!(on.contains_key(v["backend"].as_str().unwrap()), "{v}");
     // Without --repeat there is one run and no warm-up.
     let v = json(&["--backend", "scalar", "--end", "1e5"]);
     assert!(
@@ -882,4 +904,28 @@ fn skip_no_loader() {
         "no Vulkan loader but PARSUM_REQUIRE_GPU=1"
     );
     eprintln!("SKIPPED: no Vulkan loader to watch");
+}
+
+/// A history that cannot be saved does not fail the sum; `-v` says why it was not saved.
+#[test]
+fn a_history_that_cannot_be_saved_is_named_under_verbose() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    for (verbose, says) in [(true, true), (false, false)] {
+        let mut args = vec!["--end", "1e5", "--json"];
+        if verbose {
+            args.push("-v");
+        }
+        let out = command(&args)
+            .env("PARSUM_CACHE_DIR", &file)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["sum"], "4999950000");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.contains("history was not saved"), says, "{err}");
+        assert_eq!(err.contains("not a directory"), says, "{err}");
+    }
 }

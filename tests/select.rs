@@ -382,3 +382,21 @@ fn a_save_that_failed_is_made_by_the_next() {
         .sum();
     assert!(rows >= 1, "{text}");
 }
+
+/// An Auto that only explains, picks and lists writes no history: there is nothing to keep.
+#[test]
+fn an_auto_that_learnt_nothing_writes_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let auto = Auto::with_options(options(dir.path())).unwrap();
+    assert!(auto.explain(1_000).to_string().contains("simd"));
+    assert!(auto.pick(1_000).is_some());
+    assert_eq!(auto.backends().len(), 2);
+    assert!(auto.save().unwrap().is_ok());
+    drop(auto);
+    assert!(!dir.path().join(FILE).exists());
+    // One sum is something learnt: it is written.
+    let auto = Auto::with_options(options(dir.path())).unwrap();
+    SumRequest::new(0..1000).unwrap().run(&auto).unwrap();
+    drop(auto);
+    assert!(dir.path().join(FILE).exists());
+}

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use parsum::{
-    AdapterChoice, Auto, AutoOptions, AutoReport, Backend, Error, Gpu, GpuKernel, GpuOptions,
-    Scalar, Simd, SumRange, SumReport, SumRequest,
+    AdapterChoice, Auto, AutoOptions, AutoReport, Backend, BackendKind, Error, Gpu, GpuKernel,
+    GpuOptions, Scalar, Simd, SumRange, SumReport, SumRequest,
 };
 
 /// Most timed runs `--repeat` takes (each one's time is kept for the median).
@@ -287,7 +287,14 @@ fn run(args: &Args) -> Result<(), Failure> {
     } else {
         output::human(&runs, kernel)
     };
-    Ok(out::print(&text)?)
+    out::print(&text)?;
+    // The history is saved as auto goes and when it is dropped; -v says when it could not be.
+    if let (Chosen::Auto(auto), true) = (&backend, args.verbose)
+        && let Some(Err(e)) = auto.save()
+    {
+        out::note(&format!("note: auto's history was not saved: {e}"));
+    }
+    Ok(())
 }
 
 /// The backend asked for, kept by its type so that GPU kernel times and auto's explanations can
@@ -367,6 +374,9 @@ pub struct Runs {
     pub times: Vec<Duration>,
     /// The warm-up's duration, with `--repeat`.
     pub warm_up: Option<Duration>,
+    /// Timed runs per backend, in the order first run: auto may explore or re-check another
+    /// backend in some of them, and the times include those.
+    pub ran_on: Vec<(BackendKind, u32)>,
 }
 
 /// One run, or a warm-up plus `repeat` timed runs. Ctrl-C is seen between runs as well as inside
@@ -379,16 +389,18 @@ fn timed_runs(
 ) -> Result<Runs, Failure> {
     let (mut report, mut choice) = chosen.run(request)?;
     let Some(n) = repeat else {
-        let times = vec![report.elapsed];
+        let (times, ran_on) = (vec![report.elapsed], vec![(report.backend.kind, 1)]);
         return Ok(Runs {
             report,
             choice,
             times,
             warm_up: None,
+            ran_on,
         });
     };
     let warm_up = Some(report.elapsed);
     let mut times = Vec::with_capacity(n as usize);
+    let mut ran_on: Vec<(BackendKind, u32)> = Vec::new();
     for _ in 0..n {
         if interrupt::requested() {
             return Err(Failure::Interrupted);
@@ -396,11 +408,16 @@ fn timed_runs(
         next_run();
         (report, choice) = chosen.run(request)?;
         times.push(report.elapsed);
+        match ran_on.iter_mut().find(|(k, _)| *k == report.backend.kind) {
+            Some((_, count)) => *count += 1,
+            None => ran_on.push((report.backend.kind, 1)),
+        }
     }
     Ok(Runs {
         report,
         choice,
         times,
         warm_up,
+        ran_on,
     })
 }

@@ -79,6 +79,10 @@ pub fn json(runs: &Runs, kernel: Option<Duration>, explain: Option<String>) -> S
         obj["seconds_min"] = json!(t.min);
         obj["seconds_max"] = json!(t.max);
         obj["warm_up_seconds"] = json!(w.as_secs_f64());
+        let on: serde_json::Map<String, serde_json::Value> = (runs.ran_on.iter())
+            .map(|(k, n)| (k.to_string(), json!(n)))
+            .collect();
+        obj["runs_on"] = on.into();
     }
     obj.to_string()
 }
@@ -151,6 +155,15 @@ pub fn human(runs: &Runs, kernel: Option<Duration>) -> String {
             )
         }
         None => out += &format!("time     {} s\n", secs(t.median)),
+    }
+    if runs.ran_on.len() > 1 {
+        let on: Vec<String> = (runs.ran_on.iter())
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        out += &format!(
+            "runs     {} (auto measured other backends too; the times include every run)\n",
+            on.join(", ")
+        );
     }
     out += &format!("speed    {} elements/s\n", si(rate(elements, t.median)));
     if let Some(k) = kernel {

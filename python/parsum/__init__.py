@@ -97,7 +97,14 @@ def closed_form(first: int, last: int) -> int:
     return 0 if first > last else (last - first + 1) * (first + last) // 2
 
 
-def _check(r: object, backend: object, chunks: object) -> None:
+def _check(
+    r: object,
+    backend: object,
+    chunks: object,
+    verify: object = True,
+    window: object = None,
+    executor: object = None,
+) -> None:
     if not isinstance(r, range):
         raise TypeError(f"expected a range, got {type(r).__name__}")
     if not isinstance(backend, str):
@@ -108,6 +115,10 @@ def _check(r: object, backend: object, chunks: object) -> None:
         raise TypeError(f"chunks must be an int, got {type(chunks).__name__}")
     if chunks is not None and not 1 <= chunks < 2**64:
         raise ConfigError(f"chunks must be from 1 to 2**64 - 1, got {chunks}")
+    if not isinstance(verify, bool):
+        raise TypeError(f"verify must be a bool, got {type(verify).__name__}")
+    if window is not None and executor is None:
+        raise ConfigError("window bounds the tasks in flight on an executor: pass executor= too")
 
 
 def run(
@@ -132,12 +143,12 @@ def run(
     names a journal file: finished chunks are recorded there, so that a run killed and started
     again redoes only the rest.
     """
-    _check(r, backend, chunks)
+    _check(r, backend, chunks, verify, window, executor)
     if executor is not None or checkpoint is not None:
         from ._executor import distribute
 
         return distribute(r, executor, backend, chunks, verify, checkpoint, window)
-    return Report(*_native.run(r, backend, chunks, bool(verify)))
+    return Report(*_native.run(r, backend, chunks, verify))
 
 
 def sum(  # noqa: A001 - the tutorial's word
@@ -152,7 +163,7 @@ def sum(  # noqa: A001 - the tutorial's word
 ) -> int:
     """The exact sum of ``r`` (``range(start, stop)``, ``0 <= start <= stop <= 2**64``), as an
     ``int``; the options are those of :func:`run`."""
-    if backend == "auto" and chunks is None and executor is None and checkpoint is None and verify:
+    if backend == "auto" and chunks is None and executor is None and checkpoint is None and verify is True and window is None:
         return _native.sum(r)
     return run(
         r,

@@ -48,6 +48,10 @@ def test_bad_ranges(r, says):
         ({"chunks": 1.5}, TypeError),
         ({"chunks": True}, TypeError),
         ({"chunks": "10"}, TypeError),
+        ({"verify": "no"}, TypeError),
+        ({"verify": 0}, TypeError),
+        ({"verify": None}, TypeError),
+        ({"window": 4}, parsum.ConfigError),
     ],
     ids=repr,
 )

@@ -1,5 +1,9 @@
 """Exact sums on every backend, at the edges of the domain, checked against Python's own ints."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 import parsum
@@ -79,3 +83,13 @@ def test_closed_form_and_backends_and_explain():
 def test_unverified_sums_are_still_right():
     assert parsum.run(range(10**6), verify=False).verified is False
     assert parsum.sum(range(10**6), verify=False, backend="simd") == oracle(range(10**6))
+
+
+def test_explaining_and_listing_alone_write_no_history(tmp_path):
+    # A process that only asks learns nothing, so it leaves no file; one sum is kept.
+    code = "import parsum; parsum.explain(1000); parsum.backends(); parsum.run(range(9), backend='scalar')"
+    env = dict(os.environ, PARSUM_CACHE_DIR=str(tmp_path))
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+    assert list(tmp_path.iterdir()) == []
+    subprocess.run([sys.executable, "-c", "import parsum; parsum.sum(range(10**6))"], env=env, check=True, timeout=120)
+    assert "auto-history.json" in [p.name for p in tmp_path.iterdir()]

@@ -328,13 +328,17 @@ impl Auto {
     }
 
     /// Writes the history into the cache file, merged entry by entry with what is there (where
-    /// another process's entries are newer, they are kept, and taken here). `None` without a cache.
+    /// another process's entries are newer, they are kept, and taken here); nothing is written
+    /// when nothing was learnt since the last save. `None` without a cache.
     pub fn save(&self) -> Option<std::io::Result<PathBuf>> {
         let path = self.cache.clone()?;
         let ours: Store = {
             let Ok(mut l) = self.learner() else {
                 return Some(Err(std::io::Error::other("forked while in use")));
             };
+            if !l.entries.iter().any(|e| e.iter().any(|(_, e)| e.touched)) {
+                return Some(Ok(path));
+            }
             l.saved_at = Some(Instant::now());
             let ours = self.candidates.iter().zip(&l.entries);
             let ours = ours.map(|(c, e)| {
@@ -691,11 +695,6 @@ impl Runner for Auto {
 
 impl Drop for Auto {
     fn drop(&mut self) {
-        let touched = self
-            .learner()
-            .is_ok_and(|l| l.entries.iter().any(|e| e.iter().any(|(_, e)| e.touched)));
-        if touched {
-            let _ = self.save();
-        }
+        let _ = self.save();
     }
 }
