@@ -57,7 +57,7 @@ impl Bar {
         }
         let bar = self.bar.get_or_init(|| {
             let bar = ProgressBar::new(STEPS).with_elapsed(elapsed);
-            let style = ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {msg}")
+            let style = ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {msg}")
                 .expect("valid template")
                 .progress_chars("=> ");
             bar.set_style(style);
