@@ -15,7 +15,7 @@ use crate::{Failure, interrupt, out};
 
 /// Timed runs of one size stop once they add up to this (or after `MAX_RUNS`).
 const ENOUGH: Duration = Duration::from_millis(300);
-const MAX_RUNS: usize = 15;
+const MAX_RUNS: usize = 201;
 /// A backend's next size (10× larger) is skipped when it would take longer than this once.
 const LONGEST_RUN: Duration = Duration::from_secs(3);
 /// Chunk counts of the chunk axis.
@@ -44,9 +44,9 @@ pub struct Pick {
     pub picked: BackendKind,
     pub fastest: BackendKind,
     /// Auto's own median time at this size, run as a backend: choosing, recording and any
-    /// re-check included (its first run there, where it explores, is the uncounted warm-up).
+    /// exploration or re-check included (but its first run there, the uncounted warm-up).
     pub seconds: f64,
-    /// The fastest backend's time ÷ auto's time.
+    /// The fastest backend's time ÷ auto's time, the two run in turn.
     pub ratio: f64,
     /// The fastest backend's time ÷ the time of the backend auto picks, each run alone: the
     /// quality of the choice without the cost of choosing.
@@ -64,8 +64,8 @@ fn median(mut s: Vec<f64>) -> f64 {
 }
 
 /// Median seconds of verified sums of `0..n` in `chunking` on `runner` (a backend, or auto),
-/// after one warm-up run that is not counted, for every runner alike: a backend's first run
-/// pays its set-up, auto's first at a size is where it explores.
+/// after one warm-up run that is not counted: a backend's first run pays its set-up, auto's first
+/// at a size is where it explores.
 fn measure<R: Runner + ?Sized>(
     runner: &R,
     n: u128,
@@ -74,18 +74,36 @@ fn measure<R: Runner + ?Sized>(
     let request = SumRequest::from_range(SumRange::from_bounds(0, n)?)
         .chunking(chunking)
         .cancel_on(&interrupt::STOP);
-    let elapsed = |r: &R| -> Result<(Duration, u64), Failure> {
-        let report = request.run(r)?;
-        let report: &SumReport = report.borrow();
-        Ok((report.elapsed, report.chunks))
-    };
-    let (_, chunks) = elapsed(runner)?;
-    let mut times = Vec::new();
-    let started = Instant::now();
-    while times.len() < MAX_RUNS && (times.is_empty() || started.elapsed() < ENOUGH) {
-        times.push(elapsed(runner)?.0.as_secs_f64());
+    let (medians, chunks) = interleaved(&[&|| once(runner, &request)])?;
+    Ok((medians[0], chunks))
+}
+
+/// One verified run: its seconds and chunks.
+fn once<R: Runner + ?Sized>(runner: &R, request: &SumRequest<'_>) -> Result<(f64, u64), Failure> {
+    let report = request.run(runner)?;
+    let report: &SumReport = report.borrow();
+    Ok((report.elapsed.as_secs_f64(), report.chunks))
+}
+
+type Timed<'a> = &'a dyn Fn() -> Result<(f64, u64), Failure>;
+
+/// Each of `runs` once uncounted, then all of them in turn (so that they meet the same state of
+/// the machine) until their time adds up to [`ENOUGH`] each or [`MAX_RUNS`] rounds: the median
+/// seconds of each, and the chunks of the first.
+fn interleaved(runs: &[Timed<'_>]) -> Result<(Vec<f64>, u64), Failure> {
+    let mut chunks = 0;
+    for r in runs {
+        chunks = r()?.1;
     }
-    Ok((median(times), chunks))
+    let mut times = vec![Vec::new(); runs.len()];
+    let started = Instant::now();
+    let enough = ENOUGH * runs.len() as u32;
+    while times[0].len() < MAX_RUNS && (times[0].is_empty() || started.elapsed() < enough) {
+        for (r, t) in runs.iter().zip(&mut times) {
+            t.push(r()?.0);
+        }
+    }
+    Ok((times.into_iter().map(median).collect(), chunks))
 }
 
 struct Results {
@@ -148,15 +166,23 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
     let mut ns: Vec<u128> = sizes.iter().map(|r| r.elements).collect();
     ns.sort();
     ns.dedup();
-    // Auto itself at every size, timed like the others: what a caller of Auto gets, its
-    // choosing, recording and re-checks included, against the fastest backend measured alone.
+    // Auto itself at every size: what a caller of Auto gets, its choosing, recording and
+    // re-checks included, timed in turn with the fastest backend (one of auto's own, so both
+    // share threads and device): a ratio within one stretch of the machine's time.
     let mut picks = Vec::new();
+    let backends = auto.backends();
     for n in ns {
         let here: Vec<&Row> = sizes.iter().filter(|r| r.elements == n).collect();
         let Some(fastest) = here.iter().min_by(|a, b| a.seconds.total_cmp(&b.seconds)) else {
             continue;
         };
-        let (seconds, _) = measure(auto, n, Chunking::Default)?;
+        let Some(best) = backends.iter().find(|b| *b.info() == fastest.info) else {
+            continue;
+        };
+        let request =
+            SumRequest::from_range(SumRange::from_bounds(0, n)?).cancel_on(&interrupt::STOP);
+        let (m, _) = interleaved(&[&|| once(*best, &request), &|| once(auto, &request)])?;
+        let (best_seconds, seconds) = (m[0], m[1]);
         let Some(picked) = auto.pick(n) else { continue };
         let pick_ratio = here
             .iter()
@@ -168,7 +194,7 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
             picked,
             fastest: fastest.info.kind,
             seconds,
-            ratio: fastest.seconds / seconds,
+            ratio: best_seconds / seconds,
         });
     }
     Ok(Results {
@@ -343,9 +369,9 @@ fn table(rows: &[Row], picks: &[Pick]) -> String {
         );
     }
     out += "(speedup over scalar in brackets; auto = its pick after running; pick/best = the fastest \
-            backend's time ÷ the picked one's; auto/best = the fastest backend's time ÷ auto's own \
-            measured time after its first run at the size, choosing, recording and re-checks \
-            included)\n";
+            backend's time ÷ the picked one's; auto/best = the fastest backend's time ÷ auto's own, \
+            the two run in turn after one uncounted run each, auto's choosing, recording and \
+            re-checks included)\n";
     out
 }
 
