@@ -163,7 +163,8 @@ def sum(  # noqa: A001 - the tutorial's word
 ) -> int:
     """The exact sum of ``r`` (``range(start, stop)``, ``0 <= start <= stop <= 2**64``), as an
     ``int``; the options are those of :func:`run`."""
-    if backend == "auto" and chunks is None and executor is None and checkpoint is None and verify is True and window is None:
+    plain = chunks is None and executor is None and checkpoint is None and window is None
+    if backend == "auto" and verify is True and plain:
         return _native.sum(r)
     return run(
         r,
