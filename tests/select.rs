@@ -393,7 +393,7 @@ fn an_auto_that_learnt_nothing_writes_no_file() {
     assert_eq!(auto.backends().len(), 2);
     assert!(auto.save().unwrap().is_ok());
     drop(auto);
-    assert!(!dir.path().join(FILE).exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     // One sum is something learnt: it is written.
     let auto = Auto::with_options(options(dir.path())).unwrap();
     SumRequest::new(0..1000).unwrap().run(&auto).unwrap();

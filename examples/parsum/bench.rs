@@ -7,13 +7,16 @@ use std::time::{Duration, Instant};
 
 use std::borrow::Borrow;
 
-use parsum::{Auto, BackendInfo, BackendKind, Chunking, Runner, SumRange, SumReport, SumRequest};
+use parsum::{
+    Auto, Backend, BackendInfo, BackendKind, Chunking, Runner, SumRange, SumReport, SumRequest,
+};
 use serde_json::json;
 
 use crate::output::si;
 use crate::{Failure, interrupt, out};
 
-/// Timed runs of one size stop once they add up to this (or after `MAX_RUNS`).
+/// Timed runs of one size stop once they add up to this (or after `MAX_RUNS`): enough runs that
+/// a few slowed by the machine (or auto's explorations) do not move the median, an odd count.
 const ENOUGH: Duration = Duration::from_millis(300);
 const MAX_RUNS: usize = 201;
 /// A backend's next size (10× larger) is skipped when it would take longer than this once.
@@ -63,18 +66,13 @@ fn median(mut s: Vec<f64>) -> f64 {
     }
 }
 
-/// Median seconds of verified sums of `0..n` in `chunking` on `runner` (a backend, or auto),
-/// after one warm-up run that is not counted: a backend's first run pays its set-up, auto's first
-/// at a size is where it explores.
-fn measure<R: Runner + ?Sized>(
-    runner: &R,
-    n: u128,
-    chunking: Chunking,
-) -> Result<(f64, u64), Failure> {
+/// Median seconds of verified sums of `0..n` in `chunking` on `backend`, after one warm-up run
+/// that is not counted (a backend's first run pays its set-up).
+fn measure(backend: &dyn Backend, n: u128, chunking: Chunking) -> Result<(f64, u64), Failure> {
     let request = SumRequest::from_range(SumRange::from_bounds(0, n)?)
         .chunking(chunking)
         .cancel_on(&interrupt::STOP);
-    let (medians, chunks) = interleaved(&[&|| once(runner, &request)])?;
+    let (medians, chunks) = interleaved(&[&|| once(backend, &request)])?;
     Ok((medians[0], chunks))
 }
 
@@ -87,20 +85,25 @@ fn once<R: Runner + ?Sized>(runner: &R, request: &SumRequest<'_>) -> Result<(f64
 
 type Timed<'a> = &'a dyn Fn() -> Result<(f64, u64), Failure>;
 
-/// Each of `runs` once uncounted, then all of them in turn (so that they meet the same state of
-/// the machine) until their time adds up to [`ENOUGH`] each or [`MAX_RUNS`] rounds: the median
-/// seconds of each, and the chunks of the first.
+/// Each of `runs` once uncounted, then all of them in turn, the order reversed every other
+/// round (so that they meet the same state of the machine, and none always follows another),
+/// until their time adds up to [`ENOUGH`] each or [`MAX_RUNS`] rounds: the median seconds of
+/// each, and the chunks of the first.
 fn interleaved(runs: &[Timed<'_>]) -> Result<(Vec<f64>, u64), Failure> {
-    let mut chunks = 0;
-    for r in runs {
-        chunks = r()?.1;
+    let chunks = runs[0]()?.1;
+    for r in &runs[1..] {
+        r()?;
     }
     let mut times = vec![Vec::new(); runs.len()];
     let started = Instant::now();
     let enough = ENOUGH * runs.len() as u32;
     while times[0].len() < MAX_RUNS && (times[0].is_empty() || started.elapsed() < enough) {
-        for (r, t) in runs.iter().zip(&mut times) {
-            t.push(r()?.0);
+        let mut order: Vec<usize> = (0..runs.len()).collect();
+        if times[0].len() % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            times[i].push(runs[i]()?.0);
         }
     }
     Ok((times.into_iter().map(median).collect(), chunks))
@@ -173,10 +176,12 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
     let backends = auto.backends();
     for n in ns {
         let here: Vec<&Row> = sizes.iter().filter(|r| r.elements == n).collect();
-        let Some(fastest) = here.iter().min_by(|a, b| a.seconds.total_cmp(&b.seconds)) else {
-            continue;
-        };
-        let Some(best) = backends.iter().find(|b| *b.info() == fastest.info) else {
+        let measured = backends.iter().filter_map(|b| {
+            let row = here.iter().find(|r| r.info == *b.info())?;
+            Some((b, row))
+        });
+        let Some((best, fastest)) = measured.min_by(|a, b| a.1.seconds.total_cmp(&b.1.seconds))
+        else {
             continue;
         };
         let request =

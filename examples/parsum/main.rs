@@ -67,7 +67,8 @@ struct Args {
     /// Print what auto measured and why it picks the backend it picks for this request.
     #[arg(long)]
     explain: bool,
-    /// Say on standard error what is about to run, once everything is set up.
+    /// Say on standard error what is about to run, once everything is set up (and, after it, if
+    /// auto's history could not be saved)
     #[arg(short, long)]
     verbose: bool,
     /// List every backend and GPU adapter (with the index --adapter takes), then exit.
@@ -374,7 +375,7 @@ pub struct Runs {
     pub times: Vec<Duration>,
     /// The warm-up's duration, with `--repeat`.
     pub warm_up: Option<Duration>,
-    /// Timed runs per backend, in the order first run: auto may explore or re-check another
+    /// Timed runs per backend, in the order each first ran: auto may explore or re-check another
     /// backend in some of them, and the times include those.
     pub ran_on: Vec<(BackendKind, u32)>,
 }

@@ -263,3 +263,39 @@ pub fn list(as_json: bool) -> Result<String, crate::Failure> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parsum::{BackendKind, Scalar, SumRequest};
+
+    fn runs(ran_on: Vec<(BackendKind, u32)>) -> Runs {
+        let report = SumRequest::new(0..10).unwrap().run(&Scalar::new()).unwrap();
+        let n: u32 = ran_on.iter().map(|r| r.1).sum();
+        Runs {
+            report,
+            choice: None,
+            times: vec![Duration::from_micros(5); n as usize],
+            warm_up: Some(Duration::from_micros(9)),
+            ran_on,
+        }
+    }
+
+    #[test]
+    fn runs_on_other_backends_are_counted_in_text_and_json() {
+        let mixed = runs(vec![(BackendKind::Simd, 19), (BackendKind::Gpu, 1)]);
+        let text = human(&mixed, None);
+        assert!(
+            text.contains("\nruns     simd 19, gpu 1 (auto measured"),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&json(&mixed, None, None)).unwrap();
+        assert_eq!(v["runs_on"], json!({"simd": 19, "gpu": 1}));
+        assert_eq!(v["runs"], 20);
+        // One backend: no line, the same field.
+        let one = runs(vec![(BackendKind::Scalar, 3)]);
+        assert!(!human(&one, None).contains("\nruns "));
+        let v: serde_json::Value = serde_json::from_str(&json(&one, None, None)).unwrap();
+        assert_eq!(v["runs_on"], json!({"scalar": 3}));
+    }
+}

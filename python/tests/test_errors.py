@@ -51,7 +51,6 @@ def test_bad_ranges(r, says):
         ({"verify": "no"}, TypeError),
         ({"verify": 0}, TypeError),
         ({"verify": None}, TypeError),
-        ({"window": 4}, parsum.ConfigError),
     ],
     ids=repr,
 )
@@ -60,6 +59,13 @@ def test_bad_options(kwargs, error):
         parsum.sum(range(100), **kwargs)
     with pytest.raises(error):
         parsum.run(range(100), **kwargs)
+
+
+def test_a_window_needs_an_executor(tmp_path):
+    for kwargs in ({"window": 4}, {"window": 4, "checkpoint": tmp_path / "journal"}):
+        with pytest.raises(parsum.ConfigError, match="executor"):
+            parsum.sum(range(100), **kwargs)
+    assert not (tmp_path / "journal").exists()
 
 
 def test_bad_explain_arguments():

@@ -328,8 +328,9 @@ impl Auto {
     }
 
     /// Writes the history into the cache file, merged entry by entry with what is there (where
-    /// another process's entries are newer, they are kept, and taken here); nothing is written
-    /// when nothing was learnt since the last save. `None` without a cache.
+    /// another process's entries are newer, they are kept, and taken here); when nothing was learnt
+    /// since the last save, nothing is written or read, and the path comes back as it is. `None`
+    /// without a cache.
     pub fn save(&self) -> Option<std::io::Result<PathBuf>> {
         let path = self.cache.clone()?;
         let ours: Store = {
