@@ -929,3 +929,41 @@ fn a_history_that_cannot_be_saved_is_named_under_verbose() {
         assert_eq!(err.contains("not a directory"), says, "{err}");
     }
 }
+
+/// One run slowed 32× (a preemption) in the history, the only warm sample of simd at 10^6: the
+/// next process does not trust it against simd's prior and runs simd again, replacing it.
+#[test]
+fn one_slow_sample_does_not_keep_a_backend_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = command(&["--end", "1e3", "--json"])
+        .env("PARSUM_CACHE_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(v.status.success());
+    let path = dir.path().join(FILE);
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let planted = serde_json::json!([false, 39, 0, 1.0, 32f64.ln(), 0.0, 0.0, 4_000_000_000u64]);
+    let mut simd = file["backends"].as_array_mut().unwrap().iter_mut();
+    let simd = simd.find(|b| b["identity"].as_str().unwrap().starts_with("simd|"));
+    simd.unwrap()["entries"] = serde_json::json!([planted.clone()]);
+    std::fs::write(&path, file.to_string()).unwrap();
+    let out = command(&["--end", "1e6", "--repeat", "20", "--json"])
+        .env("PARSUM_CACHE_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let simd = file["backends"].as_array().unwrap().iter();
+    let simd = simd
+        .filter(|b| b["identity"].as_str().unwrap().starts_with("simd|"))
+        .flat_map(|b| b["entries"].as_array().unwrap())
+        .find(|e| e[0] == false && e[1] == 39 && e[2] == 0)
+        .unwrap();
+    assert_ne!(
+        simd.as_array().unwrap()[..7],
+        planted.as_array().unwrap()[..7],
+        "{file}"
+    );
+}

@@ -28,6 +28,8 @@ const SPREAD_FLOOR: f64 = 0.05;
 /// Doubt added per size class and per chunk class between a request and the entry it leans on.
 const SIZE_DOUBT: f64 = 0.05;
 const CHUNK_DOUBT: f64 = 0.2;
+/// Runs below which a warm entry is not trusted to be slower than its neighbours say.
+const FEW: f64 = 3.0;
 /// Doubt of a prior nothing has checked: it may be 4× off either way; no estimate doubts more.
 pub(crate) const PRIOR_DOUBT: f64 = 1.386_294_361_119_890_6;
 
@@ -227,16 +229,17 @@ impl Entries {
         (e.mean, e.spread() / e.count.sqrt())
     }
 
-    /// Interpolated or carried along the sizes of chunk class `row` of warm entries, if it holds
-    /// any.
-    fn along(&self, row: usize, size: usize) -> Option<(f64, f64)> {
+    /// Interpolated or carried along the sizes of chunk class `row` of warm entries (but the
+    /// entry at `skip`), if it holds any.
+    fn along(&self, row: usize, size: usize, skip: Option<usize>) -> Option<(f64, f64)> {
         let at = |size| Footprint {
             cold: false,
             chunks: row,
             size,
         };
-        let below = self.0.range(at(0)..=at(size)).next_back();
-        let above = self.0.range(at(size)..=at(SIZES)).next();
+        let other = |(g, _): &(&Footprint, &Entry)| Some(g.size) != skip;
+        let below = self.0.range(at(0)..=at(size)).rev().find(other);
+        let above = self.0.range(at(size)..=at(SIZES)).find(other);
         match (below, above) {
             (Some((lo, a)), Some((hi, b))) if lo != hi => {
                 let ((a, da), (b, db)) = (Self::own(a), Self::own(b));
@@ -252,8 +255,8 @@ impl Entries {
         }
     }
 
-    /// From the nearest chunk class of warm entries.
-    fn nearby(&self, f: Footprint) -> Option<(f64, f64)> {
+    /// From the nearest chunk class of warm entries (but `f`'s own, with `skip`).
+    fn nearby(&self, f: Footprint, skip: bool) -> Option<(f64, f64)> {
         let held = |r: &usize| {
             let first = Footprint {
                 cold: false,
@@ -266,7 +269,7 @@ impl Entries {
         let row = (0..CHUNKS)
             .filter(held)
             .min_by_key(|r| r.abs_diff(f.chunks))?;
-        let (x, d) = self.along(row, f.size)?;
+        let (x, d) = self.along(row, f.size, (skip && row == f.chunks).then_some(f.size))?;
         Some((x, d + CHUNK_DOUBT * row.abs_diff(f.chunks) as f64))
     }
 
@@ -282,12 +285,22 @@ impl Entries {
             basis,
         };
         if let Some(e) = self.0.get(&f) {
-            return estimate(Self::own(e), e.count, Basis::Measured);
+            let (ln_ratio, doubt) = Self::own(e);
+            let mut measured = estimate((ln_ratio, doubt), e.count, Basis::Measured);
+            // A warm entry of few runs is not trusted to be slower than its neighbours (or the
+            // prior) say: its doubt reaches down to their optimistic bound, so the backend is
+            // explored again. One run slowed by a preemption (32× here) kept the fastest
+            // backend out of every later process.
+            if !f.cold && e.count < FEW {
+                let (x, dx) = self.nearby(f, true).unwrap_or((0.0, PRIOR_DOUBT));
+                measured.doubt = doubt.max(ln_ratio - (x - dx.min(PRIOR_DOUBT)));
+            }
+            return measured;
         }
         if f.cold {
             return self.estimate(f.cold(false));
         }
-        let mut guess = match self.nearby(f) {
+        let mut guess = match self.nearby(f, false) {
             Some(x) => estimate(x, 0.0, Basis::Nearby),
             None => estimate((0.0, PRIOR_DOUBT), 0.0, Basis::Prior),
         };
