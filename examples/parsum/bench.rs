@@ -15,9 +15,11 @@ use serde_json::json;
 use crate::output::si;
 use crate::{Failure, interrupt, out};
 
-/// Timed runs of one size stop once they add up to this (or after `MAX_RUNS`): enough runs that
-/// a few slowed by the machine (or auto's explorations) do not move the median, an odd count.
+/// Timed runs of one size stop once they add up to this (but never before `MIN_RUNS`, so that one
+/// run slowed by the machine, or one of auto's explorations, is not the median) or after
+/// `MAX_RUNS` (an odd count).
 const ENOUGH: Duration = Duration::from_millis(300);
+const MIN_RUNS: usize = 3;
 const MAX_RUNS: usize = 201;
 /// A backend's next size (10× larger) is skipped when it would take longer than this once.
 const LONGEST_RUN: Duration = Duration::from_secs(3);
@@ -87,8 +89,8 @@ type Timed<'a> = &'a dyn Fn() -> Result<(f64, u64), Failure>;
 
 /// Each of `runs` once uncounted, then all of them in turn, the order reversed every other
 /// round (so that they meet the same state of the machine, and none always follows another),
-/// until their time adds up to [`ENOUGH`] each or [`MAX_RUNS`] rounds: the median seconds of
-/// each, and the chunks of the first.
+/// until their time adds up to [`ENOUGH`] each (after [`MIN_RUNS`] rounds) or [`MAX_RUNS`]
+/// rounds: the median seconds of each, and the chunks of the first.
 fn interleaved(runs: &[Timed<'_>]) -> Result<(Vec<f64>, u64), Failure> {
     let chunks = runs[0]()?.1;
     for r in &runs[1..] {
@@ -97,7 +99,7 @@ fn interleaved(runs: &[Timed<'_>]) -> Result<(Vec<f64>, u64), Failure> {
     let mut times = vec![Vec::new(); runs.len()];
     let started = Instant::now();
     let enough = ENOUGH * runs.len() as u32;
-    while times[0].len() < MAX_RUNS && (times[0].is_empty() || started.elapsed() < enough) {
+    while times[0].len() < MIN_RUNS || (times[0].len() < MAX_RUNS && started.elapsed() < enough) {
         let mut order: Vec<usize> = (0..runs.len()).collect();
         if times[0].len() % 2 == 1 {
             order.reverse();

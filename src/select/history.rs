@@ -288,12 +288,12 @@ impl Entries {
             let (ln_ratio, doubt) = Self::own(e);
             let mut measured = estimate((ln_ratio, doubt), e.count, Basis::Measured);
             // A warm entry of few runs is not trusted to be slower than its neighbours (or the
-            // prior) say: its doubt reaches down to their optimistic bound, so the backend is
-            // explored again. One run slowed by a preemption (32× here) kept the fastest
-            // backend out of every later process.
+            // prior) say: its doubt reaches down to their centre, so the backend is explored
+            // again. One run slowed by a preemption (32× here) kept the fastest backend out of
+            // every later process.
             if !f.cold && e.count < FEW {
-                let (x, dx) = self.nearby(f, true).unwrap_or((0.0, PRIOR_DOUBT));
-                measured.doubt = doubt.max(ln_ratio - (x - dx.min(PRIOR_DOUBT)));
+                let around = self.nearby(f, true).map_or(0.0, |(x, _)| x);
+                measured.doubt = doubt.max(ln_ratio - around);
             }
             return measured;
         }
