@@ -97,6 +97,12 @@ def closed_form(first: int, last: int) -> int:
     return 0 if first > last else (last - first + 1) * (first + last) // 2
 
 
+def _kind(x: object) -> str:
+    """A value's type as an error names it: `numpy.bool`, not a second `bool`."""
+    t = type(x)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
 def _check(
     r: object,
     backend: object,
@@ -106,17 +112,17 @@ def _check(
     executor: object = None,
 ) -> None:
     if not isinstance(r, range):
-        raise TypeError(f"expected a range, got {type(r).__name__}")
+        raise TypeError(f"expected a range, got {_kind(r)}")
     if not isinstance(backend, str):
-        raise TypeError(f"backend must be a str, got {type(backend).__name__}")
+        raise TypeError(f"backend must be a str, got {_kind(backend)}")
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     if chunks is not None and (isinstance(chunks, bool) or not isinstance(chunks, int)):
-        raise TypeError(f"chunks must be an int, got {type(chunks).__name__}")
+        raise TypeError(f"chunks must be an int, got {_kind(chunks)}")
     if chunks is not None and not 1 <= chunks < 2**64:
         raise ConfigError(f"chunks must be from 1 to 2**64 - 1, got {chunks}")
     if not isinstance(verify, bool):
-        raise TypeError(f"verify must be a bool, got {type(verify).__name__}")
+        raise TypeError(f"verify must be a bool, got {_kind(verify)}")
     if window is not None and executor is None:
         raise ConfigError("window bounds the tasks in flight on an executor: pass executor= too")
 
@@ -186,7 +192,7 @@ def explain(elements: int, chunks: int | None = None) -> str:
     """Why ``auto`` would run a sum of ``elements`` elements (in ``chunks`` chunks) where it
     would: every backend's prediction, and what it rests on."""
     if isinstance(elements, bool) or not isinstance(elements, int):
-        raise TypeError(f"elements must be an int, got {type(elements).__name__}")
+        raise TypeError(f"elements must be an int, got {_kind(elements)}")
     if not 0 <= elements <= 2**64:
         raise ConfigError(f"elements must be from 0 to 2**64, got {elements}")
     _check(range(0), "auto", chunks)

@@ -61,6 +61,12 @@ def test_bad_options(kwargs, error):
         parsum.run(range(100), **kwargs)
 
 
+def test_a_foreign_type_is_named_with_its_module():
+    bool = type("bool", (), {})  # like numpy.bool: not Python's bool
+    with pytest.raises(TypeError, match=f"got {__name__}.bool"):
+        parsum.sum(range(10), verify=bool())
+
+
 def test_a_window_needs_an_executor(tmp_path):
     for kwargs in ({"window": 4}, {"window": 4, "checkpoint": tmp_path / "journal"}):
         with pytest.raises(parsum.ConfigError, match="executor"):
