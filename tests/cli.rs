@@ -798,37 +798,38 @@ fn a_cache_directory_that_is_a_file_is_named_as_such() {
     assert!(!text.contains("os error 17"), "{text}");
 }
 
+/// Makes a history in `dir` (one run learns this machine's identities), then replaces the entries
+/// of the backend whose identity starts with `prefix` by `entries`.
+fn plant(dir: &Path, prefix: &str, entries: serde_json::Value) {
+    let v = command(&["--end", "1e3", "--json"])
+        .env("PARSUM_CACHE_DIR", dir)
+        .output()
+        .unwrap();
+    assert!(v.status.success());
+    let path = dir.join(FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut backends = file["backends"].as_array_mut().unwrap().iter_mut();
+    let found = backends.find(|b| b["identity"].as_str().unwrap().starts_with(prefix));
+    found.unwrap_or_else(|| panic!("no {prefix} in {text}"))["entries"] = entries;
+    std::fs::write(&path, file.to_string()).unwrap();
+}
+
 /// A hostile history claiming scalar sums 10^6 elements in 10 ns: the one-shot processes that
 /// believe it (one run each, as the CLI makes) record what it really took, and within 5 the
 /// claim is overturned.
 #[test]
 fn a_planted_wrong_entry_is_overturned_within_five_one_shot_processes() {
     let dir = tempfile::tempdir().unwrap();
-    // Learn this machine's identities first, then plant the lie for scalar.
-    let v = command(&["--end", "1e6", "--json"])
-        .env("PARSUM_CACHE_DIR", dir.path())
-        .output()
-        .unwrap();
-    assert!(v.status.success());
-    let path = dir.path().join(FILE);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut file: serde_json::Value = serde_json::from_str(&text).unwrap();
     let scalar_prior_10e6 = 50e-9 + 1e6 / 3e9 + 15.0 * 10e-9;
     let lie = (10e-9f64 / scalar_prior_10e6).ln();
-    let mut planted = false;
-    for b in file["backends"].as_array_mut().unwrap() {
-        if b["identity"].as_str().unwrap().starts_with("scalar|") {
-            // Size class of 10^6 (2·19 + 1), default chunks, warm and cold: 32 samples each, a
-            // firm centre, saved far in the future (so no merge prefers another entry).
-            b["entries"] = serde_json::json!([
-                [false, 39, 0, 32.0, lie, 0.01, 0.0, 4_000_000_000u64],
-                [true, 39, 0, 32.0, lie, 0.01, 0.0, 4_000_000_000u64]
-            ]);
-            planted = true;
-        }
-    }
-    assert!(planted, "{text}");
-    std::fs::write(&path, file.to_string()).unwrap();
+    // Size class of 10^6 (2·19 + 1), default chunks, warm and cold: 32 samples each, a firm
+    // centre, saved far in the future (so no merge prefers another entry).
+    let entries = serde_json::json!([
+        [false, 39, 0, 32.0, lie, 0.01, 0.0, 4_000_000_000u64],
+        [true, 39, 0, 32.0, lie, 0.01, 0.0, 4_000_000_000u64]
+    ]);
+    plant(dir.path(), "scalar|", entries);
     // (backend, predicted, took) of each process.
     let mut runs = Vec::new();
     for _ in 0..5 {
@@ -935,19 +936,9 @@ fn a_history_that_cannot_be_saved_is_named_under_verbose() {
 #[test]
 fn one_slow_sample_does_not_keep_a_backend_out() {
     let dir = tempfile::tempdir().unwrap();
-    let v = command(&["--end", "1e3", "--json"])
-        .env("PARSUM_CACHE_DIR", dir.path())
-        .output()
-        .unwrap();
-    assert!(v.status.success());
-    let path = dir.path().join(FILE);
-    let mut file: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let planted = serde_json::json!([false, 39, 0, 1.0, 32f64.ln(), 0.0, 0.0, 4_000_000_000u64]);
-    let mut simd = file["backends"].as_array_mut().unwrap().iter_mut();
-    let simd = simd.find(|b| b["identity"].as_str().unwrap().starts_with("simd|"));
-    simd.unwrap()["entries"] = serde_json::json!([planted.clone()]);
-    std::fs::write(&path, file.to_string()).unwrap();
+    plant(dir.path(), "simd|", serde_json::json!([planted.clone()]));
+    let path = dir.path().join(FILE);
     let out = command(&["--end", "1e6", "--repeat", "20", "--json"])
         .env("PARSUM_CACHE_DIR", dir.path())
         .output()
