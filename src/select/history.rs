@@ -276,7 +276,8 @@ impl Entries {
     /// The estimate at `f`: its own entry; else, cold, the warm estimate (a cold run is never
     /// faster); else from nearby warm entries or the prior, its centre capped, warm, by this
     /// footprint's cold centre: a cold run bounds a warm one from above, never from below (a cold
-    /// sum of 10^3 elements took 15× a warm one). Doubt never exceeds the prior's.
+    /// sum of 10^3 elements took 15× a warm one). Doubt never exceeds the prior's, but for a warm
+    /// entry of few runs slower than its neighbours: it may doubt down to their centre.
     pub(crate) fn estimate(&self, f: Footprint) -> Estimate {
         let estimate = |(ln_ratio, doubt): (f64, f64), samples, basis| Estimate {
             ln_ratio,
