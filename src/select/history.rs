@@ -255,8 +255,8 @@ impl Entries {
         }
     }
 
-    /// From the nearest chunk class of warm entries (but `f`'s own, with `skip`).
-    fn nearby(&self, f: Footprint, skip: bool) -> Option<(f64, f64)> {
+    /// From the nearest chunk class of warm entries, `f`'s own left out.
+    fn nearby(&self, f: Footprint) -> Option<(f64, f64)> {
         let held = |r: &usize| {
             let first = Footprint {
                 cold: false,
@@ -269,7 +269,7 @@ impl Entries {
         let row = (0..CHUNKS)
             .filter(held)
             .min_by_key(|r| r.abs_diff(f.chunks))?;
-        let (x, d) = self.along(row, f.size, (skip && row == f.chunks).then_some(f.size))?;
+        let (x, d) = self.along(row, f.size, (row == f.chunks).then_some(f.size))?;
         Some((x, d + CHUNK_DOUBT * row.abs_diff(f.chunks) as f64))
     }
 
@@ -293,7 +293,7 @@ impl Entries {
             // again. One run slowed by a preemption (32× here) kept the fastest backend out of
             // every later process.
             if !f.cold && e.count < FEW {
-                let around = self.nearby(f, true).map_or(0.0, |(x, _)| x);
+                let around = self.nearby(f).map_or(0.0, |(x, _)| x);
                 measured.doubt = doubt.max(ln_ratio - around);
             }
             return measured;
@@ -301,7 +301,7 @@ impl Entries {
         if f.cold {
             return self.estimate(f.cold(false));
         }
-        let mut guess = match self.nearby(f, false) {
+        let mut guess = match self.nearby(f) {
             Some(x) => estimate(x, 0.0, Basis::Nearby),
             None => estimate((0.0, PRIOR_DOUBT), 0.0, Basis::Prior),
         };
