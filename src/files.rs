@@ -97,7 +97,17 @@ pub(crate) fn locked<T>(path: &Path, update: impl FnOnce() -> io::Result<T>) -> 
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .mode(0o600);
     }
-    let file = options.open(&lock_path)?;
+    let open = || options.open(&lock_path);
+    let file = match open() {
+        Ok(file) if file.metadata()?.is_file() => file,
+        // A link, pipe or device planted as the lock file would fail every save: parsum's own
+        // lock file is made again (never its target followed).
+        _ if std::fs::symlink_metadata(&lock_path).is_ok_and(|m| !m.is_file()) => {
+            std::fs::remove_file(&lock_path)?;
+            open()?
+        }
+        opened => opened?,
+    };
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         match file.try_lock() {
@@ -241,5 +251,26 @@ mod tests {
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
         assert!(read(&fifo).is_err());
+    }
+
+    /// A pipe or a link planted as the lock file is replaced by a lock file, the link's target
+    /// left alone.
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_lock_file_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file.json");
+        let lock = dir.path().join("file.json.lock");
+        let target = dir.path().join("target");
+        std::fs::write(&target, "keep").unwrap();
+        let fifo = std::process::Command::new("mkfifo").arg(&lock).status();
+        assert!(fifo.is_ok_and(|s| s.success()), "mkfifo failed");
+        assert_eq!(locked(&path, || Ok(7)).unwrap(), 7);
+        assert!(std::fs::symlink_metadata(&lock).unwrap().is_file());
+        std::fs::remove_file(&lock).unwrap();
+        std::os::unix::fs::symlink(&target, &lock).unwrap();
+        assert_eq!(locked(&path, || Ok(8)).unwrap(), 8);
+        assert!(std::fs::symlink_metadata(&lock).unwrap().is_file());
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
     }
 }

@@ -12,7 +12,7 @@ use parsum::{
 };
 use serde_json::json;
 
-use crate::output::si;
+use crate::output::{duration, si};
 use crate::{Failure, interrupt, out};
 
 /// Timed runs of one size stop once they add up to this (but never before `MIN_RUNS`, so that one
@@ -387,28 +387,78 @@ fn chunk_table(rows: &[Row]) -> String {
         return String::new();
     };
     let kinds = backends(rows);
-    let mut out = format!("{:.0e} elements in", first.elements as f64);
-    for b in &kinds {
-        out += &format!(" {:>24}", b.kind.as_str());
-    }
-    out += "\n";
     let mut counts: Vec<u64> = rows.iter().map(|r| r.chunks).collect();
     counts.sort();
     counts.dedup();
+    let head = format!("{:.0e} elements in", first.elements as f64);
+    let mut grid = vec![
+        std::iter::once(head)
+            .chain(kinds.iter().map(|b| b.kind.to_string()))
+            .collect::<Vec<_>>(),
+    ];
     for c in counts {
-        out += &format!("{:>9} chunks", format!("{:.0e}", c as f64));
+        let mut line = vec![match c {
+            1 => "1 chunk".to_string(),
+            c => format!("{:.0e} chunks", c as f64),
+        }];
         for b in &kinds {
-            let cell = match rows.iter().find(|r| r.chunks == c && r.info == **b) {
+            line.push(match rows.iter().find(|r| r.chunks == c && r.info == **b) {
                 Some(r) => match per_chunk(rows, r) {
-                    Some(k) => format!("{:.4} s ({:.0} ns/chunk)", r.seconds, k * 1e9),
-                    None => format!("{:.4} s", r.seconds),
+                    Some(k) => format!("{} ({}/chunk)", duration(r.seconds), duration(k)),
+                    None => duration(r.seconds),
                 },
                 None => "—".into(),
-            };
-            out += &format!(" {cell:>24}");
+            });
         }
+        grid.push(line);
+    }
+    // Columns as wide as their widest cell (Rust pads by characters: "µ" and "—" count one).
+    let width = |i: usize| grid.iter().map(|l| l[i].chars().count()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..grid[0].len()).map(width).collect();
+    let mut out = String::new();
+    for line in &grid {
+        let cells: Vec<String> = (line.iter().zip(&widths))
+            .map(|(cell, w)| format!("{cell:>w$}"))
+            .collect();
+        out += &cells.join("  ");
         out += "\n";
     }
-    out += "(ns/chunk: time above the one-chunk sum, per extra chunk)\n";
+    out += "(/chunk: time above the one-chunk sum, per extra chunk)\n";
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parsum::{Scalar, Simd};
+
+    #[test]
+    fn the_chunk_table_lines_up_and_names_sub_nanosecond_costs() {
+        let backends = (Scalar::new(), Simd::new());
+        let (scalar, simd) = (backends.0.info(), backends.1.info());
+        let row = |info: &BackendInfo, chunks, seconds| Row {
+            info: info.clone(),
+            elements: 1_000_000_000,
+            chunks,
+            seconds,
+        };
+        let rows = [
+            row(&scalar, 1, 0.5),
+            row(&scalar, 10_000, 0.5),
+            row(&simd, 1, 2e-7),
+            row(&simd, 10_000, 0.0123),
+        ];
+        let text = chunk_table(&rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].starts_with("        1 chunk"), "{text}");
+        assert!(lines[1].ends_with("200 ns"), "{text}");
+        assert!(lines[2].contains("500 ms (<1 ns/chunk)"), "{text}");
+        assert!(lines[2].ends_with("12.3 ms (1.23 µs/chunk)"), "{text}");
+        // Every row of the table as wide as the header, in characters.
+        let width = |l: &str| l.chars().count();
+        assert!(
+            lines[..3].iter().all(|l| width(l) == width(lines[0])),
+            "{text}"
+        );
+    }
 }

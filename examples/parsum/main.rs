@@ -233,7 +233,9 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     if args.bench {
         let auto = Auto::new()?;
-        return bench::run(&auto, args.bench_max, args.json, args.plot.as_deref());
+        bench::run(&auto, args.bench_max, args.json, args.plot.as_deref())?;
+        note_unsaved(&auto, args.verbose);
+        return Ok(());
     }
     let range = SumRange::from_bounds(args.start, args.end)?;
     let mut request = SumRequest::from_range(range)
@@ -289,13 +291,17 @@ fn run(args: &Args) -> Result<(), Failure> {
         output::human(&runs, kernel)
     };
     out::print(&text)?;
-    // The history is saved as auto goes and when it is dropped; -v says when it could not be.
-    if let (Chosen::Auto(auto), true) = (&backend, args.verbose)
-        && let Some(Err(e)) = auto.save()
-    {
-        out::note(&format!("note: auto's history was not saved: {e}"));
+    if let Chosen::Auto(auto) = &backend {
+        note_unsaved(auto, args.verbose);
     }
     Ok(())
+}
+
+/// The history is saved as auto goes and when it is dropped; `-v` says when it could not be.
+fn note_unsaved(auto: &Auto, verbose: bool) {
+    if let (true, Some(Err(e))) = (verbose, auto.save()) {
+        out::note(&format!("note: auto's history was not saved: {e}"));
+    }
 }
 
 /// The backend asked for, kept by its type so that GPU kernel times and auto's explanations can

@@ -197,6 +197,25 @@ fn secs(s: f64) -> String {
     }
 }
 
+/// A time in the unit that suits it, three figures: "412 ns", "3.21 µs", "1.25 s".
+pub fn duration(s: f64) -> String {
+    if s < 1e-9 {
+        return "<1 ns".into();
+    }
+    let (v, unit) = [(1.0, "s"), (1e-3, "ms"), (1e-6, "µs")]
+        .into_iter()
+        .find(|(scale, _)| s >= *scale)
+        .map_or((s * 1e9, "ns"), |(scale, unit)| (s / scale, unit));
+    let decimals = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.decimals$} {unit}")
+}
+
 /// 1.2e10 -> "12.00 G".
 pub fn si(v: f64) -> String {
     let units = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")];
@@ -297,5 +316,21 @@ mod tests {
         assert!(!human(&one, None).contains("\nruns "));
         let v: serde_json::Value = serde_json::from_str(&json(&one, None, None)).unwrap();
         assert_eq!(v["runs_on"], json!({"scalar": 3}));
+    }
+
+    #[test]
+    fn durations_take_the_unit_that_suits_them() {
+        let cases = [
+            (0.0, "<1 ns"),
+            (4.2e-10, "<1 ns"),
+            (4.12e-7, "412 ns"),
+            (3.214e-6, "3.21 µs"),
+            (0.0123, "12.3 ms"),
+            (1.25, "1.25 s"),
+            (250.0, "250 s"),
+        ];
+        for (s, text) in cases {
+            assert_eq!(duration(s), text, "{s}");
+        }
     }
 }

@@ -123,6 +123,10 @@ def _check(
         raise ConfigError(f"chunks must be from 1 to 2**64 - 1, got {chunks}")
     if not isinstance(verify, bool):
         raise TypeError(f"verify must be a bool, got {_kind(verify)}")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int)):
+        raise TypeError(f"window must be an int, got {_kind(window)}")
+    if window is not None and window < 1:
+        raise ConfigError(f"window must be a positive int, got {window}")
     if window is not None and executor is None:
         raise ConfigError("window bounds the tasks in flight on an executor: pass executor= too")
 

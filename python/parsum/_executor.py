@@ -136,10 +136,6 @@ def _gather(plan, executor, backend, verify, journal, window, where) -> dict[int
             take(*chunk_task(i, *plan[i], backend))
     else:
         limit = window if window is not None else 4 * _workers(executor)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            from . import ConfigError
-
-            raise ConfigError(f"window must be a positive int, got {limit!r}")
         pending: set[concurrent.futures.Future] = set()
         queue = iter(todo)
         try:

@@ -1,6 +1,11 @@
 """Bad input of every kind: a clear exception of the right class, never a panic, hang or wrong
 number."""
 
+import concurrent.futures
+import os
+import subprocess
+import sys
+
 import pytest
 
 import parsum
@@ -74,6 +79,15 @@ def test_a_window_needs_an_executor(tmp_path):
     assert not (tmp_path / "journal").exists()
 
 
+def test_a_window_is_checked_as_chunks_are():
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    for bad, error in [(0, parsum.ConfigError), (-3, parsum.ConfigError), (1.5, TypeError), (True, TypeError), ("3", TypeError)]:
+        for call in (parsum.sum, parsum.run):
+            with pytest.raises(error, match="window"):
+                call(range(100), executor=pool, window=bad)
+    pool.shutdown()
+
+
 def test_bad_explain_arguments():
     for bad, error in [(-1, ValueError), (2**64 + 1, ValueError), ("5", TypeError), (None, TypeError)]:
         with pytest.raises(error):
@@ -86,3 +100,21 @@ def test_the_errors_form_one_family():
     for e in (parsum.InvalidRangeError, parsum.ConfigError, parsum.VerificationError, parsum.BackendUnavailableError):
         assert issubclass(e, parsum.ParsumError)
     assert issubclass(parsum.InvalidRangeError, ValueError) and issubclass(parsum.ConfigError, ValueError)
+
+
+def test_a_refused_gpu_gives_the_same_error_every_time():
+    # In a child: the adapter name is read when the GPU is first opened, once per process.
+    code = (
+        "import parsum\n"
+        "for _ in range(3):\n"
+        "    try:\n"
+        "        parsum.run(range(10), backend='gpu')\n"
+        "    except parsum.BackendUnavailableError as e:\n"
+        "        print(e)\n"
+    )
+    env = dict(os.environ, WGPU_ADAPTER_NAME="no such adapter", PARSUM_BACKEND="")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and len(lines) == 3, out
+    assert len(set(lines)) == 1 and lines[0].count("no GPU available") == 1, lines
+    assert "no such adapter" in lines[0], lines

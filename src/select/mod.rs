@@ -94,8 +94,8 @@ struct Candidate {
     identity: String,
     prior: CostModel,
     member: Member,
-    /// Why it is out for good, once it is.
-    failure: OnceLock<String>,
+    /// What put it out for good, once something has.
+    failure: OnceLock<Error>,
     warm: AtomicBool,
 }
 
@@ -470,7 +470,7 @@ impl Auto {
     }
 
     /// Puts candidate `i` out for good.
-    fn fail(&self, i: usize, why: String) {
+    fn fail(&self, i: usize, why: Error) {
         let _ = self.candidates[i].failure.set(why);
         if let Ok(mut l) = self.learner() {
             l.version += 1;
@@ -495,7 +495,7 @@ impl Auto {
         };
         opened
             .map(|g| g as &dyn Backend)
-            .inspect_err(|e| self.fail(i, e.to_string()))
+            .inspect_err(|e| self.fail(i, e.clone()))
     }
 
     fn observe(&self, i: usize, n: u128, chunks: u64, took: Duration, cold: bool) {
@@ -577,7 +577,7 @@ impl Auto {
                         backend.info().device
                     );
                     log::warn!("parsum: {why}");
-                    self.fail(d.index, e.to_string());
+                    self.fail(d.index, e);
                     fallback = Some(why);
                 }
                 Err(e) => return Err(e),
@@ -632,7 +632,7 @@ impl Auto {
         let i = (self.candidates.iter().position(|c| c.kind == kind))
             .ok_or_else(|| Error::Unavailable(format!("this Auto has no {kind} backend")))?;
         match self.candidates[i].failure.get() {
-            Some(why) => Err(Error::GpuUnavailable(why.clone())),
+            Some(why) => Err(why.clone()),
             None => self.open(i),
         }
     }
@@ -672,7 +672,7 @@ impl Auto {
                     predicted: predictions[i].map(|p| (secs(p.seconds), p.basis, p.doubt.exp())),
                     entry: (e.count > 0.0)
                         .then(|| (e.count, centre, e.spread().exp(), e.errors, cold)),
-                    failed: c.failure.get().cloned(),
+                    failed: c.failure.get().map(Error::to_string),
                 });
             }
         }
