@@ -443,10 +443,10 @@ mod tests {
             seconds,
         };
         let rows = [
-            row(&scalar, 1, 0.5),
-            row(&scalar, 10_000, 0.5),
-            row(&simd, 1, 2e-7),
-            row(&simd, 10_000, 0.0123),
+            row(scalar, 1, 0.5),
+            row(scalar, 10_000, 0.5),
+            row(simd, 1, 2e-7),
+            row(simd, 10_000, 0.0123),
         ];
         let text = chunk_table(&rows);
         let lines: Vec<&str> = text.lines().collect();
