@@ -577,7 +577,8 @@ impl Auto {
                         backend.info().device
                     );
                     log::warn!("parsum: {why}");
-                    self.fail(d.index, e);
+                    // Out for good: later requests get "unavailable", not this sum's error.
+                    self.fail(d.index, Error::GpuUnavailable(why.clone()));
                     fallback = Some(why);
                 }
                 Err(e) => return Err(e),
