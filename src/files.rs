@@ -101,7 +101,9 @@ pub(crate) fn locked<T>(path: &Path, update: impl FnOnce() -> io::Result<T>) -> 
     let file = match open() {
         Ok(file) if file.metadata()?.is_file() => file,
         // A link, pipe or device planted as the lock file would fail every save: parsum's own
-        // lock file is made again (never its target followed).
+        // lock file is made again (never its target followed). Two processes replacing it at
+        // once may each lock a file of its own: that save is then unlocked, as where files
+        // cannot be locked, and the atomic write still keeps the file whole.
         _ if std::fs::symlink_metadata(&lock_path).is_ok_and(|m| !m.is_file()) => {
             std::fs::remove_file(&lock_path)?;
             open()?

@@ -233,9 +233,10 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     if args.bench {
         let auto = Auto::new()?;
-        bench::run(&auto, args.bench_max, args.json, args.plot.as_deref())?;
+        // Noted even when the plot failed: the results were printed before it.
+        let result = bench::run(&auto, args.bench_max, args.json, args.plot.as_deref());
         note_unsaved(&auto, args.verbose);
-        return Ok(());
+        return result;
     }
     let range = SumRange::from_bounds(args.start, args.end)?;
     let mut request = SumRequest::from_range(range)

@@ -204,11 +204,12 @@ pub fn duration(s: f64) -> String {
     }
     let (v, unit) = [(1.0, "s"), (1e-3, "ms"), (1e-6, "µs")]
         .into_iter()
-        .find(|(scale, _)| s >= *scale)
+        // A rounding below each boundary, so 0.99996 s is "1.00 s", never "1000 ms".
+        .find(|(scale, _)| s >= 0.9995 * scale)
         .map_or((s * 1e9, "ns"), |(scale, unit)| (s / scale, unit));
-    let decimals = if v >= 100.0 {
+    let decimals = if v >= 99.95 {
         0
-    } else if v >= 10.0 {
+    } else if v >= 9.995 {
         1
     } else {
         2
@@ -328,6 +329,10 @@ mod tests {
             (0.0123, "12.3 ms"),
             (1.25, "1.25 s"),
             (250.0, "250 s"),
+            (0.99996, "1.00 s"),
+            (9.996e-7, "1.00 µs"),
+            (0.09996, "100 ms"),
+            (9.996e-3, "10.0 ms"),
         ];
         for (s, text) in cases {
             assert_eq!(duration(s), text, "{s}");
