@@ -927,7 +927,11 @@ fn a_history_that_cannot_be_saved_is_named_under_verbose() {
             .unwrap();
         assert!(out.status.success());
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert!(v["sum"] == "4999950000" || v["rows"].is_array(), "{v}");
+        if args.contains(&"--bench") {
+            assert!(v["rows"].as_array().is_some_and(|r| !r.is_empty()), "{v}");
+        } else {
+            assert_eq!(v["sum"], "4999950000", "{v}");
+        }
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.contains("history was not saved"), verbose, "{err}");
         assert_eq!(err.contains("not a directory"), verbose, "{err}");

@@ -80,12 +80,12 @@ def test_a_window_needs_an_executor(tmp_path):
 
 
 def test_a_window_is_checked_as_chunks_are():
-    pool = concurrent.futures.ThreadPoolExecutor(1)
-    for bad, error in [(0, parsum.ConfigError), (-3, parsum.ConfigError), (1.5, TypeError), (True, TypeError), ("3", TypeError)]:
-        for call in (parsum.sum, parsum.run):
-            with pytest.raises(error, match="window"):
-                call(range(100), executor=pool, window=bad)
-    pool.shutdown()
+    bad_windows = [(0, parsum.ConfigError), (-3, parsum.ConfigError), (1.5, TypeError), (True, TypeError), ("3", TypeError)]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        for bad, error in bad_windows:
+            for call in (parsum.sum, parsum.run):
+                with pytest.raises(error, match="window"):
+                    call(range(100), executor=pool, window=bad)
 
 
 def test_bad_explain_arguments():

@@ -164,8 +164,8 @@ def test_the_window_bounds_tasks_in_flight():
         r = range(10**8)
         assert parsum.sum(r, executor=pool, chunks=200, window=3) == oracle(r)
         assert pool.most <= 3
-    with pytest.raises(parsum.ConfigError):
-        parsum.sum(range(10), executor=concurrent.futures.ThreadPoolExecutor(1), window=0)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool, pytest.raises(parsum.ConfigError):
+        parsum.sum(range(10), executor=pool, window=0)
 
 
 JOB = """
