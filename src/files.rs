@@ -118,10 +118,10 @@ pub(crate) fn locked<T>(path: &Path, update: impl FnOnce() -> io::Result<T>) -> 
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(io::Error::other(format!(
-                    "{} is held by another process",
-                    Path::new(&lock_path).display()
-                )));
+                // The caller names the file; this says which of its files is held.
+                return Err(io::Error::other(
+                    "its .lock file is held by another process",
+                ));
             }
             // Where files cannot be locked (no flock here, or a network file system without
             // it), saves go on unlocked, as the atomic write alone keeps the file whole.

@@ -241,6 +241,9 @@ mod tests {
         lock.lock().unwrap();
         let err = save(&path, &store("late", F, entry(1.0, 1.0, 0, true)), 2).unwrap_err();
         assert!(err.to_string().contains("held by another process"), "{err}");
+        // The file is named once, by the save.
+        let named = err.to_string().matches(&path.display().to_string()).count();
+        assert_eq!(named, 1, "{err}");
         assert_eq!(load(&path).unwrap().len(), 20);
     }
 
