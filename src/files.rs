@@ -80,6 +80,36 @@ fn not_a_directory(path: &Path) -> Option<io::Error> {
         .then(|| io::Error::other(format!("{} is not a directory", dir.display())))
 }
 
+/// `error`, prefixed with the file it is about: the OS's words alone ("File exists") do not say
+/// which. Its kind is kept, and the OS's error is its source.
+fn about(path: &Path, error: io::Error) -> io::Error {
+    io::Error::new(
+        error.kind(),
+        Named {
+            path: path.to_path_buf(),
+            error,
+        },
+    )
+}
+
+#[derive(Debug)]
+struct Named {
+    path: PathBuf,
+    error: io::Error,
+}
+
+impl std::fmt::Display for Named {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.error)
+    }
+}
+
+impl std::error::Error for Named {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
 /// Runs `update` (a read, merge and write of `path`) while holding `path`'s lock file, so that
 /// two processes saving at once do not lose each other's writes. A lock held elsewhere for
 /// longer than [`LOCK_WAIT`] is an error, never a hang; where files cannot be locked, `update`
@@ -97,15 +127,18 @@ pub(crate) fn locked<T>(path: &Path, update: impl FnOnce() -> io::Result<T>) -> 
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .mode(0o600);
     }
-    let open = || options.open(&lock_path);
+    let lock_path = PathBuf::from(lock_path);
+    let named = |e| about(&lock_path, e);
+    let open = || options.open(&lock_path).map_err(named);
     let file = match open() {
-        Ok(file) if file.metadata()?.is_file() => file,
+        Ok(file) if file.metadata().map_err(named)?.is_file() => file,
         // A link, pipe or device planted as the lock file would fail every save: parsum's own
-        // lock file is made again (never its target followed). Two processes replacing it at
-        // once may each lock a file of its own: that save is then unlocked, as where files
-        // cannot be locked, and the atomic write still keeps the file whole.
+        // lock file is made again (never its target followed; a directory is not removed, and
+        // the save fails naming it). Two processes replacing it at once may each lock a file
+        // of its own: that save is then unlocked, as where files cannot be locked, and the
+        // atomic write still keeps the file whole.
         _ if std::fs::symlink_metadata(&lock_path).is_ok_and(|m| !m.is_file()) => {
-            std::fs::remove_file(&lock_path)?;
+            std::fs::remove_file(&lock_path).map_err(named)?;
             open()?
         }
         opened => opened?,
@@ -118,15 +151,13 @@ pub(crate) fn locked<T>(path: &Path, update: impl FnOnce() -> io::Result<T>) -> 
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
             Err(std::fs::TryLockError::WouldBlock) => {
-                // The caller names the file; this says which of its files is held.
-                return Err(io::Error::other(
-                    "its .lock file is held by another process",
-                ));
+                let held = io::Error::other("held by another process");
+                return Err(named(held));
             }
             // Where files cannot be locked (no flock here, or a network file system without
             // it), saves go on unlocked, as the atomic write alone keeps the file whole.
             Err(std::fs::TryLockError::Error(e)) if cannot_lock(&e) => break,
-            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            Err(std::fs::TryLockError::Error(e)) => return Err(named(e)),
         }
     }
     // The lock goes with the file, when it is dropped after the update.
@@ -160,7 +191,7 @@ fn make_dir(path: &Path) -> io::Result<&Path> {
     }
     builder
         .create(dir)
-        .map_err(|e| not_a_directory(path).unwrap_or(e))?;
+        .map_err(|e| not_a_directory(path).unwrap_or_else(|| about(dir, e)))?;
     Ok(dir)
 }
 
@@ -171,11 +202,12 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".parsum-")
         .suffix(".tmp")
-        .tempfile_in(dir)?;
+        .tempfile_in(dir)
+        .map_err(|e| about(dir, e))?;
     // No fsync: readers never see half a file (the rename is atomic), and a file lost to a crash
     // is only history to learn again.
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    tmp.write_all(bytes).map_err(|e| about(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| about(path, e.error))?;
     Ok(())
 }
 
@@ -274,5 +306,15 @@ mod tests {
         assert_eq!(locked(&path, || Ok(8)).unwrap(), 8);
         assert!(std::fs::symlink_metadata(&lock).unwrap().is_file());
         assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        // A directory is not removed: the save fails, naming the lock file, not the file saved.
+        std::fs::remove_file(&lock).unwrap();
+        std::fs::create_dir(&lock).unwrap();
+        let err = locked(&path, || Ok(9)).unwrap_err();
+        assert!(err.to_string().starts_with(lock.to_str().unwrap()), "{err}");
+        assert!(
+            std::error::Error::source(err.get_ref().unwrap()).is_some(),
+            "{err}"
+        );
+        assert!(lock.is_dir());
     }
 }

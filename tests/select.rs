@@ -260,6 +260,12 @@ fn a_failing_gpu_falls_back_to_the_cpu_and_is_not_chosen_again() {
     );
     let again = SumRequest::new(0..1_000_000).unwrap().run(&auto).unwrap();
     assert!(again.fallback.is_none());
+    // Asked for directly, the GPU is out as unavailable, saying why (not the sum's own error).
+    let out = auto.backend(BackendKind::Gpu).map(|_| ()).unwrap_err();
+    assert!(
+        matches!(&out, Error::GpuUnavailable(m) if m.contains("fell over") && m.contains("no longer")),
+        "{out}"
+    );
 }
 
 #[test]

@@ -300,7 +300,8 @@ fn run(args: &Args) -> Result<(), Failure> {
 
 /// The history is saved as auto goes and when it is dropped; `-v` says when it could not be.
 fn note_unsaved(auto: &Auto, verbose: bool) {
-    if let (true, Some(Err(e))) = (verbose, auto.save()) {
+    // Saved here only under `-v`: without it, the drop's save is the one try.
+    if verbose && let Some(Err(e)) = auto.save() {
         out::note(&format!("note: auto's history was not saved: {e}"));
     }
 }

@@ -80,7 +80,13 @@ def test_a_window_needs_an_executor(tmp_path):
 
 
 def test_a_window_is_checked_as_chunks_are():
-    bad_windows = [(0, parsum.ConfigError), (-3, parsum.ConfigError), (1.5, TypeError), (True, TypeError), ("3", TypeError)]
+    bad_windows = [
+        (0, parsum.ConfigError),
+        (-3, parsum.ConfigError),
+        (1.5, TypeError),
+        (True, TypeError),
+        ("3", TypeError),
+    ]
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         for bad, error in bad_windows:
             for call in (parsum.sum, parsum.run):

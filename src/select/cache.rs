@@ -103,9 +103,8 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
 /// Merges `ours` into what `path` holds now and writes the result; returns it. Of two entries
 /// for one backend and footprint the newer wins, and one changed here is the newest.
 pub(crate) fn save(path: &Path, ours: &Store, now: u64) -> std::io::Result<Store> {
-    // The OS's words alone ("File exists") do not say which file.
+    // Each error names the file it is about (the history, its lock or its directory).
     files::locked(path, || merge_and_write(path, ours, now))
-        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 /// [`save`]'s work, done under the file's lock.

@@ -43,9 +43,11 @@ pub struct Explanation {
 }
 
 fn short(d: Duration) -> String {
+    // Each boundary lowered by half the next unit's last digit: 0.9999996 s is "1.000 s", not
+    // "1000.000 ms".
     match d.as_secs_f64() {
-        s if s >= 1.0 => format!("{s:.3} s"),
-        s if s >= 1e-3 => format!("{:.3} ms", s * 1e3),
+        s if s >= 0.999_999_5 => format!("{s:.3} s"),
+        s if s >= 0.999_995e-3 => format!("{:.3} ms", s * 1e3),
         s => format!("{:.2} µs", s * 1e6),
     }
 }
@@ -112,6 +114,26 @@ impl fmt::Display for Explanation {
                     None => write!(f, "{} is the only usable backend", kind(index)),
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_times_round_into_the_next_unit() {
+        let cases = [
+            (0.999_999_6, "1.000 s"),
+            (0.999_999_4, "999.999 ms"),
+            (999.999_6e-6, "1.000 ms"),
+            (999.994e-6, "999.99 µs"),
+            (2.5, "2.500 s"),
+            (12e-9, "0.01 µs"),
+        ];
+        for (s, text) in cases {
+            assert_eq!(short(Duration::from_secs_f64(s)), text, "{s}");
         }
     }
 }

@@ -578,7 +578,9 @@ impl Auto {
                     );
                     log::warn!("parsum: {why}");
                     // Out for good: later requests get "unavailable", not this sum's error.
-                    self.fail(d.index, Error::GpuUnavailable(why.clone()));
+                    let device = &backend.info().device;
+                    let out = format!("{device} failed a sum ({e}); this Auto no longer uses it");
+                    self.fail(d.index, Error::GpuUnavailable(out));
                     fallback = Some(why);
                 }
                 Err(e) => return Err(e),
