@@ -73,11 +73,17 @@ pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// An error naming the directory of `path` when it exists but is not a directory.
+/// An error naming the directory of `path` when it is not a directory: a file, or a link that
+/// leads nowhere (the OS says only "File exists").
 fn not_a_directory(path: &Path) -> Option<io::Error> {
     let dir = path.parent()?;
-    (dir.exists() && !dir.is_dir())
-        .then(|| io::Error::other(format!("{} is not a directory", dir.display())))
+    let why = if dir.exists() {
+        (!dir.is_dir()).then_some("is not a directory")
+    } else {
+        let link = dir.symlink_metadata().is_ok_and(|m| m.is_symlink());
+        link.then_some("is a link to nothing (a loop, or its target is missing)")
+    }?;
+    Some(io::Error::other(format!("{} {why}", dir.display())))
 }
 
 /// `error`, prefixed with the file it is about: the OS's words alone ("File exists") do not say
@@ -112,9 +118,13 @@ impl std::error::Error for Named {
 
 /// Runs `update` (a read, merge and write of `path`) while holding `path`'s lock file, so that
 /// two processes saving at once do not lose each other's writes. A lock held elsewhere for
-/// longer than [`LOCK_WAIT`] is an error, never a hang; where files cannot be locked, `update`
-/// runs unlocked.
-pub(crate) fn locked<T>(path: &Path, update: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+/// longer than `wait` is an error of kind `WouldBlock`, never a hang; where files cannot be
+/// locked, `update` runs unlocked.
+pub(crate) fn locked<T>(
+    path: &Path,
+    wait: std::time::Duration,
+    update: impl FnOnce() -> io::Result<T>,
+) -> io::Result<T> {
     make_dir(path)?;
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
@@ -143,7 +153,7 @@ pub(crate) fn locked<T>(path: &Path, update: impl FnOnce() -> io::Result<T>) -> 
         }
         opened => opened?,
     };
-    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    let deadline = std::time::Instant::now() + wait;
     loop {
         match file.try_lock() {
             Ok(()) => break,
@@ -151,7 +161,13 @@ pub(crate) fn locked<T>(path: &Path, update: impl FnOnce() -> io::Result<T>) -> 
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
             Err(std::fs::TryLockError::WouldBlock) => {
-                let held = io::Error::other("held by another process");
+                let waited = if wait.is_zero() {
+                    "not waited for".to_string()
+                } else {
+                    format!("waited {} s", wait.as_secs_f64())
+                };
+                let why = format!("held by another process ({waited})");
+                let held = io::Error::new(io::ErrorKind::WouldBlock, why);
                 return Err(named(held));
             }
             // Where files cannot be locked (no flock here, or a network file system without
@@ -174,7 +190,7 @@ fn cannot_lock(e: &io::Error) -> bool {
 }
 
 /// How long [`locked`] waits for another process's save (each takes about a millisecond).
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Creates the directory of `path`, private to the user; returns it.
 fn make_dir(path: &Path) -> io::Result<&Path> {
@@ -299,17 +315,17 @@ mod tests {
         std::fs::write(&target, "keep").unwrap();
         let fifo = std::process::Command::new("mkfifo").arg(&lock).status();
         assert!(fifo.is_ok_and(|s| s.success()), "mkfifo failed");
-        assert_eq!(locked(&path, || Ok(7)).unwrap(), 7);
+        assert_eq!(locked(&path, LOCK_WAIT, || Ok(7)).unwrap(), 7);
         assert!(std::fs::symlink_metadata(&lock).unwrap().is_file());
         std::fs::remove_file(&lock).unwrap();
         std::os::unix::fs::symlink(&target, &lock).unwrap();
-        assert_eq!(locked(&path, || Ok(8)).unwrap(), 8);
+        assert_eq!(locked(&path, LOCK_WAIT, || Ok(8)).unwrap(), 8);
         assert!(std::fs::symlink_metadata(&lock).unwrap().is_file());
         assert_eq!(std::fs::read(&target).unwrap(), b"keep");
         // A directory is not removed: the save fails, naming the lock file, not the file saved.
         std::fs::remove_file(&lock).unwrap();
         std::fs::create_dir(&lock).unwrap();
-        let err = locked(&path, || Ok(9)).unwrap_err();
+        let err = locked(&path, LOCK_WAIT, || Ok(9)).unwrap_err();
         assert!(err.to_string().starts_with(lock.to_str().unwrap()), "{err}");
         assert!(
             std::error::Error::source(err.get_ref().unwrap()).is_some(),

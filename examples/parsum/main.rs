@@ -14,6 +14,7 @@ mod out;
 mod output;
 mod progress;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -204,7 +205,15 @@ fn clap_exit(e: &clap::Error) -> u8 {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            match out::print(&e.render().ansi().to_string()) {
+            // Styled only for a terminal, and not under NO_COLOR.
+            let styled = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let text = e.render();
+            let text = if styled {
+                text.ansi().to_string()
+            } else {
+                text.to_string()
+            };
+            match out::print(&text) {
                 Ok(()) | Err(out::OutError::Closed) => 0,
                 Err(out::OutError::Failed(why)) => {
                     out::note(&format!("error: {why}"));

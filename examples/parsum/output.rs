@@ -197,24 +197,30 @@ fn secs(s: f64) -> String {
     }
 }
 
-/// A time in the unit that suits it, three figures: "412 ns", "3.21 µs", "1.25 s".
+/// A time in the unit that suits it, three figures: "412 ns", "3.21 µs", "1.25 s". The unit and
+/// the decimals are chosen from the rounded text, so 0.99996 s is "1.00 s", never "1000 ms".
 pub fn duration(s: f64) -> String {
     if s < 1e-9 {
         return "<1 ns".into();
     }
-    let (v, unit) = [(1.0, "s"), (1e-3, "ms"), (1e-6, "µs")]
-        .into_iter()
-        // A rounding below each boundary, so 0.99996 s is "1.00 s", never "1000 ms".
-        .find(|(scale, _)| s >= 0.9995 * scale)
-        .map_or((s * 1e9, "ns"), |(scale, unit)| (s / scale, unit));
-    let decimals = if v >= 99.95 {
-        0
-    } else if v >= 9.995 {
-        1
-    } else {
-        2
+    let below = |text: &str, bound: f64| text.parse::<f64>().is_ok_and(|x| x < bound);
+    let figures = |v: f64| {
+        let (two, one) = (format!("{v:.2}"), format!("{v:.1}"));
+        if below(&two, 10.0) {
+            two
+        } else if below(&one, 100.0) {
+            one
+        } else {
+            format!("{v:.0}")
+        }
     };
-    format!("{v:.decimals$} {unit}")
+    for (scale, unit) in [(1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms")] {
+        let text = figures(s / scale);
+        if below(&text, 1000.0) {
+            return format!("{text} {unit}");
+        }
+    }
+    format!("{} s", figures(s))
 }
 
 /// 1.2e10 -> "12.00 G".
@@ -336,6 +342,20 @@ mod tests {
         ];
         for (s, text) in cases {
             assert_eq!(duration(s), text, "{s}");
+        }
+        // Next to every boundary, to the last bit: three figures, from 1 to 999 of a unit.
+        for edge in [
+            9.995e-9, 99.95e-9, 999.5e-9, 999.5e-6, 9.995e-3, 99.95e-3, 0.9995, 9.995,
+        ] {
+            let bits = f64::to_bits(edge);
+            for s in (bits - 600..bits + 600).map(f64::from_bits) {
+                let text = duration(s);
+                let number = text.split(' ').next().unwrap();
+                let v: f64 = number.parse().unwrap();
+                assert!((1.0..1000.0).contains(&v), "{s}: {text}");
+                let digits = number.chars().filter(char::is_ascii_digit).count();
+                assert_eq!(digits, 3, "{s}: {text}");
+            }
         }
     }
 }

@@ -110,6 +110,7 @@ def _check(
     verify: object = True,
     window: object = None,
     executor: object = None,
+    checkpoint: object = None,
 ) -> None:
     if not isinstance(r, range):
         raise TypeError(f"expected a range, got {_kind(r)}")
@@ -129,6 +130,12 @@ def _check(
         raise ConfigError(f"window must be a positive int, got {window}")
     if window is not None and executor is None:
         raise ConfigError("window bounds the tasks in flight on an executor: pass executor= too")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"executor must be a concurrent.futures.Executor, got {_kind(executor)}")
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a path (str or os.PathLike), got {_kind(checkpoint)}")
+    if checkpoint is not None and os.fspath(checkpoint) in ("", b""):
+        raise ConfigError("checkpoint must name a file, got an empty path")
 
 
 def run(
@@ -153,7 +160,7 @@ def run(
     names a journal file: finished chunks are recorded there, so that a run killed and started
     again redoes only the rest.
     """
-    _check(r, backend, chunks, verify, window, executor)
+    _check(r, backend, chunks, verify, window, executor, checkpoint)
     if executor is not None or checkpoint is not None:
         from ._executor import distribute
 

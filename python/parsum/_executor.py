@@ -141,7 +141,11 @@ def _gather(plan, executor, backend, verify, journal, window, where) -> dict[int
         try:
             while True:
                 for i in queue:
-                    pending.add(executor.submit(chunk_task, i, *plan[i], backend))
+                    task = executor.submit(chunk_task, i, *plan[i], backend)
+                    # Waiting on it needs a real Future; anything else is a lying executor.
+                    if not isinstance(task, concurrent.futures.Future):
+                        raise VerificationError(f"executor.submit returned {task!r}, not a Future")
+                    pending.add(task)
                     if len(pending) >= limit:
                         break
                 if not pending:

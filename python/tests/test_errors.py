@@ -117,10 +117,35 @@ def test_a_refused_gpu_gives_the_same_error_every_time():
         "        parsum.run(range(10), backend='gpu')\n"
         "    except parsum.BackendUnavailableError as e:\n"
         "        print(e)\n"
+        "print(str(parsum.explain(10**9)).replace('\\n', ' | '))\n"
     )
     env = dict(os.environ, WGPU_ADAPTER_NAME="no such adapter", PARSUM_BACKEND="")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    lines = out.stdout.splitlines()
+    *lines, explained = out.stdout.splitlines()
     assert out.returncode == 0 and len(lines) == 3, out
     assert len(set(lines)) == 1 and lines[0].count("no GPU available") == 1, lines
     assert "no such adapter" in lines[0], lines
+    # The explanation says the GPU is out, and not that it is yet to be opened.
+    gpu = [part for part in explained.split(" | ") if "out:" in part]
+    assert len(gpu) == 1 and "not opened yet" not in gpu[0], explained
+
+
+def test_an_executor_and_a_checkpoint_of_the_wrong_kind_are_named():
+    for call in (parsum.sum, parsum.run):
+        for bad in (5, "pool", object()):
+            with pytest.raises(TypeError, match="executor must be"):
+                call(range(100), executor=bad)
+        for bad in (5, 1.5, ["journal"]):
+            with pytest.raises(TypeError, match="checkpoint must be"):
+                call(range(100), checkpoint=bad)
+        with pytest.raises(parsum.ConfigError, match="checkpoint must name a file"):
+            call(range(100), checkpoint="")
+
+
+def test_an_executor_whose_submit_returns_no_future_is_caught():
+    class Lying(concurrent.futures.Executor):
+        def submit(self, fn, /, *args, **kwargs):
+            return 42
+
+    with pytest.raises(parsum.VerificationError, match="not a Future"):
+        parsum.sum(range(100), executor=Lying(), chunks=4)

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -101,10 +102,11 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
 }
 
 /// Merges `ours` into what `path` holds now and writes the result; returns it. Of two entries
-/// for one backend and footprint the newer wins, and one changed here is the newest.
-pub(crate) fn save(path: &Path, ours: &Store, now: u64) -> std::io::Result<Store> {
+/// for one backend and footprint the newer wins, and one changed here is the newest. Another
+/// process's save is waited for at most `wait`.
+pub(crate) fn save(path: &Path, ours: &Store, now: u64, wait: Duration) -> std::io::Result<Store> {
     // Each error names the file it is about (the history, its lock or its directory).
-    files::locked(path, || merge_and_write(path, ours, now))
+    files::locked(path, wait, || merge_and_write(path, ours, now))
 }
 
 /// [`save`]'s work, done under the file's lock.
@@ -198,20 +200,32 @@ mod tests {
     fn two_files_merge_entry_by_entry() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE);
-        save(&path, &store("simd", F, entry(1.0, 5.0, 0, true)), 100).unwrap();
+        save(
+            &path,
+            &store("simd", F, entry(1.0, 5.0, 0, true)),
+            100,
+            files::LOCK_WAIT,
+        )
+        .unwrap();
         // Another process: a new entry at G, and an older, untouched one at F that loses.
         let mut other = store("simd", G, entry(2.0, 3.0, 0, true));
         other
             .get_mut("simd")
             .unwrap()
             .insert(F, entry(9.0, 9.0, 50, false));
-        let merged = save(&path, &other, 200).unwrap();
+        let merged = save(&path, &other, 200, files::LOCK_WAIT).unwrap();
         let simd = &merged["simd"];
         assert_eq!((simd[&F].mean, simd[&F].updated), (1.0, 100));
         assert_eq!((simd[&G].mean, simd[&G].updated), (2.0, 200));
         assert_eq!(load(&path).unwrap(), merged);
         // An entry changed here beats any on disk.
-        let merged = save(&path, &store("simd", F, entry(3.0, 1.0, 0, true)), 150).unwrap();
+        let merged = save(
+            &path,
+            &store("simd", F, entry(3.0, 1.0, 0, true)),
+            150,
+            files::LOCK_WAIT,
+        )
+        .unwrap();
         assert_eq!(merged["simd"][&F].mean, 3.0);
     }
 
@@ -227,7 +241,7 @@ mod tests {
                         let ours = store(&format!("b{t}-{k}"), F, entry(1.0, 1.0, 0, true));
                         // A save that waited its whole second (a busy machine) is tried again:
                         // what is checked is that no save loses another's entries.
-                        while let Err(e) = save(path, &ours, 1) {
+                        while let Err(e) = save(path, &ours, 1, files::LOCK_WAIT) {
                             assert!(e.to_string().contains("held by another"), "{e}");
                         }
                     }
@@ -238,8 +252,18 @@ mod tests {
         // Another process holding the lock for good: the save gives up, and the file stays.
         let lock = std::fs::File::create(dir.path().join(format!("{FILE}.lock"))).unwrap();
         lock.lock().unwrap();
-        let err = save(&path, &store("late", F, entry(1.0, 1.0, 0, true)), 2).unwrap_err();
-        assert!(err.to_string().contains("held by another process"), "{err}");
+        let err = save(
+            &path,
+            &store("late", F, entry(1.0, 1.0, 0, true)),
+            2,
+            files::LOCK_WAIT,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("held by another process (waited 1 s)"),
+            "{err}"
+        );
         // The file is named once, by the save.
         let named = err.to_string().matches(&path.display().to_string()).count();
         assert_eq!(named, 1, "{err}");
@@ -250,7 +274,13 @@ mod tests {
     fn bad_files_are_ignored_and_bad_entries_dropped_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE);
-        save(&path, &store("simd", F, entry(1.0, 5.0, 0, true)), 100).unwrap();
+        save(
+            &path,
+            &store("simd", F, entry(1.0, 5.0, 0, true)),
+            100,
+            files::LOCK_WAIT,
+        )
+        .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let row = "[false,40,0,5.0,1.0,0.0,0.0,100]";
         assert!(text.contains(row), "{text}");
@@ -276,12 +306,18 @@ mod tests {
         ] {
             std::fs::write(&path, garbage).unwrap();
             assert!(load(&path).is_err(), "{garbage:?}");
-            save(&path, &Store::new(), 1).unwrap();
+            save(&path, &Store::new(), 1, files::LOCK_WAIT).unwrap();
             assert!(load(&path).unwrap().is_empty());
         }
         // An identity too long to be read back is not written.
         let long = "x".repeat(MAX_IDENTITY + 1);
-        save(&path, &store(&long, F, entry(1.0, 1.0, 0, true)), 1).unwrap();
+        save(
+            &path,
+            &store(&long, F, entry(1.0, 1.0, 0, true)),
+            1,
+            files::LOCK_WAIT,
+        )
+        .unwrap();
         assert!(load(&path).unwrap().is_empty());
     }
 }

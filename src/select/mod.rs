@@ -127,6 +127,9 @@ struct Learner {
     drift: f64,
     records: u32,
     saved_at: Option<Instant>,
+    /// How long a save waits for another process's: once one has waited in vain (a process
+    /// stuck holding the lock), later saves try once, so a process pays the wait at most once.
+    lock_wait: Duration,
 }
 
 type Predictions = Vec<Option<Prediction>>;
@@ -287,6 +290,7 @@ impl Auto {
             records: 0,
             saved_at: None,
             drift: 0.0,
+            lock_wait: crate::files::LOCK_WAIT,
         };
         let pid = std::process::id();
         let learner = Mutex::new(learner);
@@ -333,7 +337,7 @@ impl Auto {
     /// without a cache.
     pub fn save(&self) -> Option<std::io::Result<PathBuf>> {
         let path = self.cache.clone()?;
-        let ours: Store = {
+        let (ours, wait): (Store, Duration) = {
             let Ok(mut l) = self.learner() else {
                 return Some(Err(std::io::Error::other("forked while in use")));
             };
@@ -350,12 +354,12 @@ impl Auto {
             });
             let ours = ours.collect();
             l.entries.iter_mut().for_each(Entries::untouch);
-            ours
+            (ours, l.lock_wait)
         };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        match cache::save(&path, &ours, now) {
+        match cache::save(&path, &ours, now, wait) {
             Ok(merged) => {
                 self.adopt(&merged, true);
                 Some(Ok(path))
@@ -363,6 +367,9 @@ impl Auto {
             Err(e) => {
                 // Nothing was written: what was to be saved waits for the next save.
                 if let Ok(mut l) = self.learner() {
+                    if e.kind() == std::io::ErrorKind::WouldBlock {
+                        l.lock_wait = Duration::ZERO;
+                    }
                     for (c, entries) in self.candidates.iter().zip(l.entries.iter_mut()) {
                         let ours = ours.get(&c.identity).into_iter().flatten();
                         ours.filter(|(_, e)| e.touched)
@@ -663,6 +670,9 @@ impl Auto {
                 };
                 let (kernel, device) = match info {
                     Some(i) => (i.kernel.to_string(), i.device.to_string()),
+                    None if c.failure.get().is_some() => {
+                        ("gpu".into(), "the default adapter".into())
+                    }
                     None => ("gpu".into(), "the default adapter (not opened yet)".into()),
                 };
                 let cold = !c.warm.load(Ordering::Relaxed);
