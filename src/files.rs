@@ -53,7 +53,7 @@ pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
     }
     let file = options
         .open(path)
-        .map_err(|e| not_a_directory(path).unwrap_or(e))?;
+        .map_err(|e| not_a_directory(path, &e).unwrap_or(e))?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::other("not a regular file"));
@@ -73,17 +73,20 @@ pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// An error naming the directory of `path` when it is not a directory: a file, or a link that
-/// leads nowhere (the OS says only "File exists").
-fn not_a_directory(path: &Path) -> Option<io::Error> {
-    let dir = path.parent()?;
-    let why = if dir.exists() {
-        (!dir.is_dir()).then_some("is not a directory")
-    } else {
-        let link = dir.symlink_metadata().is_ok_and(|m| m.is_symlink());
-        link.then_some("is a link to nothing (a loop, or its target is missing)")
-    }?;
-    Some(io::Error::other(format!("{} {why}", dir.display())))
+/// An error naming the first directory on the way to `path` that is not one: a file, or a link
+/// that leads nowhere (the OS says only "File exists"); of `error`'s kind.
+fn not_a_directory(path: &Path, error: &io::Error) -> Option<io::Error> {
+    let dirs: Vec<&Path> = path.parent()?.ancestors().collect();
+    dirs.into_iter().rev().find_map(|dir| {
+        let why = if dir.exists() {
+            (!dir.is_dir()).then_some("is not a directory")
+        } else {
+            let link = dir.symlink_metadata().is_ok_and(|m| m.is_symlink());
+            link.then_some("is a link to nothing (a loop, or its target is missing)")
+        }?;
+        let text = format!("{} {why}", dir.display());
+        Some(io::Error::new(error.kind(), text))
+    })
 }
 
 /// `error`, prefixed with the file it is about: the OS's words alone ("File exists") do not say
@@ -161,12 +164,7 @@ pub(crate) fn locked<T>(
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
             Err(std::fs::TryLockError::WouldBlock) => {
-                let waited = if wait.is_zero() {
-                    "not waited for".to_string()
-                } else {
-                    format!("waited {} s", wait.as_secs_f64())
-                };
-                let why = format!("held by another process ({waited})");
+                let why = format!("held by another process (waited {} s)", wait.as_secs_f64());
                 let held = io::Error::new(io::ErrorKind::WouldBlock, why);
                 return Err(named(held));
             }
@@ -207,7 +205,7 @@ fn make_dir(path: &Path) -> io::Result<&Path> {
     }
     builder
         .create(dir)
-        .map_err(|e| not_a_directory(path).unwrap_or_else(|| about(dir, e)))?;
+        .map_err(|e| not_a_directory(path, &e).unwrap_or_else(|| about(dir, e)))?;
     Ok(dir)
 }
 
@@ -218,11 +216,11 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".parsum-")
         .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| about(dir, e))?;
+        .tempfile_in(dir)?; // Its error names the file it tried.
     // No fsync: readers never see half a file (the rename is atomic), and a file lost to a crash
     // is only history to learn again.
-    tmp.write_all(bytes).map_err(|e| about(tmp.path(), e))?;
+    // The file itself, as tempfile's own writer names the path already.
+    (tmp.as_file_mut().write_all(bytes)).map_err(|e| about(tmp.path(), e))?;
     tmp.persist(path).map_err(|e| about(path, e.error))?;
     Ok(())
 }
@@ -332,5 +330,34 @@ mod tests {
             "{err}"
         );
         assert!(lock.is_dir());
+    }
+
+    /// A file or a dangling link higher up the cache path is the one named.
+    #[cfg(unix)]
+    #[test]
+    fn the_directory_in_the_way_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        let nowhere = dir.path().join("nowhere");
+        std::os::unix::fs::symlink(dir.path().join("missing"), &nowhere).unwrap();
+        for (top, why) in [
+            (&file, "is not a directory"),
+            (&nowhere, "is a link to nothing"),
+        ] {
+            let path = top.join("a").join("b").join("file.json");
+            let err = write(&path, b"{}").unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("{} {why}", top.display())),
+                "{err}"
+            );
+            assert!(
+                read(&path)
+                    .unwrap_err()
+                    .to_string()
+                    .starts_with(&top.display().to_string())
+            );
+        }
     }
 }

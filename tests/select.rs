@@ -373,11 +373,20 @@ fn a_save_that_failed_is_made_by_the_next() {
         SumRequest::new(0..1000).unwrap().run(&auto).unwrap().sum,
         499_500
     );
-    // After one save waited in vain, the next tries once: a process pays the wait once.
+    // After one save waited in vain, the next waits a tenth as long: a stuck process holding
+    // the lock costs this one a second once.
     let err = auto.save().unwrap().unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "{err}");
-    assert!(err.to_string().contains("not waited for"), "{err}");
+    assert!(err.to_string().contains("(waited 0.1 s)"), "{err}");
     assert!(!dir.path().join(FILE).exists());
+    // Once a save works, the next waits the whole second again.
+    drop(lock);
+    assert!(auto.save().unwrap().is_ok());
+    let lock = std::fs::File::create(dir.path().join(format!("{FILE}.lock"))).unwrap();
+    lock.lock().unwrap();
+    SumRequest::new(0..10_000).unwrap().run(&auto).unwrap();
+    let err = auto.save().unwrap().unwrap_err();
+    assert!(err.to_string().contains("(waited 1 s)"), "{err}");
     drop(lock);
     // Dropped, the Auto saves only what is still to be saved: the failed saves' entries.
     drop(auto);

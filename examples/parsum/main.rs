@@ -14,7 +14,7 @@ mod out;
 mod output;
 mod progress;
 
-use std::io::IsTerminal;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -205,15 +205,9 @@ fn clap_exit(e: &clap::Error) -> u8 {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            // Styled only for a terminal, and not under NO_COLOR.
-            let styled = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let text = e.render();
-            let text = if styled {
-                text.ansi().to_string()
-            } else {
-                text.to_string()
-            };
-            match out::print(&text) {
+            // clap styles it as it styles its errors (a terminal, NO_COLOR, CLICOLOR_FORCE).
+            let printed = e.print().and_then(|()| std::io::stdout().flush());
+            match printed.map_err(|e| out::OutError::of(e, "to standard output")) {
                 Ok(()) | Err(out::OutError::Closed) => 0,
                 Err(out::OutError::Failed(why)) => {
                     out::note(&format!("error: {why}"));

@@ -12,7 +12,7 @@ pub enum OutError {
 }
 
 impl OutError {
-    fn of(e: io::Error, what: &str) -> Self {
+    pub fn of(e: io::Error, what: &str) -> Self {
         if e.kind() == io::ErrorKind::BrokenPipe {
             OutError::Closed
         } else {

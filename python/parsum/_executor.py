@@ -142,9 +142,15 @@ def _gather(plan, executor, backend, verify, journal, window, where) -> dict[int
             while True:
                 for i in queue:
                     task = executor.submit(chunk_task, i, *plan[i], backend)
-                    # Waiting on it needs a real Future; anything else is a lying executor.
+                    # Waiting on it needs a concurrent.futures.Future (a dask Client's own
+                    # futures are not: its get_executor() gives them).
                     if not isinstance(task, concurrent.futures.Future):
-                        raise VerificationError(f"executor.submit returned {task!r}, not a Future")
+                        if callable(getattr(task, "cancel", None)):
+                            task.cancel()
+                        raise TypeError(
+                            f"executor.submit returned {task!r}, not a concurrent.futures.Future "
+                            "(for a dask Client, pass client.get_executor())"
+                        )
                     pending.add(task)
                     if len(pending) >= limit:
                         break

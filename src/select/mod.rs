@@ -41,6 +41,7 @@ const SAMPLE_EVERY: u32 = 8;
 /// Saves are at most this far apart (the first comes with the first record, so a one-shot
 /// process teaches too), the clock looked at every 64 records.
 const SAVE_EVERY: Duration = Duration::from_secs(10);
+const SHORT_LOCK_WAIT: Duration = Duration::from_millis(100);
 
 /// What [`Auto`] returns: the [`SumReport`] (also reachable through `Deref`) and how the backend
 /// was chosen.
@@ -127,8 +128,8 @@ struct Learner {
     drift: f64,
     records: u32,
     saved_at: Option<Instant>,
-    /// How long a save waits for another process's: once one has waited in vain (a process
-    /// stuck holding the lock), later saves try once, so a process pays the wait at most once.
+    /// How long a save waits for another process's: after one waited in vain (a process stuck
+    /// holding the lock), [`SHORT_LOCK_WAIT`] — still a hundred saves' time — until a save works.
     lock_wait: Duration,
 }
 
@@ -361,6 +362,9 @@ impl Auto {
             .map_or(0, |d| d.as_secs());
         match cache::save(&path, &ours, now, wait) {
             Ok(merged) => {
+                if let Ok(mut l) = self.learner() {
+                    l.lock_wait = crate::files::LOCK_WAIT;
+                }
                 self.adopt(&merged, true);
                 Some(Ok(path))
             }
@@ -368,7 +372,7 @@ impl Auto {
                 // Nothing was written: what was to be saved waits for the next save.
                 if let Ok(mut l) = self.learner() {
                     if e.kind() == std::io::ErrorKind::WouldBlock {
-                        l.lock_wait = Duration::ZERO;
+                        l.lock_wait = SHORT_LOCK_WAIT;
                     }
                     for (c, entries) in self.candidates.iter().zip(l.entries.iter_mut()) {
                         let ours = ours.get(&c.identity).into_iter().flatten();
@@ -585,8 +589,8 @@ impl Auto {
                     );
                     log::warn!("parsum: {why}");
                     // Out for good: later requests get "unavailable", not this sum's error.
-                    let device = &backend.info().device;
-                    let out = format!("{device} failed a sum ({e}); this Auto no longer uses it");
+                    // Still a GPU error (Python's explicit requests then open no second device).
+                    let out = format!("it failed a sum ({e}), and this Auto no longer uses it");
                     self.fail(d.index, Error::GpuUnavailable(out));
                     fallback = Some(why);
                 }
