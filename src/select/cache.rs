@@ -171,6 +171,11 @@ fn merge_and_write(path: &Path, ours: &Store, now: u64) -> std::io::Result<Store
 mod tests {
     use super::*;
 
+    /// A save that waits as long as Auto's first does.
+    fn put(path: &Path, ours: &Store, now: u64) -> std::io::Result<Store> {
+        save(path, ours, now, files::LOCK_WAIT)
+    }
+
     fn entry(mean: f64, count: f64, updated: u64, touched: bool) -> Entry {
         Entry {
             count,
@@ -200,32 +205,20 @@ mod tests {
     fn two_files_merge_entry_by_entry() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE);
-        save(
-            &path,
-            &store("simd", F, entry(1.0, 5.0, 0, true)),
-            100,
-            files::LOCK_WAIT,
-        )
-        .unwrap();
+        put(&path, &store("simd", F, entry(1.0, 5.0, 0, true)), 100).unwrap();
         // Another process: a new entry at G, and an older, untouched one at F that loses.
         let mut other = store("simd", G, entry(2.0, 3.0, 0, true));
         other
             .get_mut("simd")
             .unwrap()
             .insert(F, entry(9.0, 9.0, 50, false));
-        let merged = save(&path, &other, 200, files::LOCK_WAIT).unwrap();
+        let merged = put(&path, &other, 200).unwrap();
         let simd = &merged["simd"];
         assert_eq!((simd[&F].mean, simd[&F].updated), (1.0, 100));
         assert_eq!((simd[&G].mean, simd[&G].updated), (2.0, 200));
         assert_eq!(load(&path).unwrap(), merged);
         // An entry changed here beats any on disk.
-        let merged = save(
-            &path,
-            &store("simd", F, entry(3.0, 1.0, 0, true)),
-            150,
-            files::LOCK_WAIT,
-        )
-        .unwrap();
+        let merged = put(&path, &store("simd", F, entry(3.0, 1.0, 0, true)), 150).unwrap();
         assert_eq!(merged["simd"][&F].mean, 3.0);
     }
 
@@ -241,7 +234,7 @@ mod tests {
                         let ours = store(&format!("b{t}-{k}"), F, entry(1.0, 1.0, 0, true));
                         // A save that waited its whole second (a busy machine) is tried again:
                         // what is checked is that no save loses another's entries.
-                        while let Err(e) = save(path, &ours, 1, files::LOCK_WAIT) {
+                        while let Err(e) = put(path, &ours, 1) {
                             assert!(e.to_string().contains("held by another"), "{e}");
                         }
                     }
@@ -252,13 +245,7 @@ mod tests {
         // Another process holding the lock for good: the save gives up, and the file stays.
         let lock = std::fs::File::create(dir.path().join(format!("{FILE}.lock"))).unwrap();
         lock.lock().unwrap();
-        let err = save(
-            &path,
-            &store("late", F, entry(1.0, 1.0, 0, true)),
-            2,
-            files::LOCK_WAIT,
-        )
-        .unwrap_err();
+        let err = put(&path, &store("late", F, entry(1.0, 1.0, 0, true)), 2).unwrap_err();
         assert!(
             err.to_string()
                 .contains("held by another process (waited 1 s)"),
@@ -275,13 +262,7 @@ mod tests {
     fn bad_files_are_ignored_and_bad_entries_dropped_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE);
-        save(
-            &path,
-            &store("simd", F, entry(1.0, 5.0, 0, true)),
-            100,
-            files::LOCK_WAIT,
-        )
-        .unwrap();
+        put(&path, &store("simd", F, entry(1.0, 5.0, 0, true)), 100).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let row = "[false,40,0,5.0,1.0,0.0,0.0,100]";
         assert!(text.contains(row), "{text}");
@@ -307,18 +288,12 @@ mod tests {
         ] {
             std::fs::write(&path, garbage).unwrap();
             assert!(load(&path).is_err(), "{garbage:?}");
-            save(&path, &Store::new(), 1, files::LOCK_WAIT).unwrap();
+            put(&path, &Store::new(), 1).unwrap();
             assert!(load(&path).unwrap().is_empty());
         }
         // An identity too long to be read back is not written.
         let long = "x".repeat(MAX_IDENTITY + 1);
-        save(
-            &path,
-            &store(&long, F, entry(1.0, 1.0, 0, true)),
-            1,
-            files::LOCK_WAIT,
-        )
-        .unwrap();
+        put(&path, &store(&long, F, entry(1.0, 1.0, 0, true)), 1).unwrap();
         assert!(load(&path).unwrap().is_empty());
     }
 }
