@@ -187,7 +187,7 @@ fn cannot_lock(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::Unsupported
 }
 
-/// How long [`locked`] waits for another process's save (each takes about a millisecond).
+/// How long a save first waits for another process's (each takes about a millisecond).
 pub(crate) const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Creates the directory of `path`, private to the user; returns it.
