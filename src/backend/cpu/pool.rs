@@ -2,6 +2,8 @@
 //! start, they spin for [`BLOCKTIME`] watching for the next one, then sleep until a post wakes
 //! them. Why: on this project's virtual machines a thread asleep on a futex took up to 1.8 ms to
 //! wake, while a helper still spinning from the previous sum joins the next within a microsecond.
+//! A helper that finds itself on the CPU of the thread that posted the task moves to another
+//! before it helps (on Linux): two threads summing on one CPU go at one core's speed.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -30,7 +32,11 @@ struct Board {
     generation: AtomicU64,
     /// Helpers waiting on `posted`: a post notifies only when there are some.
     sleepers: AtomicUsize,
+    /// The CPU the last post came from ([`NO_CPU`] where that cannot be known).
+    poster: AtomicUsize,
 }
+
+const NO_CPU: usize = usize::MAX;
 
 #[derive(Default)]
 struct Slot {
@@ -65,8 +71,8 @@ impl Pool {
             .build()
             .map_err(|e| Error::Threads(e.to_string()))?;
         let board = Arc::new(Board::default());
-        // Wait (a while at most) for the helpers to run: a new thread may start on its parent's
-        // core and wait there for another while the parent keeps busy.
+        // Wait (a while at most) for the helpers to run. Yielding, not sleeping: a new thread
+        // may be queued on this CPU, and a thread that sleeps may wake on a helper's.
         let started = Arc::new(AtomicUsize::new(0));
         for _ in 0..helpers {
             let (board, started) = (Arc::clone(&board), Arc::clone(&started));
@@ -75,13 +81,10 @@ impl Pool {
                 resident(&board)
             });
         }
-        // Then sleep a moment: waking while the helpers spin, this thread is put on a core they
-        // leave idle rather than sharing one with them (seen for a third of fresh processes).
         let since = Instant::now();
         while started.load(Ordering::SeqCst) < helpers && since.elapsed() < START_WAIT {
-            std::thread::sleep(Duration::from_micros(50));
+            std::thread::yield_now();
         }
-        std::thread::sleep(Duration::from_micros(100));
         Ok(Self {
             board,
             helpers,
@@ -103,6 +106,8 @@ impl Pool {
             return None;
         }
         lock(&self.board.slot).task = Some(task);
+        let cpu = this_cpu().unwrap_or(NO_CPU);
+        self.board.poster.store(cpu, Ordering::Relaxed);
         // Bumped with the lock released: a spinning helper takes the lock the moment it sees this.
         let generation = self.board.generation.fetch_add(1, Ordering::SeqCst) + 1;
         if self.board.sleepers.load(Ordering::SeqCst) > 0 {
@@ -131,6 +136,42 @@ impl Drop for Pool {
     }
 }
 
+/// The CPU the calling thread runs on, where that can be known.
+fn this_cpu() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    return nix::sched::sched_getcpu().ok();
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
+/// Moves the calling thread off CPU `cpu`, if it may run on another, and leaves it free to run
+/// on any again (a thread moved stays where it was put while that CPU has nothing else to run).
+fn leave(cpu: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sched::{sched_getaffinity, sched_setaffinity};
+        let me = nix::unistd::Pid::from_raw(0);
+        if let Ok(allowed) = sched_getaffinity(me)
+            && let Some(others) = without(allowed, cpu)
+            && sched_setaffinity(me, &others).is_ok()
+        {
+            let _ = sched_setaffinity(me, &allowed);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
+
+/// `set` less `cpu`, unless that leaves it empty.
+#[cfg(target_os = "linux")]
+fn without(mut set: nix::sched::CpuSet, cpu: usize) -> Option<nix::sched::CpuSet> {
+    use nix::sched::CpuSet;
+    set.unset(cpu).ok()?;
+    (0..CpuSet::count())
+        .any(|c| set.is_set(c) == Ok(true))
+        .then_some(set)
+}
+
 fn resident(board: &Board) {
     let mut seen = board.generation.load(Ordering::Acquire);
     loop {
@@ -157,7 +198,49 @@ fn resident(board: &Board) {
             slot.task.clone()
         };
         if let Some(task) = task {
+            // The fixed rule that keeps two threads from summing on one CPU: a helper never
+            // works on the CPU of the thread it helps. This VM's scheduler put them together
+            // now and then (a new thread beside its parent, a wake-up beside the waker) and
+            // took 5–30 ms to part them, a third of fresh processes summing at one core's speed.
+            if let Some(cpu) = this_cpu().filter(|&c| c == board.poster.load(Ordering::Relaxed)) {
+                leave(cpu);
+            }
             task.help();
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use nix::sched::{CpuSet, sched_getaffinity};
+
+    fn set(cpus: &[usize]) -> CpuSet {
+        let mut set = CpuSet::new();
+        cpus.iter().for_each(|&c| set.set(c).unwrap());
+        set
+    }
+
+    #[test]
+    fn a_cpu_is_left_only_for_another_one() {
+        assert_eq!(without(set(&[0, 1, 5]), 1), Some(set(&[0, 5])));
+        assert_eq!(without(set(&[0, 5]), 3), Some(set(&[0, 5])));
+        assert_eq!(without(set(&[2]), 2), None);
+        assert_eq!(without(set(&[2]), CpuSet::count()), None);
+    }
+
+    /// A helper that leaves a CPU may run on every CPU it could before, whatever it left.
+    #[test]
+    fn leaving_a_cpu_keeps_the_threads_cpus() {
+        std::thread::spawn(|| {
+            let me = nix::unistd::Pid::from_raw(0);
+            let before = sched_getaffinity(me).unwrap();
+            leave(this_cpu().unwrap());
+            assert_eq!(sched_getaffinity(me).unwrap(), before);
+            leave(CpuSet::count() + 1);
+            assert_eq!(sched_getaffinity(me).unwrap(), before);
+        })
+        .join()
+        .unwrap();
     }
 }
