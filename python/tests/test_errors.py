@@ -128,6 +128,8 @@ def test_a_refused_gpu_gives_the_same_error_every_time():
     # The explanation says the GPU is out, and not that it is yet to be opened.
     gpu = [part for part in explained.split(" | ") if part.strip().startswith("gpu")]
     assert len(gpu) == 1 and "out: " in gpu[0] and "not opened yet" not in gpu[0], explained
+    # ... and names the adapter it was to open.
+    assert "the adapter named 'no such adapter'" in gpu[0], explained
 
 
 def test_an_executor_and_a_checkpoint_of_the_wrong_kind_are_named():

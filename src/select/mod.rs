@@ -135,6 +135,14 @@ struct Learner {
 
 type Predictions = Vec<Option<Prediction>>;
 
+/// The adapter a GPU candidate opens, as `--explain` names it before (or without) opening it.
+fn wanted_adapter() -> String {
+    match crate::env::var("WGPU_ADAPTER_NAME") {
+        Ok(Some(name)) if !name.trim().is_empty() => format!("the adapter named '{name}'"),
+        _ => "the default adapter".into(),
+    }
+}
+
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(if s.is_finite() {
         s.clamp(0.0, 1e9)
@@ -674,10 +682,11 @@ impl Auto {
                 };
                 let (kernel, device) = match info {
                     Some(i) => (i.kernel.to_string(), i.device.to_string()),
-                    None if c.failure.get().is_some() => {
-                        ("gpu".into(), "the default adapter".into())
-                    }
-                    None => ("gpu".into(), "the default adapter (not opened yet)".into()),
+                    None if c.failure.get().is_some() => ("gpu".into(), wanted_adapter()),
+                    None => (
+                        "gpu".into(),
+                        format!("{} (not opened yet)", wanted_adapter()),
+                    ),
                 };
                 let cold = !c.warm.load(Ordering::Relaxed);
                 let e = l.entries[i].get(f.cold(cold));
