@@ -162,6 +162,11 @@ def _gather(plan, executor, backend, verify, journal, window, where) -> dict[int
                     if not (isinstance(result, tuple) and len(result) == 2 + len(ORIGIN)):
                         raise VerificationError(f"a task returned {result!r}, not (chunk, partial, {', '.join(ORIGIN)})")
                     take(*result)
+        except KeyboardInterrupt:
+            # Ctrl-C reached this thread only: sums running on the executor's threads in this
+            # process stop too, or leaving the executor would wait for them to finish.
+            _native.interrupt()
+            raise
         finally:
             for f in pending:
                 f.cancel()

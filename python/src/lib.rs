@@ -3,14 +3,14 @@
 //! reading a `range` exactly, running a sum with the GIL released and Ctrl-C watched, and one set
 //! of backends per process (rebuilt in a forked child, whose threads and devices the parent kept).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use parsum::{
     Auto, Backend, BackendKind, Error, Gpu, Scalar, Simd, SumRange, SumReport, SumRequest,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyRange};
 
@@ -19,6 +19,10 @@ use pyo3::types::{PyDict, PyRange};
 const WATCHED_FROM: u128 = 1 << 24;
 /// How often the watching thread looks for a signal.
 const SIGNAL_POLL: Duration = Duration::from_millis(20);
+
+/// Bumped by [`interrupt`]: a watched sum that began before the bump stops. Signals reach only the
+/// main thread, so this is how sums on an executor's threads learn of a Ctrl-C.
+static INTERRUPTS: AtomicU64 = AtomicU64::new(0);
 
 /// The backends of this process, made when first asked for.
 struct Backends {
@@ -82,7 +86,7 @@ fn to_py(py: Python<'_>, e: Error) -> PyErr {
         | Error::DuplicateChunk { .. }
         | Error::MissingChunks { .. } => "VerificationError",
         Error::ZeroChunks | Error::Config(_) | Error::Threads(_) => "ConfigError",
-        Error::Cancelled => return pyo3::exceptions::PyKeyboardInterrupt::new_err("cancelled"),
+        Error::Cancelled => return PyKeyboardInterrupt::new_err("cancelled"),
         Error::Unavailable(_)
         | Error::GpuUnavailable(_)
         | Error::NotCompiled { .. }
@@ -131,6 +135,7 @@ fn watched<T: Send>(
     work: impl FnOnce(&AtomicBool) -> Result<T, Error> + Send,
 ) -> PyResult<T> {
     let cancel = AtomicBool::new(false);
+    let interrupts = INTERRUPTS.load(Ordering::SeqCst);
     if elements < WATCHED_FROM {
         return py.detach(|| work(&cancel)).map_err(|e| to_py(py, e));
     }
@@ -148,7 +153,12 @@ fn watched<T: Send>(
                 let finished = done.0.lock().unwrap_or_else(|e| e.into_inner());
                 let _ = done.1.wait_timeout_while(finished, SIGNAL_POLL, |f| !*f);
             });
-            if let Err(e) = py.check_signals() {
+            let signal = py.check_signals().err().or_else(|| {
+                (INTERRUPTS.load(Ordering::SeqCst) != interrupts).then(|| {
+                    PyKeyboardInterrupt::new_err("cancelled: Ctrl-C reached the main thread")
+                })
+            });
+            if let Some(e) = signal {
                 cancel.store(true, Ordering::Relaxed);
                 interrupted = Some(e);
                 break;
@@ -235,6 +245,13 @@ fn run_on(all: &Backends, backend: &str, request: &SumRequest<'_>) -> Result<Fie
     };
     let b = backend_of(all, kind)?;
     Ok(fields(&request.run(b)?, "explicit"))
+}
+
+/// Stops every watched sum running in this process (the package calls it when Ctrl-C ends its
+/// wait on an executor whose threads are still summing).
+#[pyfunction]
+fn interrupt() {
+    INTERRUPTS.fetch_add(1, Ordering::SeqCst);
 }
 
 /// Sums `r` (a `range`); see `parsum.run`.
@@ -333,5 +350,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(backends_here, m)?)?;
     m.add_function(wrap_pyfunction!(explain, m)?)?;
     m.add_function(wrap_pyfunction!(save, m)?)?;
+    m.add_function(wrap_pyfunction!(interrupt, m)?)?;
     Ok(())
 }

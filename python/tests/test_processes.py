@@ -69,3 +69,27 @@ def test_ctrl_c_stops_a_long_sum_with_keyboard_interrupt():
     # The bound that can hold on a busy 2-core machine; the measured latency is reported apart.
     assert latency < 10, latency
     print(f"Ctrl-C latency {latency * 1e3:.0f} ms")
+
+
+def test_ctrl_c_stops_the_sums_running_on_a_thread_pool():
+    # Signals reach the main thread only; the chunks summing on the pool's threads must stop too,
+    # or leaving the pool would wait years for them.
+    code = (
+        "import concurrent.futures, parsum, sys\n"
+        "print('summing', flush=True)\n"
+        "try:\n"
+        "    with concurrent.futures.ThreadPoolExecutor(2) as pool:\n"
+        "        parsum.sum(range(0, 2**64), backend='scalar', chunks=64, executor=pool)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+        "    sys.exit(3)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "summing"
+        time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        out, _ = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 3 and "interrupted" in out, (child.returncode, out)
