@@ -332,8 +332,9 @@ fn a_missing_gpu_is_exit_3_whichever_way_it_is_asked_for() {
             err.contains("no GPU available") || err.contains("not available"),
             "{err}"
         );
-        // Said once: a wrapped error does not repeat its prefix.
+        // Said once: a wrapped error does not repeat its prefix; the APIs tried by their names.
         assert!(err.matches("no GPU available").count() <= 1, "{err}");
+        assert!(!err.contains("Backends("), "{err}");
         assert!(out.stdout.is_empty());
     }
 }

@@ -39,6 +39,24 @@ pub(crate) fn backends() -> Result<wgpu::Backends> {
     Ok(out)
 }
 
+/// The graphics APIs in `set` as `WGPU_BACKEND` names them: "vulkan, dx12 or gl".
+fn api_names(set: wgpu::Backends) -> String {
+    let names: Vec<&str> = [
+        (wgpu::Backends::VULKAN, "vulkan"),
+        (wgpu::Backends::METAL, "metal"),
+        (wgpu::Backends::DX12, "dx12"),
+        (wgpu::Backends::GL, "gl"),
+    ]
+    .into_iter()
+    .filter_map(|(b, name)| set.contains(b).then_some(name))
+    .collect();
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => "no graphics API".into(),
+    }
+}
+
 /// `WGPU_ADAPTER_NAME`, when set and not empty.
 pub(crate) fn adapter_name_from_env() -> Result<Option<String>> {
     Ok(var("WGPU_ADAPTER_NAME")?.filter(|v| !v.trim().is_empty()))
@@ -164,7 +182,7 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<Found> {
             "an empty adapter name matches every adapter: give a name or an index".into(),
         ));
     }
-    let tried = format!("{:?}", backends()?);
+    let tried = api_names(backends()?);
     let mut all = all()?;
     let missing = |what: String, all: &[Found]| {
         let hint = if all.is_empty() {
@@ -222,4 +240,18 @@ fn preference(power: wgpu::PowerPreference, device_type: &str) -> u8 {
         .iter()
         .position(|d| format!("{d:?}") == device_type)
         .map_or(order.len() as u8, |p| p as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::api_names;
+    use wgpu::Backends;
+
+    #[test]
+    fn the_apis_tried_are_named_as_wgpu_backend_takes_them() {
+        assert_eq!(api_names(Backends::all()), "vulkan, metal, dx12 or gl");
+        assert_eq!(api_names(Backends::METAL), "metal");
+        assert_eq!(api_names(Backends::VULKAN | Backends::GL), "vulkan or gl");
+        assert_eq!(api_names(Backends::empty()), "no graphics API");
+    }
 }
