@@ -5,6 +5,7 @@ required exactly once, and finished chunks journalled so that a killed run loses
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import os
 import time
 
@@ -31,14 +32,20 @@ def chunk_bounds(start: int, stop: int, chunks: int) -> list[tuple[int, int]]:
     return out
 
 
+#: Numbers for executor runs, so that a failed one can stop its own chunks (see ``chunk_task``).
+_RUNS = itertools.count(1)
+
 #: What a task returns besides its chunk and partial: how and where the chunk ran.
 ORIGIN = ("backend", "kernel", "device", "chosen_by")
 
 
-def chunk_task(index: int, first: int, last: int, backend: str) -> tuple[int, int, str, str, str, str]:
+def chunk_task(
+    index: int, first: int, last: int, backend: str, run_id: int | None = None
+) -> tuple[int, int, str, str, str, str]:
     """One chunk, where it lands: ``(index, partial, backend, kernel, device, chosen_by)``.
-    Module-level, so any executor can pickle it by name."""
-    fields = _native.run(range(first, last + 1), backend, 1, True)
+    Module-level, so any executor can pickle it by name. ``run_id``: the run it belongs to, which
+    stops it if it sums in this process when the run fails."""
+    fields = _native.run(range(first, last + 1), backend, 1, True, run_id)
     partial, kind, kernel, device, chosen_by = fields[0], *fields[5:9]
     return index, partial, kind, kernel, device, chosen_by
 
@@ -136,12 +143,13 @@ def _gather(plan, executor, backend, verify, journal, window, where) -> dict[int
             take(*chunk_task(i, *plan[i], backend))
     else:
         limit = window if window is not None else 4 * _workers(executor)
+        run_id = next(_RUNS)
         pending: set[concurrent.futures.Future] = set()
         queue = iter(todo)
         try:
             while True:
                 for i in queue:
-                    task = executor.submit(chunk_task, i, *plan[i], backend)
+                    task = executor.submit(chunk_task, i, *plan[i], backend, run_id)
                     # Waiting on it needs a concurrent.futures.Future (a dask Client's own
                     # futures are not: its get_executor() gives them).
                     if not isinstance(task, concurrent.futures.Future):
@@ -162,12 +170,12 @@ def _gather(plan, executor, backend, verify, journal, window, where) -> dict[int
                     if not (isinstance(result, tuple) and len(result) == 2 + len(ORIGIN)):
                         raise VerificationError(f"a task returned {result!r}, not (chunk, partial, {', '.join(ORIGIN)})")
                     take(*result)
-        except KeyboardInterrupt:
-            # Ctrl-C reached this thread only: sums running on the executor's threads in this
-            # process stop too, or leaving the executor would wait for them to finish.
-            _native.interrupt()
-            raise
-        finally:
+        except BaseException:
+            # The run is over (Ctrl-C, a failed check): queued chunks are cancelled, and those
+            # summing on this process's threads stop, or leaving the executor would wait for them
+            # (signals reach only the main thread).
             for f in pending:
                 f.cancel()
+            _native.stop_run(run_id)
+            raise
     return done

@@ -3,7 +3,8 @@
 //! reading a `range` exactly, running a sum with the GIL released and Ctrl-C watched, and one set
 //! of backends per process (rebuilt in a forked child, whose threads and devices the parent kept).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -20,9 +21,16 @@ const WATCHED_FROM: u128 = 1 << 24;
 /// How often the watching thread looks for a signal.
 const SIGNAL_POLL: Duration = Duration::from_millis(20);
 
-/// Bumped by [`interrupt`]: a watched sum that began before the bump stops. Signals reach only the
-/// main thread, so this is how sums on an executor's threads learn of a Ctrl-C.
-static INTERRUPTS: AtomicU64 = AtomicU64::new(0);
+/// The executor runs the package has stopped ([`stop_run`]): a long sum of one of them stops, and
+/// one not begun yet does not start. Signals reach only the main thread: this is how the chunks
+/// summing on an executor's threads in this process learn that their run is over.
+static STOPPED: Mutex<BTreeSet<u64>> = Mutex::new(BTreeSet::new());
+
+/// Whether run `id` was stopped. `try_lock`: a forked child may hold a copy of the lock taken;
+/// a check that cannot look now looks again at the next poll.
+fn stopped(id: Option<u64>) -> bool {
+    id.is_some_and(|id| STOPPED.try_lock().is_ok_and(|s| s.contains(&id)))
+}
 
 /// The backends of this process, made when first asked for.
 struct Backends {
@@ -128,14 +136,19 @@ fn range_of(py: Python<'_>, r: &Bound<'_, PyAny>) -> PyResult<SumRange> {
 }
 
 /// Runs `work` with the GIL released; a long one on a thread of its own, while this thread looks
-/// for Ctrl-C every [`SIGNAL_POLL`] and, on one, cancels the sum and raises `KeyboardInterrupt`.
+/// for Ctrl-C (and whether `run`, its executor run, was stopped) every [`SIGNAL_POLL`] and, on
+/// one, cancels the sum and raises `KeyboardInterrupt`.
 fn watched<T: Send>(
     py: Python<'_>,
     elements: u128,
+    run: Option<u64>,
     work: impl FnOnce(&AtomicBool) -> Result<T, Error> + Send,
 ) -> PyResult<T> {
+    let run_over = || PyKeyboardInterrupt::new_err("cancelled: its run was stopped");
+    if stopped(run) {
+        return Err(run_over());
+    }
     let cancel = AtomicBool::new(false);
-    let interrupts = INTERRUPTS.load(Ordering::SeqCst);
     if elements < WATCHED_FROM {
         return py.detach(|| work(&cancel)).map_err(|e| to_py(py, e));
     }
@@ -153,11 +166,7 @@ fn watched<T: Send>(
                 let finished = done.0.lock().unwrap_or_else(|e| e.into_inner());
                 let _ = done.1.wait_timeout_while(finished, SIGNAL_POLL, |f| !*f);
             });
-            let signal = py.check_signals().err().or_else(|| {
-                (INTERRUPTS.load(Ordering::SeqCst) != interrupts).then(|| {
-                    PyKeyboardInterrupt::new_err("cancelled: Ctrl-C reached the main thread")
-                })
-            });
+            let signal = (py.check_signals().err()).or_else(|| stopped(run).then(run_over));
             if let Some(e) = signal {
                 cancel.store(true, Ordering::Relaxed);
                 interrupted = Some(e);
@@ -247,26 +256,27 @@ fn run_on(all: &Backends, backend: &str, request: &SumRequest<'_>) -> Result<Fie
     Ok(fields(&request.run(b)?, "explicit"))
 }
 
-/// Stops every watched sum running in this process (the package calls it when Ctrl-C ends its
-/// wait on an executor whose threads are still summing).
+/// Stops executor run `id` in this process (see [`STOPPED`]); the package calls it when the run
+/// ends in an exception — Ctrl-C, a failed check — while chunks may still be summing.
 #[pyfunction]
-fn interrupt() {
-    INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+fn stop_run(id: u64) {
+    STOPPED.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
 }
 
 /// Sums `r` (a `range`); see `parsum.run`.
 #[pyfunction]
-#[pyo3(signature = (r, backend, chunks, verify))]
+#[pyo3(signature = (r, backend, chunks, verify, run_id=None))]
 fn run(
     py: Python<'_>,
     r: &Bound<'_, PyAny>,
     backend: &str,
     chunks: Option<u64>,
     verify: bool,
+    run_id: Option<u64>,
 ) -> PyResult<Fields> {
     let range = range_of(py, r)?;
     let all = backends(py);
-    watched(py, range.len(), |cancel| {
+    watched(py, range.len(), run_id, |cancel| {
         let mut request = SumRequest::from_range(range)
             .verify(verify)
             .cancel_on(cancel);
@@ -282,7 +292,7 @@ fn run(
 fn sum(py: Python<'_>, r: &Bound<'_, PyAny>) -> PyResult<u128> {
     let range = range_of(py, r)?;
     let all = backends(py);
-    watched(py, range.len(), |cancel| {
+    watched(py, range.len(), None, |cancel| {
         let auto = all.auto.as_ref().map_err(Clone::clone)?;
         auto.sum(&SumRequest::from_range(range).cancel_on(cancel))
     })
@@ -350,6 +360,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(backends_here, m)?)?;
     m.add_function(wrap_pyfunction!(explain, m)?)?;
     m.add_function(wrap_pyfunction!(save, m)?)?;
-    m.add_function(wrap_pyfunction!(interrupt, m)?)?;
+    m.add_function(wrap_pyfunction!(stop_run, m)?)?;
     Ok(())
 }

@@ -73,16 +73,26 @@ def test_ctrl_c_stops_a_long_sum_with_keyboard_interrupt():
 
 def test_ctrl_c_stops_the_sums_running_on_a_thread_pool():
     # Signals reach the main thread only; the chunks summing on the pool's threads must stop too,
-    # or leaving the pool would wait years for them.
+    # or leaving the pool would wait years for them. 'summing' is printed once both threads have
+    # a chunk, inside the run. After it, the same process sums exactly again, on a pool and alone.
     code = (
         "import concurrent.futures, parsum, sys\n"
-        "print('summing', flush=True)\n"
+        "class Pool(concurrent.futures.ThreadPoolExecutor):\n"
+        "    submitted = 0\n"
+        "    def submit(self, *a, **k):\n"
+        "        future = super().submit(*a, **k)\n"
+        "        self.submitted += 1\n"
+        "        if self.submitted == 2:\n"
+        "            print('summing', flush=True)\n"
+        "        return future\n"
         "try:\n"
-        "    with concurrent.futures.ThreadPoolExecutor(2) as pool:\n"
+        "    with Pool(2) as pool:\n"
         "        parsum.sum(range(0, 2**64), backend='scalar', chunks=64, executor=pool)\n"
         "except KeyboardInterrupt:\n"
         "    print('interrupted', flush=True)\n"
-        "    sys.exit(3)\n"
+        "with concurrent.futures.ThreadPoolExecutor(2) as pool:\n"
+        "    print(parsum.sum(range(3, 10**8), chunks=4, executor=pool), flush=True)\n"
+        "print(parsum.sum(range(3, 10**8)), flush=True)\n"
     )
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
@@ -92,4 +102,18 @@ def test_ctrl_c_stops_the_sums_running_on_a_thread_pool():
         out, _ = child.communicate(timeout=60)
     finally:
         child.kill()
-    assert child.returncode == 3 and "interrupted" in out, (child.returncode, out)
+    want = str(oracle(range(3, 10**8)))
+    assert child.returncode == 0 and out.split() == ["interrupted", want, want], (child.returncode, out)
+
+
+def test_a_stopped_run_starts_no_more_chunks_and_others_go_on():
+    from parsum import _native
+    from parsum._executor import chunk_task
+
+    stopped, other = 10**12 + 1, 10**12 + 2
+    _native.stop_run(stopped)
+    for n in (10, 2**25):  # a short sum, and one long enough to be watched
+        with pytest.raises(KeyboardInterrupt):
+            chunk_task(0, 0, n - 1, "simd", stopped)
+        assert chunk_task(0, 0, n - 1, "simd", other)[1] == oracle(range(n))
+        assert chunk_task(0, 0, n - 1, "simd")[1] == oracle(range(n))

@@ -139,7 +139,8 @@ type Predictions = Vec<Option<Prediction>>;
 fn wanted_adapter() -> String {
     match crate::env::var("WGPU_ADAPTER_NAME") {
         Ok(Some(name)) if !name.trim().is_empty() => format!("the adapter named '{name}'"),
-        _ => "the default adapter".into(),
+        Ok(_) => "the default adapter".into(),
+        Err(e) => e.to_string(),
     }
 }
 

@@ -3,7 +3,8 @@
 //! them. Why: on this project's virtual machines a thread asleep on a futex took up to 1.8 ms to
 //! wake, while a helper still spinning from the previous sum joins the next within a microsecond.
 //! A helper that finds itself on the CPU of the thread that posted the task moves to another
-//! before it helps (on Linux): two threads summing on one CPU go at one core's speed.
+//! before it helps (on Linux, where there is a CPU for each thread): two threads summing on one
+//! CPU go at one core's speed.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -32,15 +33,13 @@ struct Board {
     generation: AtomicU64,
     /// Helpers waiting on `posted`: a post notifies only when there are some.
     sleepers: AtomicUsize,
-    /// The CPU the last post came from ([`NO_CPU`] where that cannot be known).
-    poster: AtomicUsize,
 }
-
-const NO_CPU: usize = usize::MAX;
 
 #[derive(Default)]
 struct Slot {
     task: Option<Arc<dyn Task>>,
+    /// The CPU the task was posted from, where a helper should not sum it.
+    poster: Option<usize>,
     shutdown: bool,
 }
 
@@ -48,6 +47,9 @@ struct Slot {
 pub(crate) struct Pool {
     board: Arc<Board>,
     helpers: usize,
+    /// Whether there is a CPU for each thread, so that a helper moving off its caller's CPU
+    /// gains one (with more threads than CPUs, moving would only be undone by the scheduler).
+    spread: bool,
     /// The process that started the threads: a forked child has none of them.
     pid: u32,
     _threads: rayon::ThreadPool,
@@ -85,9 +87,11 @@ impl Pool {
         while started.load(Ordering::SeqCst) < helpers && since.elapsed() < START_WAIT {
             std::thread::yield_now();
         }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Self {
             board,
             helpers,
+            spread: helpers < cpus,
             pid: std::process::id(),
             _threads: threads,
         })
@@ -105,9 +109,12 @@ impl Pool {
         if std::process::id() != self.pid {
             return None;
         }
-        lock(&self.board.slot).task = Some(task);
-        let cpu = this_cpu().unwrap_or(NO_CPU);
-        self.board.poster.store(cpu, Ordering::Relaxed);
+        let poster = if self.spread { this_cpu() } else { None };
+        {
+            let mut slot = lock(&self.board.slot);
+            slot.task = Some(task);
+            slot.poster = poster;
+        }
         // Bumped with the lock released: a spinning helper takes the lock the moment it sees this.
         let generation = self.board.generation.fetch_add(1, Ordering::SeqCst) + 1;
         if self.board.sleepers.load(Ordering::SeqCst) > 0 {
@@ -145,7 +152,9 @@ fn this_cpu() -> Option<usize> {
 }
 
 /// Moves the calling thread off CPU `cpu`, if it may run on another, and leaves it free to run
-/// on any again (a thread moved stays where it was put while that CPU has nothing else to run).
+/// on the CPUs it could before (a thread moved stays where it was put while that CPU has nothing
+/// else to run). Should the allowed CPUs change in between, the kernel's own update of the mask
+/// stands where the restore fails.
 fn leave(cpu: usize) {
     #[cfg(target_os = "linux")]
     {
@@ -195,14 +204,14 @@ fn resident(board: &Board) {
                 return;
             }
             seen = board.generation.load(Ordering::Acquire);
-            slot.task.clone()
+            (slot.task.clone(), slot.poster)
         };
-        if let Some(task) = task {
-            // The fixed rule that keeps two threads from summing on one CPU: a helper never
-            // works on the CPU of the thread it helps. This VM's scheduler put them together
-            // now and then (a new thread beside its parent, a wake-up beside the waker) and
-            // took 5–30 ms to part them, a third of fresh processes summing at one core's speed.
-            if let Some(cpu) = this_cpu().filter(|&c| c == board.poster.load(Ordering::Relaxed)) {
+        if let (Some(task), poster) = task {
+            // The fixed rule that keeps two threads from summing on one CPU: a helper that finds
+            // itself on the CPU the task was posted from moves off it before it helps. This VM's
+            // scheduler put them together now and then (a new thread beside its parent, a woken
+            // one beside the waker) and took 5–30 ms to part them, the sum at one core's speed.
+            if let Some(cpu) = this_cpu().filter(|&c| Some(c) == poster) {
                 leave(cpu);
             }
             task.help();
