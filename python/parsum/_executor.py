@@ -14,6 +14,9 @@ from ._journal import Journal
 
 #: Chunks the range is cut into by default: the tutorial's 100.
 DEFAULT_CHUNKS = 100
+#: Most chunks a run on an executor (or with a checkpoint) takes: each is a task, a plan entry and
+#: a partial kept here, so 10^7 already holds gigabytes; a longer plan is refused, not attempted.
+MAX_TASKS = 10**7
 
 
 def chunk_bounds(start: int, stop: int, chunks: int) -> list[tuple[int, int]]:
@@ -76,7 +79,11 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window):
     from . import Report, VerificationError, closed_form
 
     started = time.perf_counter()
+    from . import ConfigError
+
     chunks = DEFAULT_CHUNKS if chunks is None else chunks
+    if min(chunks, r.stop - r.start) > MAX_TASKS:
+        raise ConfigError(f"chunks={chunks}: a run on an executor takes at most {MAX_TASKS:,} chunks, each a task")
     plan = chunk_bounds(r.start, r.stop, chunks)
     journal = Journal(checkpoint, r.start, r.stop, len(plan)) if checkpoint is not None else None
     where: set[tuple[str, ...]] = set()

@@ -129,7 +129,7 @@ def test_a_refused_gpu_gives_the_same_error_every_time():
     gpu = [part for part in explained.split(" | ") if part.strip().startswith("gpu")]
     assert len(gpu) == 1 and "out: " in gpu[0] and "not opened yet" not in gpu[0], explained
     # ... and names the adapter it was to open.
-    assert "the adapter named 'no such adapter'" in gpu[0], explained
+    assert 'the adapter named "no such adapter"' in gpu[0], explained
 
 
 def test_an_executor_and_a_checkpoint_of_the_wrong_kind_are_named():
@@ -151,3 +151,15 @@ def test_an_executor_whose_submit_returns_no_future_is_caught():
 
     with pytest.raises(TypeError, match="not a concurrent.futures.Future"):
         parsum.sum(range(100), executor=Lying(), chunks=4)
+
+
+def test_a_plan_of_more_chunks_than_an_executor_run_takes_is_refused_at_once():
+    import concurrent.futures
+
+    from parsum._executor import MAX_TASKS
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        with pytest.raises(parsum.ConfigError, match="at most"):
+            parsum.sum(range(0, 2**64), chunks=2**41, executor=pool)
+        # More chunks than elements are as many as the elements: that plan is taken.
+        assert parsum.sum(range(1000), chunks=MAX_TASKS + 1, executor=pool) == 499_500

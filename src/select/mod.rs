@@ -135,10 +135,11 @@ struct Learner {
 
 type Predictions = Vec<Option<Prediction>>;
 
-/// The adapter a GPU candidate opens, as `--explain` names it before (or without) opening it.
+/// The adapter a GPU candidate opens, as `--explain` names it before (or without) opening it
+/// (quoted and escaped: the name is the environment's, and may hold control characters).
 fn wanted_adapter() -> String {
     match crate::env::var("WGPU_ADAPTER_NAME") {
-        Ok(Some(name)) if !name.trim().is_empty() => format!("the adapter named '{name}'"),
+        Ok(Some(name)) if !name.trim().is_empty() => format!("the adapter named {name:?}"),
         Ok(_) => "the default adapter".into(),
         Err(e) => e.to_string(),
     }

@@ -163,6 +163,8 @@ fn leave(cpu: usize) {
         if let Ok(allowed) = sched_getaffinity(me)
             && let Some(others) = without(allowed, cpu)
             && sched_setaffinity(me, &others).is_ok()
+            // Not where someone else (`taskset -a -p`) has set the mask meanwhile.
+            && sched_getaffinity(me) == Ok(others)
         {
             let _ = sched_setaffinity(me, &allowed);
         }
