@@ -229,6 +229,8 @@ fn usage_errors_exit_2_with_a_clear_message() {
         (&["--end", "1e99999999999"], "larger than 2^64"),
         (&["--end", "1e30"], "larger than 2^64"),
         (&["--end", "2.55e1"], "not a whole number"),
+        (&["--end", "_1"], "not a number"),
+        (&["--end", "1_"], "not a number"),
         (&["--end", "-5"], "unexpected argument"),
         (&["--chunks", "0"], "at least 1"),
         (&["--chunks", "2^64"], "larger than"),
@@ -299,6 +301,23 @@ fn bad_environment_variables_exit_2_and_name_the_variable() {
             assert!(err.contains(says), "{var}={value}: {err}");
         }
     }
+    // Empty is unset, for every variable (as rayon reads RAYON_NUM_THREADS).
+    for var in [
+        "PARSUM_BACKEND",
+        "RAYON_NUM_THREADS",
+        "WGPU_BACKEND",
+        "WGPU_ADAPTER_NAME",
+        "WGPU_POWER_PREF",
+    ] {
+        let out = command(&["--end", "1e6", "--backend", "simd", "--json"])
+            .env(var, " ")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{var}='': {err}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["sum"], "499999500000");
+    }
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
@@ -336,6 +355,20 @@ fn a_missing_gpu_is_exit_3_whichever_way_it_is_asked_for() {
         assert!(err.matches("no GPU available").count() <= 1, "{err}");
         assert!(!err.contains("Backends("), "{err}");
         assert!(out.stdout.is_empty());
+    }
+    // An API this platform's wgpu lacks is named as such, with no hint to install a driver.
+    if cfg!(all(feature = "gpu", target_os = "linux")) {
+        let out = command(&["--backend", "gpu", "--end", "1000"])
+            .env("WGPU_BACKEND", "metal")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(
+            err.contains("on metal (this build offers only vulkan"),
+            "{err}"
+        );
+        assert!(!err.contains("Vulkan driver"), "{err}");
     }
 }
 
@@ -584,8 +617,15 @@ fn bench_prints_results_before_the_plot_and_reports_io_errors_apart() {
     // An unwritable plot: exit 4 at once, before measuring anything.
     let out = parsum(&["--bench", "--plot", "/nonexistent/dir/b.svg"]);
     assert_eq!(out.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dir"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/dir does not exist"), "{err}");
     assert!(out.stdout.is_empty());
+    let file = cache_dir().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let out = parsum(&["--bench", "--plot", file.join("b.svg").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("a-file is not a directory"), "{err}");
 
     // A plot that fails only when written (a full disk): exit 4, the results already printed.
     if Path::new("/dev/full").exists() {

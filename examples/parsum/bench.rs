@@ -217,15 +217,17 @@ fn check_plot_path(path: &Path) -> Result<(), Failure> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    if dir.is_dir() {
-        Ok(())
-    } else {
-        Err(Failure::Output(format!(
-            "cannot write {}: {} is not a directory",
-            path.display(),
-            dir.display()
-        )))
-    }
+    let why = match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => "is not a directory".to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".into(),
+        Err(e) => format!("cannot be reached ({e})"),
+    };
+    Err(Failure::Output(format!(
+        "cannot write {}: {} {why}",
+        path.display(),
+        dir.display()
+    )))
 }
 
 pub fn run(

@@ -18,7 +18,8 @@ fn too_big(text: &str, max: u128) -> String {
     }
 }
 
-/// Digits only (after `_` are dropped), without leading zeros; `None` if anything else.
+/// Digits only (after the `_` between digits are dropped), without leading zeros; `None` if
+/// anything else.
 fn digits(s: &str) -> Option<&str> {
     (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| {
         let t = s.trim_start_matches('0');
@@ -28,6 +29,12 @@ fn digits(s: &str) -> Option<&str> {
 
 /// Parses a whole number from 0 to `max` (at most 2^64) in one of the accepted forms.
 pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
+    // `_` groups digits: `1_000`, never `_1`, `1_`, `1__0`, `1_e9` or `2^_3`.
+    let b = text.trim().as_bytes();
+    let digit = |i: Option<usize>| i.and_then(|i| b.get(i)).is_some_and(u8::is_ascii_digit);
+    if (0..b.len()).any(|i| b[i] == b'_' && !(digit(i.checked_sub(1)) && digit(Some(i + 1)))) {
+        return Err(bad(text));
+    }
     let s: String = text.trim().chars().filter(|&c| c != '_').collect();
     let value = if let Some((base, exp)) = s.split_once('^') {
         let base = digits(base).ok_or_else(|| bad(text))?;
@@ -116,6 +123,7 @@ mod tests {
             ("0", 0),
             ("1000", 1000),
             ("1_000_000", 1_000_000),
+            ("2_5e1_0", 250_000_000_000),
             ("1e9", 1_000_000_000),
             ("2.5e3", 2500),
             ("2.50e3", 2500),
@@ -153,6 +161,7 @@ mod tests {
         }
         for text in [
             "", "abc", "12abc", "-5", "1e", "e5", "2^", "^2", "1.5", "0x10", "1e-3", "2.55e1",
+            "_1", "1_", "_", "1__0", "1_e9", "1e_9", "2^_3", "2_^3", "1._5e1",
         ] {
             let err = parse(text).unwrap_err();
             assert!(

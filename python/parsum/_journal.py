@@ -59,8 +59,13 @@ class Journal:
         self.path = os.fspath(path)
         job = {HEADER: 1, "start": str(start), "stop": str(stop), "chunks": chunks}
         self.done: dict[int, int] = {}
-        if not os.path.exists(self.path):
-            _create(self.path, json.dumps(job) + "\n")
+        try:
+            if not os.path.exists(self.path):
+                _create(self.path, json.dumps(job) + "\n")
+        except OSError as e:
+            # A missing or read-only directory: say so of the checkpoint, not of a temporary file.
+            why = e.strerror or e
+            raise ConfigError(f"checkpoint {self.path} cannot be created: {why}") from e
         try:
             self.file = open(self.path, "r+b")  # noqa: SIM115 - kept open for appends
         except OSError as e:

@@ -144,6 +144,16 @@ def test_an_executor_and_a_checkpoint_of_the_wrong_kind_are_named():
             call(range(100), checkpoint="")
 
 
+def test_a_checkpoint_in_a_missing_directory_is_named(tmp_path):
+    path = tmp_path / "missing" / "journal"
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        with pytest.raises(parsum.ConfigError) as e:
+            parsum.sum(range(100), executor=pool, checkpoint=path)
+    message = str(e.value)
+    assert f"checkpoint {path} cannot be created" in message and ".tmp" not in message, message
+    assert not path.parent.exists()
+
+
 def test_an_executor_whose_submit_returns_no_future_is_caught():
     class Lying(concurrent.futures.Executor):
         def submit(self, fn, /, *args, **kwargs):

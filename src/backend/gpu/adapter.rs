@@ -182,10 +182,17 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<Found> {
             "an empty adapter name matches every adapter: give a name or an index".into(),
         ));
     }
-    let tried = api_names(backends()?);
+    // The APIs asked for that this platform's wgpu offers: no "metal" on Linux.
+    let (asked, built) = (backends()?, wgpu::Instance::enabled_backend_features());
+    let tried = if asked.intersects(built) {
+        api_names(asked & built)
+    } else {
+        let offered = api_names(built - wgpu::Backends::NOOP);
+        format!("{} (this build offers only {offered})", api_names(asked))
+    };
     let mut all = all()?;
     let missing = |what: String, all: &[Found]| {
-        let hint = if all.is_empty() {
+        let hint = if all.is_empty() && asked.contains(wgpu::Backends::VULKAN) {
             "; on Linux install a Vulkan driver (e.g. Debian's libvulkan1 and mesa-vulkan-drivers)"
         } else {
             ""
