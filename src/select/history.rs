@@ -17,10 +17,10 @@ pub(crate) const CHUNKS: usize = 30;
 /// Most samples an entry's centre stands for: older ones fade, so a machine that changes is
 /// followed.
 const CAP: f64 = 32.0;
-/// ln(1.5): a run more than 50 % off the centre is an error, not a sample.
+/// ln(1.5): a run more than 1.5× off the centre, either way, is not a sample.
 const BAND: f64 = 0.405_465_108_108_164_4;
-/// Errors that restart an entry from the run that made the last one (fewer for an entry of fewer
-/// samples: errors reaching the samples, as in StarPU).
+/// Errors (runs more than 1.5× slower than the centre) that restart an entry from the run that
+/// made the last one.
 const RESET_AT: f64 = 3.0;
 /// Spread assumed below two samples, and the least assumed (ln scale).
 const FIRST_SPREAD: f64 = 0.3;
@@ -85,7 +85,7 @@ pub(crate) struct Entry {
     pub mean: f64,
     /// Their sum of squared deviations from the mean.
     pub m2: f64,
-    /// Recent errors (runs more than 50 % off), fading as samples come in.
+    /// Recent errors (runs more than 1.5× slower), fading as samples come in.
     pub errors: f64,
     /// When it was last saved (Unix seconds; 0: never), for merging with other processes' files.
     pub updated: u64,
@@ -104,18 +104,19 @@ impl Entry {
         }
     }
 
-    /// The one rule: a run within ±50 % of the centre is a sample (a capped running mean and
-    /// variance); one further off is an error; when errors reach the samples (at most
-    /// [`RESET_AT`]), the entry starts again from this run.
+    /// The one rule: a run within 1.5× of the centre either way is a sample (a capped running
+    /// mean and variance). Noise only ever slows a run (a preemption, a busy core, a cold cache),
+    /// so one more than 1.5× faster proves the centre wrong: the entry starts again from it. One
+    /// more than 1.5× slower is an error; when errors reach [`RESET_AT`] (they fade by half with
+    /// each sample), the entry starts again from the run that made the last one.
     pub(crate) fn add(&mut self, x: f64) {
         self.touched = true;
         let dev = x - self.mean;
-        if self.count == 0.0 || (dev.abs() > BAND && self.errors + 1.0 >= self.count.min(RESET_AT))
-        {
+        if self.count == 0.0 || dev < -BAND || (dev > BAND && self.errors + 1.0 >= RESET_AT) {
             *self = Self::first(x);
             return;
         }
-        if dev.abs() > BAND {
+        if dev > BAND {
             self.errors += 1.0;
             return;
         }
@@ -347,7 +348,7 @@ mod tests {
         e.add(-0.1);
         assert_eq!(e.count, 3.0);
         assert!(e.mean.abs() < 1e-12 && e.spread() > 0.05);
-        // Two runs 3× off are errors, not samples; a third restarts the entry from it.
+        // Two runs 3× slower are errors, not samples; a third restarts the entry from it.
         e.add(1.1);
         e.add(1.1);
         assert_eq!((e.count, e.errors), (3.0, 2.0));
@@ -365,10 +366,24 @@ mod tests {
     }
 
     #[test]
-    fn a_single_sample_is_overturned_by_the_next_run_far_from_it() {
+    fn a_faster_run_overturns_an_entry_at_once_a_slower_one_after_three() {
+        // One sample slowed by a preemption is overturned by the next run.
         let mut e = Entry::first(2.0);
         e.add(0.0);
         assert_eq!((e.count, e.mean), (1.0, 0.0));
+        // Three consistent slow samples (a backend measured while its core was shared) are
+        // overturned by one run far faster: noise cannot make a run faster than the backend is.
+        let mut e = Entry::first(1.0);
+        e.add(1.0);
+        e.add(1.0);
+        e.add(0.0);
+        assert_eq!((e.count, e.mean), (1.0, 0.0));
+        // A single fast sample is not overturned by one slow run (that may be noise), but by three.
+        e.add(1.0);
+        e.add(1.0);
+        assert_eq!((e.count, e.mean, e.errors), (1.0, 0.0, 2.0));
+        e.add(1.0);
+        assert_eq!((e.count, e.mean), (1.0, 1.0));
     }
 
     #[test]

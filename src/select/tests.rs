@@ -374,7 +374,8 @@ impl Backend for Slow {
 #[test]
 fn an_untimed_first_run_is_recorded_with_its_real_time() {
     // `Auto::sum` reads no clock for a short sum it does not sample, but a backend's first run is
-    // always timed and recorded. Call 1 (sampled) runs A: B's cold entry says B is slow cold.
+    // always timed and recorded. Call 1 (sampled) runs A: B's cold entry says B is slow cold
+    // (e^12 × its prior: 30 ms, so the real run, faster by far, restarts that entry).
     // Call 2 (not sampled) runs B, which its warm entry says is fast: B's first run, after a
     // pause, so its cold entry must now hold at least the pause.
     let pause = Duration::from_millis(2);
@@ -392,7 +393,7 @@ fn an_untimed_first_run_is_recorded_with_its_real_time() {
         let mut fast = Entry::first(-3.0);
         (1..5).for_each(|_| fast.add(-3.0));
         l.entries[1].set(f, fast);
-        l.entries[1].set(f.cold(true), Entry::first(3.0));
+        l.entries[1].set(f.cold(true), Entry::first(12.0));
         l.version += 1;
     }
     for _ in 0..2 {
