@@ -221,6 +221,7 @@ fn check_plot_path(path: &Path) -> Result<(), Failure> {
         Ok(m) if m.is_dir() => return Ok(()),
         Ok(_) => "is not a directory".to_string(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".into(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => "is under a file".into(),
         Err(e) => format!("cannot be reached ({e})"),
     };
     Err(Failure::Output(format!(

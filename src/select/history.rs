@@ -19,9 +19,11 @@ pub(crate) const CHUNKS: usize = 30;
 const CAP: f64 = 32.0;
 /// ln(1.5): a run more than 1.5× off the centre, either way, is not a sample.
 const BAND: f64 = 0.405_465_108_108_164_4;
-/// Errors (runs more than 1.5× slower than the centre) that restart an entry from the run that
-/// made the last one.
+/// Errors that restart an entry from the run that made the last one (fewer for an entry of fewer
+/// samples: errors reaching the samples, as in StarPU).
 const RESET_AT: f64 = 3.0;
+/// Samples up to which an entry is young: a run far faster than its centre restarts it at once.
+const YOUNG: f64 = 3.0;
 /// Spread assumed below two samples, and the least assumed (ln scale).
 const FIRST_SPREAD: f64 = 0.3;
 const SPREAD_FLOOR: f64 = 0.05;
@@ -85,7 +87,7 @@ pub(crate) struct Entry {
     pub mean: f64,
     /// Their sum of squared deviations from the mean.
     pub m2: f64,
-    /// Recent errors (runs more than 1.5× slower), fading as samples come in.
+    /// Recent errors (runs more than 1.5× off), fading as samples come in.
     pub errors: f64,
     /// When it was last saved (Unix seconds; 0: never), for merging with other processes' files.
     pub updated: u64,
@@ -105,18 +107,21 @@ impl Entry {
     }
 
     /// The one rule: a run within 1.5× of the centre either way is a sample (a capped running
-    /// mean and variance). Noise only ever slows a run (a preemption, a busy core, a cold cache),
-    /// so one more than 1.5× faster proves the centre wrong: the entry starts again from it. One
-    /// more than 1.5× slower is an error; when errors reach [`RESET_AT`] (they fade by half with
-    /// each sample), the entry starts again from the run that made the last one.
+    /// mean and variance); one further off is an error; when errors reach the samples (at most
+    /// [`RESET_AT`]), the entry starts again from this run. A young entry (at most [`YOUNG`]
+    /// samples) starts again at once from a run more than 1.5× faster than its centre: its few
+    /// samples may all be a slow spell (a backend's first warm runs), and a run cannot be made
+    /// faster than the backend is by a preemption or a busy core.
     pub(crate) fn add(&mut self, x: f64) {
         self.touched = true;
         let dev = x - self.mean;
-        if self.count == 0.0 || dev < -BAND || (dev > BAND && self.errors + 1.0 >= RESET_AT) {
+        let restart = (dev < -BAND && self.count <= YOUNG)
+            || (dev.abs() > BAND && self.errors + 1.0 >= self.count.min(RESET_AT));
+        if self.count == 0.0 || restart {
             *self = Self::first(x);
             return;
         }
-        if dev > BAND {
+        if dev.abs() > BAND {
             self.errors += 1.0;
             return;
         }
@@ -348,7 +353,7 @@ mod tests {
         e.add(-0.1);
         assert_eq!(e.count, 3.0);
         assert!(e.mean.abs() < 1e-12 && e.spread() > 0.05);
-        // Two runs 3× slower are errors, not samples; a third restarts the entry from it.
+        // Two runs 3× off are errors, not samples; a third restarts the entry from it.
         e.add(1.1);
         e.add(1.1);
         assert_eq!((e.count, e.errors), (3.0, 2.0));
@@ -366,24 +371,28 @@ mod tests {
     }
 
     #[test]
-    fn a_faster_run_overturns_an_entry_at_once_a_slower_one_after_three() {
+    fn a_young_entry_is_overturned_by_one_faster_run_a_firm_one_by_three() {
         // One sample slowed by a preemption is overturned by the next run.
         let mut e = Entry::first(2.0);
         e.add(0.0);
         assert_eq!((e.count, e.mean), (1.0, 0.0));
-        // Three consistent slow samples (a backend measured while its core was shared) are
-        // overturned by one run far faster: noise cannot make a run faster than the backend is.
+        // Three consistent slow samples (a backend's first warm runs) are overturned by one run
+        // far faster; one far slower is an error.
         let mut e = Entry::first(1.0);
         e.add(1.0);
         e.add(1.0);
+        e.add(2.0);
+        assert_eq!((e.count, e.errors), (3.0, 1.0));
         e.add(0.0);
         assert_eq!((e.count, e.mean), (1.0, 0.0));
-        // A single fast sample is not overturned by one slow run (that may be noise), but by three.
-        e.add(1.0);
-        e.add(1.0);
-        assert_eq!((e.count, e.mean, e.errors), (1.0, 0.0, 2.0));
-        e.add(1.0);
-        assert_eq!((e.count, e.mean), (1.0, 1.0));
+        // A firm entry keeps its centre through a fast outlier: three are needed either way.
+        let mut e = Entry::first(1.0);
+        (0..9).for_each(|_| e.add(1.0));
+        e.add(0.0);
+        e.add(0.0);
+        assert_eq!((e.count, e.mean, e.errors), (10.0, 1.0, 2.0));
+        e.add(0.0);
+        assert_eq!((e.count, e.mean), (1.0, 0.0));
     }
 
     #[test]

@@ -40,8 +40,8 @@ impl Default for AutoOptions {
 impl AutoOptions {
     /// The defaults, with `force` from `PARSUM_BACKEND` (`scalar`, `simd`, `gpu`; `auto` or empty
     /// for none). Every environment variable parsum reads is checked first, and the first bad one
-    /// is an [`Error::Config`] naming it: `PARSUM_BACKEND`, `RAYON_NUM_THREADS` (0 to 1024, as
-    /// rayon reads it; empty, like `PARSUM_BACKEND`'s, is unset), `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`.
+    /// is an [`Error::Config`] naming it: `PARSUM_BACKEND`, `RAYON_NUM_THREADS` (0 to 1024;
+    /// empty or blank, like every variable here, is unset), `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`.
     pub fn from_env() -> Result<Self> {
         let max = crate::backend::cpu::Simd::MAX_THREADS;
         if let Some(v) = var("RAYON_NUM_THREADS")?.filter(|v| {

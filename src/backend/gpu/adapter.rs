@@ -184,15 +184,22 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<Found> {
     }
     // The APIs asked for that this platform's wgpu offers: no "metal" on Linux.
     let (asked, built) = (backends()?, wgpu::Instance::enabled_backend_features());
-    let tried = if asked.intersects(built) {
-        api_names(asked & built)
-    } else {
-        let offered = api_names(built - wgpu::Backends::NOOP);
+    let offered = api_names(built - wgpu::Backends::NOOP);
+    let lacking = asked - built - wgpu::Backends::NOOP;
+    let tried = if !asked.intersects(built) {
         format!("{} (this build offers only {offered})", api_names(asked))
+    } else if var("WGPU_BACKEND")?.is_some_and(|v| !v.trim().is_empty()) && !lacking.is_empty() {
+        let lacking = api_names(lacking);
+        format!(
+            "{} ({lacking}: not in this build)",
+            api_names(asked & built)
+        )
+    } else {
+        api_names(asked & built)
     };
     let mut all = all()?;
     let missing = |what: String, all: &[Found]| {
-        let hint = if all.is_empty() && asked.contains(wgpu::Backends::VULKAN) {
+        let hint = if all.is_empty() && (asked & built).contains(wgpu::Backends::VULKAN) {
             "; on Linux install a Vulkan driver (e.g. Debian's libvulkan1 and mesa-vulkan-drivers)"
         } else {
             ""
