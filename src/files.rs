@@ -9,16 +9,19 @@ use std::path::{Path, PathBuf};
 /// Largest file parsum reads back; the files it writes are far smaller.
 pub(crate) const MAX_FILE: u64 = 1 << 20;
 
-/// `PARSUM_CACHE_DIR` (from the current directory if relative; unset if empty), else the user
-/// cache directory joined with `parsum`: `$XDG_CACHE_HOME` or `~/.cache`, `~/Library/Caches` on
-/// macOS, `%LOCALAPPDATA%` on Windows, from variables that count only when absolute (as XDG says).
+/// `PARSUM_CACHE_DIR` (from the current directory if relative; unset if empty or blank, like
+/// every variable parsum reads), else the user cache directory joined with `parsum`:
+/// `$XDG_CACHE_HOME` or `~/.cache`, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows,
+/// from variables that count only when absolute (as XDG says).
 pub(crate) fn default_dir() -> Option<PathBuf> {
     let env = |k: &str| {
         std::env::var_os(k)
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
     };
-    if let Some(dir) = std::env::var_os("PARSUM_CACHE_DIR").filter(|d| !d.is_empty()) {
+    if let Some(dir) =
+        std::env::var_os("PARSUM_CACHE_DIR").filter(|d| !d.to_string_lossy().trim().is_empty())
+    {
         let dir = PathBuf::from(dir);
         if dir.is_absolute() {
             return Some(dir);

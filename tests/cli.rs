@@ -628,6 +628,13 @@ fn bench_prints_results_before_the_plot_and_reports_io_errors_apart() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{err}");
     assert!(err.contains("a-file is not a directory"), "{err}");
+    let out = parsum(&["--bench", "--plot", cache_dir().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("it is a directory") && out.stdout.is_empty(),
+        "{err}"
+    );
 
     // A plot that fails only when written (a full disk): exit 4, the results already printed.
     if Path::new("/dev/full").exists() {
@@ -802,6 +809,16 @@ fn a_relative_cache_dir_is_taken_from_the_current_directory() {
     );
     let file = here.path().join("my-cache").join(FILE);
     assert!(file.is_file(), "{} missing", file.display());
+    // Blank is unset: no directory named " " here.
+    let out = command(&["--end", "1e6"])
+        .env("PARSUM_CACHE_DIR", " ")
+        .env("XDG_CACHE_HOME", here.path().join("xdg"))
+        .current_dir(here.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!here.path().join(" ").exists());
+    assert!(here.path().join("xdg").join("parsum").join(FILE).is_file());
 }
 
 #[test]

@@ -217,6 +217,12 @@ fn check_plot_path(path: &Path) -> Result<(), Failure> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    if path.is_dir() {
+        return Err(Failure::Output(format!(
+            "cannot write {}: it is a directory",
+            path.display()
+        )));
+    }
     let why = match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => return Ok(()),
         Ok(_) => "is not a directory".to_string(),
