@@ -8,8 +8,6 @@ mod history;
 mod model;
 mod options;
 mod policy;
-#[cfg(test)]
-mod tests;
 
 use std::borrow::Borrow;
 use std::path::PathBuf;
@@ -727,3 +725,6 @@ impl Drop for Auto {
         let _ = self.save();
     }
 }
+
+#[cfg(test)]
+mod tests;
