@@ -131,6 +131,11 @@ fn merge_and_write(path: &Path, ours: &Store, now: u64) -> std::io::Result<Store
             }
         }
     }
+    // A stamp from the future (a clock set back, a hostile file) counts as now: else it would
+    // outrank every entry saved from here on, and prune them.
+    for e in merged.values_mut().flat_map(|s| s.values_mut()) {
+        e.updated = e.updated.min(now);
+    }
     // The newest entries, at most MAX_ENTRIES of them.
     let mut stamps: Vec<u64> = merged
         .values()
@@ -295,5 +300,15 @@ mod tests {
         let long = "x".repeat(MAX_IDENTITY + 1);
         put(&path, &store(&long, F, entry(1.0, 1.0, 0, true)), 1).unwrap();
         assert!(load(&path).unwrap().is_empty());
+        // Entries stamped in the future (written by a clock far ahead) count as stamped now:
+        // they do not prune an entry saved after them.
+        let future: Store = (0..MAX_ENTRIES)
+            .flat_map(|i| store(&format!("h{i}"), F, entry(1.0, 1.0, 0, true)))
+            .collect();
+        put(&path, &future, u64::MAX).unwrap();
+        let merged = put(&path, &store("simd", F, entry(1.0, 1.0, 0, true)), 300).unwrap();
+        assert_eq!(merged["simd"][&F].updated, 300);
+        assert!(merged.values().all(|s| s[&F].updated == 300));
+        assert_eq!(load(&path).unwrap(), merged);
     }
 }
