@@ -299,6 +299,9 @@ fn bad_environment_variables_exit_2_and_name_the_variable() {
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{var}={value} {args:?}: {err}");
             assert!(err.contains(says), "{var}={value}: {err}");
+            if var == "WGPU_BACKEND" && cfg!(all(feature = "gpu", target_os = "linux")) {
+                assert!(err.contains("this build offers vulkan or gl"), "{err}");
+            }
         }
     }
     // Empty or blank is unset, for every variable (RAYON_NUM_THREADS was refused).
@@ -437,6 +440,13 @@ fn auto_is_the_default_and_names_what_ran() {
     );
     assert!(v["predicted_from"].is_string(), "{v}");
     assert_eq!(v["sum"], "499999500000");
+    // An empty range teaches nothing, so it is never run to explore.
+    let v = json(&["--start", "7", "--end", "7"]);
+    assert_eq!(
+        (&v["sum"], &v["chosen_by"]),
+        (&"0".into(), &"predicted".into()),
+        "{v}"
+    );
     let v = json(&["--backend", "simd", "--end", "1e6"]);
     assert_eq!(v["chosen_by"], "explicit");
 }

@@ -231,7 +231,7 @@ pub fn si(v: f64) -> String {
             return format!("{:.2} {unit}", v / scale);
         }
     }
-    format!("{v:.0} ")
+    format!("{v:.0}")
 }
 
 /// `--list`: every backend and GPU adapter, with the index `--adapter` takes.
@@ -323,6 +323,14 @@ mod tests {
         assert!(!human(&one, None).contains("\nruns "));
         let v: serde_json::Value = serde_json::from_str(&json(&one, None, None)).unwrap();
         assert_eq!(v["runs_on"], json!({"scalar": 3}));
+    }
+
+    #[test]
+    fn rates_take_a_prefix_and_no_stray_space() {
+        assert_eq!(si(0.0), "0");
+        assert_eq!(si(999.4), "999");
+        assert_eq!(si(7.994e6), "7.99 M");
+        assert_eq!(si(2.05e10), "20.50 G");
     }
 
     #[test]

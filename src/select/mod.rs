@@ -401,8 +401,11 @@ impl Auto {
     /// Every usable candidate's prediction for `n` elements in `chunks` chunks, and the choice.
     /// This Auto's first request at a footprint is predicted as it will run: a backend not run yet
     /// by its cold entries (so a one-shot process chooses for a one-shot run); every later one as
-    /// the process goes on, by warm entries (so a backend slow only cold is not kept out).
-    fn choose(&self, l: &Learner, n: u128, chunks: u64) -> Result<(Decision, Predictions)> {
+    /// the process goes on, by warm entries (so a backend slow only cold is not kept out). An
+    /// empty request teaches nothing (it is never recorded), so it explores nothing: the leader
+    /// runs it.
+    fn choose(&self, l: &Learner, elements: u128, chunks: u64) -> Result<(Decision, Predictions)> {
+        let (n, chunks) = (elements.max(1), chunks.max(1));
         let f = Footprint::of(n, chunks);
         let place = &l.places[f.index()];
         let first = place.calls <= 1;
@@ -420,6 +423,9 @@ impl Auto {
             })
             .collect();
         let mut d = policy::decide(&predictions, place.earned).ok_or_else(|| self.none_usable())?;
+        if elements == 0 {
+            (d.index, d.chosen_by, d.price) = (d.leader, ChosenBy::Predicted, 0.0);
+        }
         if self.force.is_some() {
             d.chosen_by = ChosenBy::Forced;
         }
@@ -429,8 +435,14 @@ impl Auto {
     /// The choice for `n` elements in `chunks` chunks — a lookup for a known footprint — booked:
     /// with its prediction, and whether to record its time.
     fn decide(&self, n: u128, chunks: u64) -> Result<(Decision, Duration, Basis, bool)> {
-        let f = Footprint::of(n, chunks);
         let mut l = self.learner()?;
+        if n == 0 {
+            // Nothing is booked: an empty request's choice must not stand in for its footprint's.
+            let (d, predictions) = self.choose(&l, n, chunks)?;
+            let p = predictions[d.index].expect("usable");
+            return Ok((d, secs(p.seconds), p.basis, false));
+        }
+        let f = Footprint::of(n, chunks);
         let version = l.version;
         let place = &mut l.places[f.index()];
         place.calls = place.calls.wrapping_add(1);
@@ -555,7 +567,7 @@ impl Auto {
         let (n, chunks) = (plan.range().len(), plan.len());
         let mut fallback: Option<String> = None;
         loop {
-            let (d, predicted, basis, record) = self.decide(n.max(1), chunks.max(1))?;
+            let (d, predicted, basis, record) = self.decide(n, chunks)?;
             let c = &self.candidates[d.index];
             let backend = match self.open(d.index) {
                 Ok(b) => b,
@@ -624,7 +636,7 @@ impl Auto {
     /// another one instead; its report says so); `None` when none is usable.
     pub fn pick(&self, n: u128) -> Option<BackendKind> {
         let (d, _) = self
-            .choose(&*self.learner().ok()?, n.max(1), default_chunks(n))
+            .choose(&*self.learner().ok()?, n, default_chunks(n))
             .ok()?;
         Some(self.candidates[d.leader].kind)
     }
@@ -670,7 +682,7 @@ impl Auto {
         let f = Footprint::of(n1, c1);
         let (mut lines, mut decision) = (Vec::new(), Err("forked while in use".to_string()));
         if let Ok(l) = self.learner() {
-            let (d, predictions) = match self.choose(&l, n1, c1) {
+            let (d, predictions) = match self.choose(&l, n, chunks) {
                 Ok((d, p)) => (Ok((d.index, d.leader, d.chosen_by)), p),
                 Err(err) => (Err(err.to_string()), vec![None; self.candidates.len()]),
             };

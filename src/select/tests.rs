@@ -249,6 +249,27 @@ fn a_known_footprint_is_a_lookup_until_something_moves() {
 }
 
 #[test]
+fn an_empty_request_explores_nothing_and_books_nothing() {
+    // Backend 1 is unmeasured and could beat the leader: a one-element request explores it.
+    let a = auto(&[model(1e-6, 1e9), model(2e-6, 1e9)]);
+    let (d, _, _, record) = a.decide(0, 0).unwrap();
+    assert_eq!(
+        (d.index, d.chosen_by, d.price),
+        (0, ChosenBy::Predicted, 0.0)
+    );
+    assert!(!record);
+    assert_eq!(a.explain(0).decision, Ok((0, 0, ChosenBy::Predicted)));
+    assert_eq!(a.pick(0), Some(BackendKind::Simd));
+    let place = a.learner().unwrap().places[Footprint::of(1, 1).index()].clone();
+    assert_eq!(
+        (place.calls, place.earned, place.memo.is_none()),
+        (0, 0.0, true)
+    );
+    let (d, ..) = a.decide(1, 1).unwrap();
+    assert_eq!((d.index, d.chosen_by), (1, ChosenBy::Explored));
+}
+
+#[test]
 fn the_gpu_candidate_is_not_opened_while_it_cannot_win() {
     // With CPU backends measured fast and the GPU measured slow at this size, picking never
     // opens the GPU: only a request that goes to it does.

@@ -29,9 +29,11 @@ pub(crate) fn backends() -> Result<wgpu::Backends> {
             "dx12" | "d3d12" => wgpu::Backends::DX12,
             "gl" | "gles" | "opengl" => wgpu::Backends::GL,
             _ => {
+                let offered = wgpu::Instance::enabled_backend_features() - wgpu::Backends::NOOP;
                 return Err(Error::Config(format!(
-                    "WGPU_BACKEND={list}: '{item}' is not a graphics API \
-                     (expected a comma list of vulkan, metal, dx12, gl)"
+                    "WGPU_BACKEND={list}: '{item}' is not a graphics API (expected a comma \
+                     list of vulkan, metal, dx12, gl; this build offers {})",
+                    api_names(offered)
                 )));
             }
         };
