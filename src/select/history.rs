@@ -282,8 +282,9 @@ impl Entries {
     /// The estimate at `f`: its own entry; else, cold, the warm estimate (a cold run is never
     /// faster); else from nearby warm entries or the prior, its centre capped, warm, by this
     /// footprint's cold centre: a cold run bounds a warm one from above, never from below (a cold
-    /// sum of 10^3 elements took 15× a warm one). Doubt never exceeds the prior's, but for a warm
-    /// entry of few runs slower than its neighbours: it may doubt down to their centre.
+    /// sum of 10^3 elements took 15× a warm one). Doubt never exceeds the prior's, but for an
+    /// entry of few runs slower than its neighbours (cold: than the warm estimate): it may doubt
+    /// down to their centre.
     pub(crate) fn estimate(&self, f: Footprint) -> Estimate {
         let estimate = |(ln_ratio, doubt): (f64, f64), samples, basis| Estimate {
             ln_ratio,
@@ -294,12 +295,16 @@ impl Entries {
         if let Some(e) = self.0.get(&f) {
             let (ln_ratio, doubt) = Self::own(e);
             let mut measured = estimate((ln_ratio, doubt), e.count, Basis::Measured);
-            // A warm entry of few runs is not trusted to be slower than its neighbours (or the
-            // prior) say: its doubt reaches down to their centre, so the backend is explored
-            // again. One run slowed by a preemption (32× here) kept the fastest backend out of
-            // every later process.
-            if !f.cold && e.count < FEW {
-                let around = self.nearby(f).map_or(0.0, |(x, _)| x);
+            // An entry of few runs is not trusted to be slower than its neighbours (or the
+            // prior) say — a cold one than the warm estimate here, which no cold run beats: its
+            // doubt reaches down to their centre, so the backend is explored again. One run
+            // slowed by a preemption (32× here) kept the fastest backend out of every later
+            // process; cold, out of every later one-shot process.
+            if e.count < FEW {
+                let around = match f.cold {
+                    true => self.estimate(f.cold(false)).ln_ratio,
+                    false => self.nearby(f).map_or(0.0, |(x, _)| x),
+                };
                 measured.doubt = doubt.max(ln_ratio - around);
             }
             return measured;

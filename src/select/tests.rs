@@ -377,6 +377,47 @@ fn a_slow_cold_first_run_does_not_keep_a_backend_out() {
     assert!(cold.count == 1.0 && warm.count > 3.0 && cold.mean > warm.mean + 2.0);
 }
 
+#[test]
+fn a_slow_cold_entry_of_few_runs_is_run_again_by_one_shot_processes() {
+    // Backend 0 is 2× faster than backend 1, cold or warm, but its one cold run here took 8× its
+    // true time (a busy machine). One-shot processes — a fresh Auto each, given the last one's
+    // entries, one request each, so every run is cold — run it again: its true run restarts
+    // that young entry, and it leads from then on.
+    let truth = [model(1e-7, 2e10), model(1e-7, 1e10)];
+    let (n, chunks) = (1u128 << 20, default_chunks(1 << 20));
+    let f = Footprint::of(n, chunks).cold(true);
+    let mut firm = Entry::first(0.0);
+    (0..4).for_each(|_| firm.add(0.0));
+    let mut store = Store::new();
+    store.insert("model 0".into(), [(f, Entry::first(8f64.ln()))].into());
+    store.insert("model 1".into(), [(f, firm)].into());
+    let mut picks = Vec::new();
+    for _ in 0..4 {
+        let a = auto(&truth);
+        a.adopt(&store, false);
+        let (d, ..) = a.decide(n, chunks).unwrap();
+        assert!(!a.candidates[d.index].warm.swap(true, Ordering::Relaxed));
+        let t = Duration::from_secs_f64(truth[d.index].seconds(n, chunks));
+        a.observe(d.index, n, chunks, t, true);
+        picks.push((d.index, d.chosen_by));
+        let l = a.learner().unwrap();
+        let entries = a.candidates.iter().zip(&l.entries);
+        store = entries
+            .map(|(c, e)| {
+                (
+                    c.identity.clone(),
+                    e.iter().map(|(f, e)| (*f, *e)).collect(),
+                )
+            })
+            .collect();
+    }
+    assert_eq!(picks[0], (0, ChosenBy::Explored), "{picks:?}");
+    assert!(
+        picks[1..].iter().all(|&p| p == (0, ChosenBy::Predicted)),
+        "{picks:?}"
+    );
+}
+
 /// A backend that really adds every element, after a pause: its runs take at least `pause`.
 struct Slow(BackendInfo, Duration);
 
@@ -397,7 +438,8 @@ impl Backend for Slow {
 fn an_untimed_first_run_is_recorded_with_its_real_time() {
     // `Auto::sum` reads no clock for a short sum it does not sample, but a backend's first run is
     // always timed and recorded. Call 1 (sampled) runs A: B's cold entry says B is slow cold
-    // (e^16 × its prior: 1.8 s, so the real run, faster by far, restarts that young entry).
+    // (three runs at e^16 × its prior, 1.8 s: too many to doubt, so few that the real run, faster
+    // by far, restarts that young entry).
     // Call 2 (not sampled) runs B, which its warm entry says is fast: B's first run, after a
     // pause, so its cold entry must now hold at least the pause.
     let pause = Duration::from_millis(2);
@@ -415,7 +457,9 @@ fn an_untimed_first_run_is_recorded_with_its_real_time() {
         let mut fast = Entry::first(-3.0);
         (1..5).for_each(|_| fast.add(-3.0));
         l.entries[1].set(f, fast);
-        l.entries[1].set(f.cold(true), Entry::first(16.0));
+        let mut slow = Entry::first(16.0);
+        (1..3).for_each(|_| slow.add(16.0));
+        l.entries[1].set(f.cold(true), slow);
         l.version += 1;
     }
     for _ in 0..2 {
