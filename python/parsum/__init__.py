@@ -134,8 +134,11 @@ def _check(
         raise TypeError(f"executor must be a concurrent.futures.Executor, got {_kind(executor)}")
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
         raise TypeError(f"checkpoint must be a path (str or os.PathLike), got {_kind(checkpoint)}")
-    if checkpoint is not None and os.fspath(checkpoint) in ("", b""):
+    path = None if checkpoint is None else os.fspath(checkpoint)
+    if path in ("", b""):
         raise ConfigError("checkpoint must name a file, got an empty path")
+    if path is not None and ("\0" if isinstance(path, str) else b"\0") in path:
+        raise ConfigError(f"checkpoint must not hold a NUL byte, got {path!r}")
 
 
 def run(

@@ -12,6 +12,8 @@ import weakref
 import zlib
 
 HEADER = "parsum-journal"
+#: Longer than any header: two 20-digit bounds, a 20-digit chunk count and the keys.
+HEADER_MAX = 4096
 
 
 def _line(index: int, partial: int) -> str:
@@ -27,7 +29,8 @@ def _create(path: str, header: str) -> None:
     import tempfile
 
     directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    # A short name of its own: the journal's name may be as long as the file system allows.
+    fd, tmp = tempfile.mkstemp(prefix=".parsum-journal-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(header)
@@ -83,15 +86,18 @@ class Journal:
             self.file.close()
             raise ConfigError(f"checkpoint {self.path} is in use by another run") from e
         _OPEN.add(self)
-        data = self.file.read()
-        lines = data.split(b"\n")
+        # The header first, read no further than a header goes: the path may name a huge file
+        # that is no journal at all.
+        first = self.file.readline(HEADER_MAX)
         try:
-            header = json.loads(lines[0])
+            header = json.loads(first) if first.endswith(b"\n") else None
         except ValueError:
             header = None
         if header != job:
             self.file.close()
             raise ConfigError(f"checkpoint {self.path} is not the journal of this job ({job})")
+        data = first + self.file.read()
+        lines = data.split(b"\n")
         bounds = chunk_bounds(start, stop, chunks)
         # Every complete line after the header; the last piece, if not ended by a newline, is torn.
         for raw in lines[1:-1]:

@@ -154,6 +154,22 @@ def test_a_checkpoint_in_a_missing_directory_is_named(tmp_path):
     assert not path.parent.exists()
 
 
+def test_a_checkpoint_with_a_nul_byte_or_a_long_name_or_in_a_huge_file(tmp_path):
+    with pytest.raises(parsum.ConfigError, match="NUL byte"):
+        parsum.sum(range(100), checkpoint=str(tmp_path / "a\0b"))
+    # The longest name the file system takes is a journal like any other.
+    longest = tmp_path / ("j" * os.pathconf(tmp_path, "PC_NAME_MAX"))
+    assert parsum.run(range(10**4), chunks=4, checkpoint=longest).sum == sum(range(10**4))
+    assert parsum.run(range(10**4), chunks=4, checkpoint=longest).chosen_by == "journal"
+    # A big file that is no journal is refused after its first line, not read whole.
+    big = tmp_path / "big"
+    with open(big, "wb") as f:
+        f.truncate(64 * 2**30)
+    with pytest.raises(parsum.ConfigError, match="not the journal of this job"):
+        parsum.sum(range(100), chunks=4, checkpoint=big)
+    assert big.stat().st_size == 64 * 2**30
+
+
 def test_an_executor_whose_submit_returns_no_future_is_caught():
     class Lying(concurrent.futures.Executor):
         def submit(self, fn, /, *args, **kwargs):
