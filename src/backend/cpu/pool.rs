@@ -221,7 +221,8 @@ fn resident(board: &Board) {
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
+#[cfg(target_os = "linux")]
 mod tests {
     use super::*;
     use nix::sched::{CpuSet, sched_getaffinity};

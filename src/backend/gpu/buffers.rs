@@ -26,16 +26,6 @@ pub(super) struct Buffers {
     pub fault: Option<Fault>,
 }
 
-/// Failures the tests provoke on purpose.
-#[cfg(test)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Fault {
-    /// Wait zero seconds for the submission (a real time-out while it still runs).
-    TimeOut,
-    /// Report the map as failed after it succeeded (the buffer is left mapped).
-    MapError,
-}
-
 pub(super) fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     let entry = |binding, ty| wgpu::BindGroupLayoutEntry {
         binding,
@@ -117,4 +107,14 @@ impl Buffers {
             fault: None,
         }
     }
+}
+
+/// Failures the tests provoke on purpose.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fault {
+    /// Wait zero seconds for the submission (a real time-out while it still runs).
+    TimeOut,
+    /// Report the map as failed after it succeeded (the buffer is left mapped).
+    MapError,
 }

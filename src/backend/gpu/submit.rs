@@ -6,8 +6,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use super::batches::Batch;
-#[cfg(test)]
-use super::buffers::Fault;
 use super::buffers::{Buffers, STAMPS};
 use super::device::{Device, PARTIAL};
 use crate::error::Result;
@@ -111,7 +109,7 @@ pub(super) fn submit(
     let _guard = MapGuard(&bufs.readback);
     #[cfg(test)]
     let timeout = match bufs.fault {
-        Some(Fault::TimeOut) => Duration::ZERO,
+        Some(super::buffers::Fault::TimeOut) => Duration::ZERO,
         _ => SUBMISSION_TIMEOUT,
     };
     #[cfg(not(test))]
@@ -123,7 +121,7 @@ pub(super) fn submit(
         })
         .map_err(|e| dev.failure(format!("waiting for the GPU: {e}")))?;
     #[cfg(test)]
-    if bufs.fault == Some(Fault::TimeOut) {
+    if bufs.fault == Some(super::buffers::Fault::TimeOut) {
         // The submission finished within the zero wait: fail the same way regardless.
         return Err(dev.failure("waiting for the GPU: timed out (injected)"));
     }
@@ -131,7 +129,7 @@ pub(super) fn submit(
         .map_err(|_| dev.failure("the readback was never mapped"))?
         .map_err(|e| dev.failure(format!("mapping the readback: {e}")))?;
     #[cfg(test)]
-    if bufs.fault == Some(Fault::MapError) {
+    if bufs.fault == Some(super::buffers::Fault::MapError) {
         return Err(dev.failure("mapping the readback: failed (injected)"));
     }
     if let Some(e) = dev.take_uncaptured() {
