@@ -96,13 +96,6 @@ impl ChunkPlan {
         if matches!(chunking, Chunking::Count(0) | Chunking::Length(0)) {
             return Err(Error::ZeroChunks);
         }
-        if n == 0 {
-            return Ok(Self {
-                range,
-                chunks: 0,
-                layout: Layout::Even { base: 0, longer: 0 },
-            });
-        }
         // n ≤ 2^64, so only one-element chunks over the whole domain ask for more than
         // u64::MAX chunks; that plan is capped there and its last chunk holds two elements.
         let cap = |wanted: u128| wanted.min(u64::MAX as u128) as u64;
@@ -112,6 +105,7 @@ impl ChunkPlan {
             (chunks, Layout::Even { base, longer })
         };
         let (chunks, layout) = match chunking {
+            _ if n == 0 => (0, Layout::Even { base: 0, longer: 0 }),
             Chunking::Length(len) => (cap(n.div_ceil(len)), Layout::Fixed { len }),
             Chunking::Count(c) => even(c as u128),
             Chunking::Default => even(default_chunks(n) as u128),
@@ -177,13 +171,7 @@ impl ChunkPlan {
     /// When `index >= self.len()`.
     pub fn chunk(&self, index: u64) -> Chunk {
         assert!(index < self.chunks, "chunk {index} out of {}", self.chunks);
-        let first = self.range.start() + self.offset_of(index);
-        let end = self.range.start() + self.offset_of(index + 1);
-        Chunk {
-            index,
-            first: first as u64,
-            last: (end - 1) as u64,
-        }
+        self.iter_from(index).next().expect("a chunk below len()")
     }
 
     /// The chunks in order.

@@ -95,31 +95,16 @@ fn not_a_directory(path: &Path, error: &io::Error) -> Option<io::Error> {
 /// `error`, prefixed with the file it is about: the OS's words alone ("File exists") do not say
 /// which. Its kind is kept, and the OS's error is its source.
 fn about(path: &Path, error: io::Error) -> io::Error {
-    io::Error::new(
-        error.kind(),
-        Named {
-            path: path.to_path_buf(),
-            error,
-        },
-    )
+    let path = path.to_path_buf();
+    io::Error::new(error.kind(), Named { path, error })
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {error}")]
 struct Named {
     path: PathBuf,
+    #[source]
     error: io::Error,
-}
-
-impl std::fmt::Display for Named {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.error)
-    }
-}
-
-impl std::error::Error for Named {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
-    }
 }
 
 /// Runs `update` (a read, merge and write of `path`) while holding `path`'s lock file, so that

@@ -49,16 +49,14 @@ impl<'a> SumRequest<'a> {
     }
 
     /// Cut the range into `n` near-equal chunks (0 is an error when run).
-    pub fn chunks(mut self, n: u64) -> Self {
-        self.chunking = Chunking::Count(n);
-        self
+    pub fn chunks(self, n: u64) -> Self {
+        self.chunking(Chunking::Count(n))
     }
 
     /// Cut the range into chunks of `len` elements, the last one shorter (0 is an error when
     /// run).
-    pub fn chunk_len(mut self, len: u128) -> Self {
-        self.chunking = Chunking::Length(len);
-        self
+    pub fn chunk_len(self, len: u128) -> Self {
+        self.chunking(Chunking::Length(len))
     }
 
     /// Set the chunking directly.

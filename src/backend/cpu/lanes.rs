@@ -33,10 +33,7 @@ impl LaneKernel {
 
     /// The fastest kernel this CPU runs.
     pub fn detect() -> Self {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.is_available())
-            .unwrap_or(Self::Wide)
+        Self::available()[0]
     }
 
     /// Every kernel this CPU runs, fastest first.

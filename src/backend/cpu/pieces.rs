@@ -112,6 +112,7 @@ fn alone(sink: &ChunkSink<'_>, plan: &ChunkPlan, kernel: impl Kernel) -> Result<
 }
 
 /// What one piece gave: its run of whole chunks, and the parts of chunks it cut (at most two).
+#[derive(Default)]
 struct Piece {
     first: u64,
     run: Vec<u128>,
@@ -121,13 +122,8 @@ struct Piece {
 /// Sums the elements at offsets `a..b` of `plan`.
 fn sum_piece(plan: &ChunkPlan, kernel: impl Kernel, a: u128, b: u128) -> Piece {
     let start = plan.range().start();
-    let first = plan.chunk_at(a);
-    let mut piece = Piece {
-        first,
-        run: Vec::new(),
-        parts: Vec::new(),
-    };
-    for chunk in plan.iter_from(first) {
+    let mut piece = Piece::default();
+    for chunk in plan.iter_from(plan.chunk_at(a)) {
         let (c_off, c_end) = (chunk.first as u128 - start, chunk.last as u128 + 1 - start);
         let (x, y) = (a.max(c_off), b.min(c_end));
         let sum = kernel((start + x) as u64, (start + y - 1) as u64);
@@ -149,10 +145,8 @@ fn sum_piece(plan: &ChunkPlan, kernel: impl Kernel, a: u128, b: u128) -> Piece {
 struct Shared<K> {
     plan: ChunkPlan,
     kernel: K,
-    threads: u64,
     /// Units handed out so far (the whole domain is 2^48 units).
     cursor: AtomicU64,
-    units: u64,
     /// Pieces helpers have claimed and not yet handed in.
     in_flight: AtomicUsize,
     /// Set once the calling thread is done (finished or failed): helpers take nothing more.
@@ -168,9 +162,7 @@ impl<K: Kernel> Shared<K> {
         Self {
             plan,
             kernel,
-            threads: helpers as u64 + 1,
             cursor: AtomicU64::new(0),
-            units: plan.range().len().div_ceil(UNIT) as u64,
             in_flight: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             done: (0..helpers).map(|_| Mutex::new(Vec::new())).collect(),
@@ -180,15 +172,15 @@ impl<K: Kernel> Shared<K> {
 
     /// The next piece's element offsets, if any is left.
     fn claim(&self) -> Option<(u128, u128)> {
-        let most = (MAX_PIECE / UNIT) as u64;
-        let end = |at: u64| at + ((self.units - at) / (4 * self.threads)).clamp(1, most);
+        let (n, most) = (self.plan.range().len(), (MAX_PIECE / UNIT) as u64);
+        let (units, threads) = (n.div_ceil(UNIT) as u64, self.done.len() as u64 + 1);
+        let end = |at: u64| at + ((units - at) / (4 * threads)).clamp(1, most);
         let at = self
             .cursor
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |at| {
-                (at < self.units && !self.stop.load(Ordering::SeqCst)).then(|| end(at))
+                (at < units && !self.stop.load(Ordering::SeqCst)).then(|| end(at))
             })
             .ok()?;
-        let n = self.plan.range().len();
         Some((at as u128 * UNIT, (end(at) as u128 * UNIT).min(n)))
     }
 }
@@ -216,7 +208,6 @@ impl<K: Kernel> Task for Shared<K> {
 /// The calling thread's side: the chunks cut by pieces, put together, and the sink.
 struct Collector<'s, 'a> {
     sink: &'s ChunkSink<'a>,
-    plan: ChunkPlan,
     /// Chunks cut by pieces: chunk → (sum so far, elements covered).
     open: BTreeMap<u64, (u128, u128)>,
 }
@@ -230,7 +221,7 @@ impl Collector<'_, '_> {
             let open = self.open.entry(chunk).or_default();
             open.0 += sum;
             open.1 += covered;
-            if open.1 == self.plan.chunk(chunk).len() {
+            if open.1 == self.sink.plan().chunk(chunk).len() {
                 let sum = open.0;
                 self.open.remove(&chunk);
                 self.sink.accept(chunk, sum)?;
@@ -260,7 +251,6 @@ impl Collector<'_, '_> {
 fn drive<K: Kernel>(sink: &ChunkSink<'_>, shared: &Shared<K>) -> Result<()> {
     let mut collector = Collector {
         sink,
-        plan: shared.plan,
         open: BTreeMap::new(),
     };
     while let Some((a, b)) = shared.claim() {

@@ -46,19 +46,18 @@ struct Slot {
 /// `helpers` resident threads, from a rayon pool of their own.
 pub(crate) struct Pool {
     board: Arc<Board>,
-    helpers: usize,
     /// Whether there is a CPU for each thread, so that a helper moving off its caller's CPU
     /// gains one (with more threads than CPUs, moving would only be undone by the scheduler).
     spread: bool,
     /// The process that started the threads: a forked child has none of them.
     pid: u32,
-    _threads: rayon::ThreadPool,
+    threads: rayon::ThreadPool,
 }
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
-            .field("helpers", &self.helpers)
+            .field("helpers", &self.helpers())
             .finish()
     }
 }
@@ -90,16 +89,15 @@ impl Pool {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Self {
             board,
-            helpers,
             spread: helpers < cpus,
             pid: std::process::id(),
-            _threads: threads,
+            threads,
         })
     }
 
     /// Resident helper threads.
     pub(crate) fn helpers(&self) -> usize {
-        self.helpers
+        self.threads.current_num_threads()
     }
 
     /// Offers `task` to every helper; returns the post's generation, for [`Pool::retract`].
@@ -110,11 +108,9 @@ impl Pool {
             return None;
         }
         let poster = if self.spread { this_cpu() } else { None };
-        {
-            let mut slot = lock(&self.board.slot);
-            slot.task = Some(task);
-            slot.poster = poster;
-        }
+        let mut slot = lock(&self.board.slot);
+        (slot.task, slot.poster) = (Some(task), poster);
+        drop(slot);
         // Bumped with the lock released: a spinning helper takes the lock the moment it sees this.
         let generation = self.board.generation.fetch_add(1, Ordering::SeqCst) + 1;
         if self.board.sleepers.load(Ordering::SeqCst) > 0 {

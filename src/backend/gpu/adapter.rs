@@ -188,16 +188,13 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<Found> {
     let (asked, built) = (backends()?, wgpu::Instance::enabled_backend_features());
     let offered = api_names(built - wgpu::Backends::NOOP);
     let lacking = asked - built - wgpu::Backends::NOOP;
+    let usable = api_names(asked & built);
     let tried = if !asked.intersects(built) {
         format!("{} (this build offers only {offered})", api_names(asked))
     } else if var("WGPU_BACKEND")?.is_some_and(|v| !v.trim().is_empty()) && !lacking.is_empty() {
-        let lacking = api_names(lacking);
-        format!(
-            "{} ({lacking}: not in this build)",
-            api_names(asked & built)
-        )
+        format!("{usable} ({}: not in this build)", api_names(lacking))
     } else {
-        api_names(asked & built)
+        usable
     };
     let mut all = all()?;
     let missing = |what: String, all: &[Found]| {
@@ -216,8 +213,7 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<Found> {
             Some(name) => (name, "WGPU_ADAPTER_NAME"),
             None => {
                 let pref = power_preference()?;
-                let best =
-                    (0..all.len()).min_by_key(|&i| (preference(pref, &all[i].0.device_type), i));
+                let best = (0..all.len()).min_by_key(|&i| preference(pref, &all[i].0.device_type));
                 return match best {
                     Some(i) => Ok(all.swap_remove(i)),
                     None => Err(missing("wgpu found no adapter".into(), &all)),

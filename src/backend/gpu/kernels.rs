@@ -16,10 +16,7 @@ fn shader_source(kernel: GpuKernel) -> String {
         GpuKernel::U32Pairs => include_str!("../../../shaders/sum_run_u32.wgsl"),
         GpuKernel::NativeU64 => include_str!("../../../shaders/sum_run_u64.wgsl"),
     };
-    format!(
-        "{}\n{variant}",
-        include_str!("../../../shaders/range_sum.wgsl")
-    )
+    [include_str!("../../../shaders/range_sum.wgsl"), variant].join("\n")
 }
 
 pub(super) fn pipelines(
