@@ -59,7 +59,7 @@ class Journal:
         from . import ConfigError, closed_form
         from ._executor import chunk_bounds
 
-        self.path = os.fspath(path)
+        self.path = os.fsdecode(path)
         job = {HEADER: 1, "start": str(start), "stop": str(stop), "chunks": chunks}
         self.done: dict[int, int] = {}
         try:

@@ -5,6 +5,7 @@ import concurrent.futures
 import os
 import subprocess
 import sys
+import tracemalloc
 
 import pytest
 
@@ -164,10 +165,16 @@ def test_a_checkpoint_with_a_nul_byte_or_a_long_name_or_in_a_huge_file(tmp_path)
     # A big file that is no journal is refused after its first line, not read whole.
     big = tmp_path / "big"
     with open(big, "wb") as f:
-        f.truncate(64 * 2**30)
-    with pytest.raises(parsum.ConfigError, match="not the journal of this job"):
-        parsum.sum(range(100), chunks=4, checkpoint=big)
-    assert big.stat().st_size == 64 * 2**30
+        f.truncate(256 * 2**20)
+    tracemalloc.start()
+    try:
+        with pytest.raises(parsum.ConfigError, match="not the journal of this job"):
+            parsum.sum(range(100), chunks=4, checkpoint=big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20 and big.stat().st_size == 256 * 2**20, peak
+    big.unlink()
 
 
 def test_an_executor_whose_submit_returns_no_future_is_caught():

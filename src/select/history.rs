@@ -23,16 +23,18 @@ const BAND: f64 = 0.405_465_108_108_164_4;
 /// samples: errors reaching the samples, as in StarPU).
 const RESET_AT: f64 = 3.0;
 /// Samples up to which an entry is young: a run far faster than its centre restarts it at once.
-const YOUNG: f64 = 3.0;
+pub(crate) const YOUNG: f64 = 3.0;
 /// Spread assumed below two samples, and the least assumed (ln scale).
 const FIRST_SPREAD: f64 = 0.3;
 const SPREAD_FLOOR: f64 = 0.05;
 /// Doubt added per size class and per chunk class between a request and the entry it leans on.
 const SIZE_DOUBT: f64 = 0.05;
 const CHUNK_DOUBT: f64 = 0.2;
-/// Runs below which a warm entry is not trusted to be slower than its neighbours say.
-const FEW: f64 = 3.0;
-/// Doubt of a prior nothing has checked: it may be 4× off either way; no estimate doubts more.
+/// Runs below which an entry is not trusted to be slower than its neighbours (cold: than the
+/// warm estimate) say.
+pub(crate) const FEW: f64 = 3.0;
+/// Doubt of a prior nothing has checked: it may be 4× off either way; no estimate doubts more,
+/// but for an entry of fewer than [`FEW`] runs slower than its neighbours.
 pub(crate) const PRIOR_DOUBT: f64 = 1.386_294_361_119_890_6;
 
 /// Where a request falls: ordered by warmth, chunk class, then size class. A backend's first run
@@ -305,7 +307,7 @@ impl Entries {
                     true => self.estimate(f.cold(false)).ln_ratio,
                     false => self.nearby(f).map_or(0.0, |(x, _)| x),
                 };
-                measured.doubt = doubt.max(ln_ratio - around);
+                measured.doubt = measured.doubt.max(ln_ratio - around);
             }
             return measured;
         }

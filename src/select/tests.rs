@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::history::Entry;
+use super::history::{Entry, FEW, YOUNG};
 use super::policy::{EXPLORE_RUNS, PRIOR_PRICE, SHARE};
 use super::*;
 use crate::backend::BackendInfo;
@@ -259,7 +259,6 @@ fn an_empty_request_explores_nothing_and_books_nothing() {
     );
     assert!(!record);
     assert_eq!(a.explain(0).decision, Ok((0, 0, ChosenBy::Predicted)));
-    assert_eq!(a.pick(0), Some(BackendKind::Simd));
     let place = a.learner().unwrap().places[Footprint::of(1, 1).index()].clone();
     assert_eq!(
         (place.calls, place.earned, place.memo.is_none()),
@@ -377,28 +376,30 @@ fn a_slow_cold_first_run_does_not_keep_a_backend_out() {
     assert!(cold.count == 1.0 && warm.count > 3.0 && cold.mean > warm.mean + 2.0);
 }
 
-#[test]
-fn a_slow_cold_entry_of_few_runs_is_run_again_by_one_shot_processes() {
-    // Backend 0 is 2× faster than backend 1, cold or warm, but its one cold run here took 8× its
-    // true time (a busy machine). One-shot processes — a fresh Auto each, given the last one's
-    // entries, one request each, so every run is cold — run it again: its true run restarts
-    // that young entry, and it leads from then on.
-    let truth = [model(1e-7, 2e10), model(1e-7, 1e10)];
+/// `processes` one-shot processes at 2^20 elements over `truth`, each a fresh Auto given the last
+/// one's entries and making one (cold) run that takes `cold` × its true time; `planted` backend 0's
+/// one cold run (ln ratio) and backend 1's five exact ones. Each process's pick.
+fn one_shot(
+    truth: &[CostModel],
+    planted: f64,
+    cold: f64,
+    processes: usize,
+) -> Vec<(usize, ChosenBy)> {
     let (n, chunks) = (1u128 << 20, default_chunks(1 << 20));
     let f = Footprint::of(n, chunks).cold(true);
     let mut firm = Entry::first(0.0);
     (0..4).for_each(|_| firm.add(0.0));
     let mut store = Store::new();
-    store.insert("model 0".into(), [(f, Entry::first(8f64.ln()))].into());
+    store.insert("model 0".into(), [(f, Entry::first(planted))].into());
     store.insert("model 1".into(), [(f, firm)].into());
     let mut picks = Vec::new();
-    for _ in 0..4 {
-        let a = auto(&truth);
+    for _ in 0..processes {
+        let a = auto(truth);
         a.adopt(&store, false);
         let (d, ..) = a.decide(n, chunks).unwrap();
         assert!(!a.candidates[d.index].warm.swap(true, Ordering::Relaxed));
-        let t = Duration::from_secs_f64(truth[d.index].seconds(n, chunks));
-        a.observe(d.index, n, chunks, t, true);
+        let t = truth[d.index].seconds(n, chunks) * if d.index == 0 { cold } else { 1.0 };
+        a.observe(d.index, n, chunks, Duration::from_secs_f64(t), true);
         picks.push((d.index, d.chosen_by));
         let l = a.learner().unwrap();
         let entries = a.candidates.iter().zip(&l.entries);
@@ -411,9 +412,34 @@ fn a_slow_cold_entry_of_few_runs_is_run_again_by_one_shot_processes() {
             })
             .collect();
     }
+    picks
+}
+
+#[test]
+fn a_slow_cold_entry_of_few_runs_is_run_again_by_one_shot_processes() {
+    // Backend 0 is 2× faster than backend 1, cold or warm, but its one cold run here took 8× its
+    // true time (a busy machine). One-shot processes run it again: its true run restarts that
+    // young entry, and it leads from then on.
+    let truth = [model(1e-7, 2e10), model(1e-7, 1e10)];
+    let picks = one_shot(&truth, 8f64.ln(), 1.0, 4);
     assert_eq!(picks[0], (0, ChosenBy::Explored), "{picks:?}");
     assert!(
         picks[1..].iter().all(|&p| p == (0, ChosenBy::Predicted)),
+        "{picks:?}"
+    );
+    // Truly 8× slow cold, every time: run until its cold entry holds FEW runs, then never again.
+    let picks = one_shot(&truth, 8f64.ln(), 8.0, 8);
+    let explored = FEW as usize - 1;
+    assert!(
+        picks[..explored]
+            .iter()
+            .all(|&p| p == (0, ChosenBy::Explored)),
+        "{picks:?}"
+    );
+    assert!(
+        picks[explored..]
+            .iter()
+            .all(|&p| p == (1, ChosenBy::Predicted)),
         "{picks:?}"
     );
 }
@@ -438,8 +464,7 @@ impl Backend for Slow {
 fn an_untimed_first_run_is_recorded_with_its_real_time() {
     // `Auto::sum` reads no clock for a short sum it does not sample, but a backend's first run is
     // always timed and recorded. Call 1 (sampled) runs A: B's cold entry says B is slow cold
-    // (three runs at e^16 × its prior, 1.8 s: too many to doubt, so few that the real run, faster
-    // by far, restarts that young entry).
+    // (FEW runs at e^16 × its prior, 1.8 s; the real run, faster by far, restarts that entry).
     // Call 2 (not sampled) runs B, which its warm entry says is fast: B's first run, after a
     // pause, so its cold entry must now hold at least the pause.
     let pause = Duration::from_millis(2);
@@ -457,8 +482,10 @@ fn an_untimed_first_run_is_recorded_with_its_real_time() {
         let mut fast = Entry::first(-3.0);
         (1..5).for_each(|_| fast.add(-3.0));
         l.entries[1].set(f, fast);
+        // FEW runs: too many to doubt; at most YOUNG: so few that one fast run restarts them.
+        const { assert!(FEW <= YOUNG) };
         let mut slow = Entry::first(16.0);
-        (1..3).for_each(|_| slow.add(16.0));
+        (1..FEW as usize).for_each(|_| slow.add(16.0));
         l.entries[1].set(f.cold(true), slow);
         l.version += 1;
     }

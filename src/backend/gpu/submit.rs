@@ -36,6 +36,8 @@ pub(super) fn submit(
     pipelines: &Pipelines,
     batch: &Batch,
 ) -> Result<(Vec<u128>, Option<Duration>)> {
+    #[cfg(test)]
+    use super::buffers::Fault;
     let crossings = batch.crossings.len() as u32;
     let params: [u32; 12] = [
         batch.first as u32,
@@ -109,7 +111,7 @@ pub(super) fn submit(
     let _guard = MapGuard(&bufs.readback);
     #[cfg(test)]
     let timeout = match bufs.fault {
-        Some(super::buffers::Fault::TimeOut) => Duration::ZERO,
+        Some(Fault::TimeOut) => Duration::ZERO,
         _ => SUBMISSION_TIMEOUT,
     };
     #[cfg(not(test))]
@@ -121,7 +123,7 @@ pub(super) fn submit(
         })
         .map_err(|e| dev.failure(format!("waiting for the GPU: {e}")))?;
     #[cfg(test)]
-    if bufs.fault == Some(super::buffers::Fault::TimeOut) {
+    if bufs.fault == Some(Fault::TimeOut) {
         // The submission finished within the zero wait: fail the same way regardless.
         return Err(dev.failure("waiting for the GPU: timed out (injected)"));
     }
@@ -129,7 +131,7 @@ pub(super) fn submit(
         .map_err(|_| dev.failure("the readback was never mapped"))?
         .map_err(|e| dev.failure(format!("mapping the readback: {e}")))?;
     #[cfg(test)]
-    if bufs.fault == Some(super::buffers::Fault::MapError) {
+    if bufs.fault == Some(Fault::MapError) {
         return Err(dev.failure("mapping the readback: failed (injected)"));
     }
     if let Some(e) = dev.take_uncaptured() {
