@@ -83,7 +83,6 @@ impl fmt::Display for Explanation {
                 )?;
             }
         }
-        let time = |i: usize| self.lines[i].predicted.map_or(Duration::ZERO, |p| p.0);
         let kind = |i: usize| self.lines[i].kind;
         let (index, leader, by) = match &self.decision {
             Ok(d) => *d,
@@ -99,17 +98,24 @@ impl fmt::Display for Explanation {
                 kind(leader)
             ),
             ChosenBy::Predicted => {
-                let others =
-                    (0..self.lines.len()).filter(|&j| j != index && self.lines[j].failed.is_none());
-                match others.min_by_key(|&j| time(j)) {
+                // The leader's rule: the lowest predicted time × the factor it may be off by.
+                let worst = |i: usize| {
+                    let p = self.lines[i].predicted;
+                    p.map_or(f64::INFINITY, |(t, _, doubt)| {
+                        (t.as_secs_f64() * doubt).min(1e9)
+                    })
+                };
+                let others = (0..self.lines.len())
+                    .filter(|&j| j != index && self.lines[j].predicted.is_some());
+                match others.min_by(|&a, &b| worst(a).total_cmp(&worst(b))) {
                     Some(j) => write!(
                         f,
-                        "{} has the lowest predicted time, {} against {} for {} ({:.1}x)",
+                        "{} has the lowest predicted time allowing for its doubt, {} against {} for {} ({:.1}x)",
                         kind(index),
-                        short(time(index)),
-                        short(time(j)),
+                        short(Duration::from_secs_f64(worst(index))),
+                        short(Duration::from_secs_f64(worst(j))),
                         kind(j),
-                        time(j).as_secs_f64() / time(index).as_secs_f64().max(1e-12)
+                        worst(j) / worst(index).max(1e-12)
                     ),
                     None => write!(f, "{} is the only usable backend", kind(index)),
                 }
@@ -135,5 +141,33 @@ mod tests {
         for (s, text) in cases {
             assert_eq!(short(Duration::from_secs_f64(s)), text, "{s}");
         }
+    }
+
+    #[test]
+    fn the_leader_is_named_by_its_rule() {
+        // Scalar leads with the longer prediction, measured surely; simd's could be 2.6× off.
+        let line = |kind, us: u64, doubt| Line {
+            kind,
+            kernel: kind.to_string(),
+            device: "here".into(),
+            predicted: Some((Duration::from_micros(us), Basis::Measured, doubt)),
+            entry: None,
+            failed: None,
+        };
+        let e = Explanation {
+            elements: 1_000_000,
+            chunks: 15,
+            origin: "off".into(),
+            lines: vec![
+                line(BackendKind::Scalar, 100, 1.0),
+                line(BackendKind::Simd, 89, 2.6),
+            ],
+            decision: Ok((0, 0, ChosenBy::Predicted)),
+        };
+        let text = e.to_string();
+        assert!(
+            text.ends_with("scalar has the lowest predicted time allowing for its doubt, 100.00 µs against 231.40 µs for simd (2.3x)"),
+            "{text}"
+        );
     }
 }

@@ -30,8 +30,7 @@ const SPREAD_FLOOR: f64 = 0.05;
 /// Doubt added per size class and per chunk class between a request and the entry it leans on.
 const SIZE_DOUBT: f64 = 0.05;
 const CHUNK_DOUBT: f64 = 0.2;
-/// Runs below which an entry is not trusted to be slower than its neighbours (cold: than the
-/// warm estimate) say.
+/// Runs below which an entry is not trusted to be slower than its neighbours say.
 pub(crate) const FEW: f64 = 3.0;
 /// Doubt of a prior nothing has checked: it may be 4× off either way; no estimate doubts more,
 /// but for an entry of fewer than [`FEW`] runs slower than its neighbours.
@@ -237,11 +236,17 @@ impl Entries {
         (e.mean, e.spread() / e.count.sqrt())
     }
 
-    /// Interpolated or carried along the sizes of chunk class `row` of warm entries (but the
-    /// entry at `skip`), if it holds any.
-    fn along(&self, row: usize, size: usize, skip: Option<usize>) -> Option<(f64, f64)> {
+    /// Interpolated or carried along the sizes of chunk class `row` of entries as warm as `cold`
+    /// says (but the entry at `skip`), if it holds any.
+    fn along(
+        &self,
+        cold: bool,
+        row: usize,
+        size: usize,
+        skip: Option<usize>,
+    ) -> Option<(f64, f64)> {
         let at = |size| Footprint {
-            cold: false,
+            cold,
             chunks: row,
             size,
         };
@@ -263,21 +268,21 @@ impl Entries {
         }
     }
 
-    /// From the nearest chunk class of warm entries, `f`'s own left out.
+    /// From the nearest chunk class of entries as warm as `f`, `f`'s own left out.
     fn nearby(&self, f: Footprint) -> Option<(f64, f64)> {
         let held = |r: &usize| {
             let first = Footprint {
-                cold: false,
+                cold: f.cold,
                 chunks: *r,
                 size: 0,
             };
             let next = self.0.range(first..).next();
-            next.is_some_and(|(g, _)| !g.cold && g.chunks == *r)
+            next.is_some_and(|(g, _)| g.cold == f.cold && g.chunks == *r)
         };
         let row = (0..CHUNKS)
             .filter(held)
             .min_by_key(|r| r.abs_diff(f.chunks))?;
-        let (x, d) = self.along(row, f.size, (row == f.chunks).then_some(f.size))?;
+        let (x, d) = self.along(f.cold, row, f.size, (row == f.chunks).then_some(f.size))?;
         Some((x, d + CHUNK_DOUBT * row.abs_diff(f.chunks) as f64))
     }
 
@@ -285,8 +290,7 @@ impl Entries {
     /// faster); else from nearby warm entries or the prior, its centre capped, warm, by this
     /// footprint's cold centre: a cold run bounds a warm one from above, never from below (a cold
     /// sum of 10^3 elements took 15× a warm one). Doubt never exceeds the prior's, but for an
-    /// entry of few runs slower than its neighbours (cold: than the warm estimate): it may doubt
-    /// down to their centre.
+    /// entry of few runs slower than its neighbours: it may doubt down to their centre.
     pub(crate) fn estimate(&self, f: Footprint) -> Estimate {
         let estimate = |(ln_ratio, doubt): (f64, f64), samples, basis| Estimate {
             ln_ratio,
@@ -297,15 +301,18 @@ impl Entries {
         if let Some(e) = self.0.get(&f) {
             let (ln_ratio, doubt) = Self::own(e);
             let mut measured = estimate((ln_ratio, doubt), e.count, Basis::Measured);
-            // An entry of few runs is not trusted to be slower than its neighbours (or the
-            // prior) say — a cold one than the warm estimate here, which no cold run beats: its
-            // doubt reaches down to their centre, so the backend is explored again. One run
-            // slowed by a preemption (32× here) kept the fastest backend out of every later
-            // process; cold, out of every later one-shot process.
+            // An entry of few runs is not trusted to be slower than its neighbours say — a warm
+            // one, without neighbours, than its prior: its doubt reaches down to their centre, so
+            // the backend is explored again. One run slowed by a preemption (32× here) kept the
+            // fastest backend out of every later process; a cold one, out of every later one-shot
+            // process. A cold entry leans on cold neighbours only: its prior and warm runs say
+            // nothing of a first run's cost, and lavapipe's GPU, slow cold and doubted down to
+            // its prior, was explored by 5–12 one-shot processes in a row.
             if e.count < FEW {
-                let around = match f.cold {
-                    true => self.estimate(f.cold(false)).ln_ratio,
-                    false => self.nearby(f).map_or(0.0, |(x, _)| x),
+                let around = match self.nearby(f) {
+                    Some((x, _)) => x,
+                    None if f.cold => ln_ratio,
+                    None => 0.0,
                 };
                 measured.doubt = measured.doubt.max(ln_ratio - around);
             }

@@ -676,8 +676,10 @@ impl Auto {
         self.explain_for(n, default_chunks(n))
     }
 
-    /// What the next request of `n` elements in `chunks` chunks would run on, and why.
+    /// What the next request of `n` elements in `chunks` chunks would run on, and why (in as
+    /// many chunks as its plan has: at most one per element).
     pub fn explain_for(&self, n: u128, chunks: u64) -> Explanation {
+        let chunks = u128::from(chunks).min(n) as u64;
         let (n1, c1) = (n.max(1), chunks.max(1));
         let f = Footprint::of(n1, c1);
         let (mut lines, mut decision) = (Vec::new(), Err("forked while in use".to_string()));

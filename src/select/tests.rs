@@ -5,6 +5,7 @@
 //! that factor of the truth and no run is ever an error or restarts an entry (ln(1 + NOISE) <
 //! ln 1.5, the band).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::history::{Entry, FEW, YOUNG};
@@ -259,6 +260,17 @@ fn an_empty_request_explores_nothing_and_books_nothing() {
     );
     assert!(!record);
     assert_eq!(a.explain(0).decision, Ok((0, 0, ChosenBy::Predicted)));
+    // Explained in the chunks its plan has: none for no element, at most one per element.
+    assert!(
+        a.explain(0)
+            .to_string()
+            .starts_with("auto for 0 elements in 0 chunks")
+    );
+    let ten = a.explain_for(10, u64::MAX).to_string();
+    assert!(
+        ten.starts_with("auto for 10 elements in 10 chunks"),
+        "{ten}"
+    );
     let place = a.learner().unwrap().places[Footprint::of(1, 1).index()].clone();
     assert_eq!(
         (place.calls, place.earned, place.memo.is_none()),
@@ -377,21 +389,33 @@ fn a_slow_cold_first_run_does_not_keep_a_backend_out() {
 }
 
 /// `processes` one-shot processes at 2^20 elements over `truth`, each a fresh Auto given the last
-/// one's entries and making one (cold) run that takes `cold` × its true time; `planted` backend 0's
-/// one cold run (ln ratio) and backend 1's five exact ones. Each process's pick.
+/// one's entries and making one (cold) run that takes `cold` × its true time. Planted: backend 0's
+/// one cold run here and (if any) five at each neighbouring size class (ln ratios), backend 1's
+/// five exact ones here. Each process's pick.
 fn one_shot(
     truth: &[CostModel],
-    planted: f64,
+    (here, around): (f64, Option<f64>),
     cold: f64,
     processes: usize,
 ) -> Vec<(usize, ChosenBy)> {
     let (n, chunks) = (1u128 << 20, default_chunks(1 << 20));
     let f = Footprint::of(n, chunks).cold(true);
-    let mut firm = Entry::first(0.0);
-    (0..4).for_each(|_| firm.add(0.0));
-    let mut store = Store::new();
-    store.insert("model 0".into(), [(f, Entry::first(planted))].into());
-    store.insert("model 1".into(), [(f, firm)].into());
+    let firm = |x| {
+        let mut e = Entry::first(x);
+        (0..4).for_each(|_| e.add(x));
+        e
+    };
+    let mut ours = BTreeMap::from([(f, Entry::first(here))]);
+    for (size, x) in around
+        .into_iter()
+        .flat_map(|x| [(f.size - 1, x), (f.size + 1, x)])
+    {
+        ours.insert(Footprint { size, ..f }, firm(x));
+    }
+    let mut store = Store::from([
+        ("model 0".into(), ours),
+        ("model 1".into(), [(f, firm(0.0))].into()),
+    ]);
     let mut picks = Vec::new();
     for _ in 0..processes {
         let a = auto(truth);
@@ -416,32 +440,26 @@ fn one_shot(
 }
 
 #[test]
-fn a_slow_cold_entry_of_few_runs_is_run_again_by_one_shot_processes() {
+fn a_cold_entry_of_few_runs_slower_than_its_cold_neighbours_is_run_again() {
     // Backend 0 is 2× faster than backend 1, cold or warm, but its one cold run here took 8× its
-    // true time (a busy machine). One-shot processes run it again: its true run restarts that
-    // young entry, and it leads from then on.
+    // true time (a busy machine), while its cold runs at the sizes around say it is fast.
+    // One-shot processes run it again: its true run restarts that young entry, and it leads.
     let truth = [model(1e-7, 2e10), model(1e-7, 1e10)];
-    let picks = one_shot(&truth, 8f64.ln(), 1.0, 4);
+    let picks = one_shot(&truth, (8f64.ln(), Some(0.0)), 1.0, 4);
     assert_eq!(picks[0], (0, ChosenBy::Explored), "{picks:?}");
     assert!(
         picks[1..].iter().all(|&p| p == (0, ChosenBy::Predicted)),
         "{picks:?}"
     );
-    // Truly 8× slow cold, every time: run until its cold entry holds FEW runs, then never again.
-    let picks = one_shot(&truth, 8f64.ln(), 8.0, 8);
-    let explored = FEW as usize - 1;
-    assert!(
-        picks[..explored]
-            .iter()
-            .all(|&p| p == (0, ChosenBy::Explored)),
-        "{picks:?}"
-    );
-    assert!(
-        picks[explored..]
-            .iter()
-            .all(|&p| p == (1, ChosenBy::Predicted)),
-        "{picks:?}"
-    );
+    // With no cold neighbours (or slow ones) its slow cold run stands: a backend slow only on
+    // its first run in a process is not run again by every one-shot process.
+    for around in [None, Some(8f64.ln())] {
+        let picks = one_shot(&truth, (8f64.ln(), around), 8.0, 6);
+        assert!(
+            picks.iter().all(|&p| p == (1, ChosenBy::Predicted)),
+            "{around:?}: {picks:?}"
+        );
+    }
 }
 
 /// A backend that really adds every element, after a pause: its runs take at least `pause`.
