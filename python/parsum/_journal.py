@@ -12,8 +12,9 @@ import weakref
 import zlib
 
 HEADER = "parsum-journal"
-#: Longer than any header: two 20-digit bounds, a 20-digit chunk count and the keys.
-HEADER_MAX = 4096
+#: Longer than any line a journal holds (a header of two 20-digit bounds and a 20-digit count, an
+#: entry's 40-digit sum).
+LINE_MAX = 4096
 
 
 def _line(index: int, partial: int) -> str:
@@ -56,7 +57,7 @@ class Journal:
     """The journal of the job ``range(start, stop)`` in ``chunks`` chunks, at ``path``."""
 
     def __init__(self, path: str | os.PathLike[str], start: int, stop: int, chunks: int) -> None:
-        from . import ConfigError, closed_form
+        from . import ConfigError
         from ._executor import chunk_bounds
 
         self.path = os.fsdecode(path)
@@ -86,31 +87,40 @@ class Journal:
             self.file.close()
             raise ConfigError(f"checkpoint {self.path} is in use by another run") from e
         _OPEN.add(self)
-        # The header first, read no further than a header goes: the path may name a huge file
-        # that is no journal at all.
-        first = self.file.readline(HEADER_MAX)
         try:
-            header = json.loads(first) if first.endswith(b"\n") else None
-        except ValueError:
-            header = None
-        if header != job:
-            self.file.close()
-            raise ConfigError(f"checkpoint {self.path} is not the journal of this job ({job})")
-        data = first + self.file.read()
-        lines = data.split(b"\n")
-        bounds = chunk_bounds(start, stop, chunks)
-        # Every complete line after the header; the last piece, if not ended by a newline, is torn.
-        for raw in lines[1:-1]:
+            self._read(job, chunk_bounds(start, stop, chunks))
+        except BaseException:
+            self.close()  # else the lock lives as long as the exception
+            raise
+
+    def _read(self, job: dict[str, object], bounds: list[tuple[int, int]]) -> None:
+        """Keeps every finished chunk the journal proves and cuts a torn last line off, reading
+        line by line, none longer than LINE_MAX: the path may name a huge file."""
+        from . import ConfigError, closed_form
+
+        def parse(raw: bytes) -> object:
             try:
-                entry = json.loads(raw)
-                index, partial = int(entry["i"]), int(entry["sum"])
-                if zlib.crc32(f"{index}:{partial}".encode()) != entry["crc"]:
+                return json.loads(raw)
+            except (ValueError, RecursionError):
+                return None
+
+        first = self.file.readline(LINE_MAX)
+        if not first.endswith(b"\n") or parse(first) != job:
+            raise ConfigError(f"checkpoint {self.path} is not the journal of this job ({job})")
+        end = self.file.tell()
+        while raw := self.file.readline(LINE_MAX):
+            if not raw.endswith(b"\n"):
+                continue  # a torn last line, or a piece of a line too long to be an entry
+            end = self.file.tell()
+            entry = parse(raw)
+            try:
+                index, partial = int(entry["i"]), int(entry["sum"])  # type: ignore[index]
+                if zlib.crc32(f"{index}:{partial}".encode()) != entry["crc"]:  # type: ignore[index]
                     continue
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, OverflowError):
                 continue
             if 0 <= index < len(bounds) and partial == closed_form(*bounds[index]):
                 self.done.setdefault(index, partial)
-        end = len(data) - len(lines[-1])
         self.file.seek(end)
         self.file.truncate(end)
 

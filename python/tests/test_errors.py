@@ -177,6 +177,36 @@ def test_a_checkpoint_with_a_nul_byte_or_a_long_name_or_in_a_huge_file(tmp_path)
     big.unlink()
 
 
+def test_hostile_journal_lines_are_dropped_and_a_refused_journal_is_left_unlocked(tmp_path):
+    r = range(10, 10**6)
+    path = tmp_path / "journal"
+    assert parsum.run(r, chunks=4, checkpoint=path).sum == sum(r)
+    header = path.read_bytes().split(b"\n")[0] + b"\n"
+    # Lines json takes that int() or the decoder cannot: each dropped, its chunk summed again.
+    hostile = [b'{"i": Infinity, "sum": "0", "crc": 0}', b'{"i": 1e400, "sum": "0", "crc": 0}',
+               b'{"i": 0, "sum": Infinity, "crc": 0}', b"[" * 100_000, b"\xff\xfe"]
+    path.write_bytes(header + b"\n".join(hostile) + b"\n")
+    again = parsum.run(r, chunks=4, checkpoint=path)
+    assert again.sum == sum(r) and again.chosen_by != "journal"
+    # A header nested too deep is refused, and the journal is not left locked by the refusal.
+    path.write_bytes(b"[" * 4000 + b"\n")
+    with pytest.raises(parsum.ConfigError, match="not the journal of this job") as refused:
+        parsum.run(r, chunks=4, checkpoint=path)
+    path.write_bytes(header)  # the same file, mended while the refusal is still held
+    assert parsum.run(r, chunks=4, checkpoint=path).sum == sum(r) and refused.value
+    # A valid header before a huge body: read a line at a time, the body's garbage dropped.
+    with open(path, "r+b") as f:
+        f.truncate(256 * 2**20)
+    tracemalloc.start()
+    try:
+        report = parsum.run(r, chunks=4, checkpoint=path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.sum == sum(r) and peak < 2**20, peak
+    path.unlink()
+
+
 def test_an_executor_whose_submit_returns_no_future_is_caught():
     class Lying(concurrent.futures.Executor):
         def submit(self, fn, /, *args, **kwargs):
