@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::history::Basis;
 use super::policy::ChosenBy;
+use super::secs;
 use crate::backend::BackendKind;
 
 /// One candidate, as [`Explanation`] shows it.
@@ -98,7 +99,8 @@ impl fmt::Display for Explanation {
                 kind(leader)
             ),
             ChosenBy::Predicted => {
-                // The leader's rule: the lowest predicted time × the factor it may be off by.
+                // The leader's rule: the lowest predicted time × the factor it may be off by,
+                // capped as `secs` caps a duration, so the ratio below stays finite.
                 let worst = |i: usize| {
                     let p = self.lines[i].predicted;
                     p.map_or(f64::INFINITY, |(t, _, doubt)| {
@@ -112,8 +114,8 @@ impl fmt::Display for Explanation {
                         f,
                         "{} has the lowest predicted time allowing for its doubt, {} against {} for {} ({:.1}x)",
                         kind(index),
-                        short(Duration::from_secs_f64(worst(index))),
-                        short(Duration::from_secs_f64(worst(j))),
+                        short(secs(worst(index))),
+                        short(secs(worst(j))),
                         kind(j),
                         worst(j) / worst(index).max(1e-12)
                     ),

@@ -33,7 +33,10 @@ impl LaneKernel {
 
     /// The fastest kernel this CPU runs.
     pub fn detect() -> Self {
-        Self::available()[0]
+        Self::ALL
+            .into_iter()
+            .find(|k| k.is_available())
+            .unwrap_or(Self::Wide)
     }
 
     /// Every kernel this CPU runs, fastest first.

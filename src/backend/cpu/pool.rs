@@ -2,9 +2,9 @@
 //! start, they spin for [`BLOCKTIME`] watching for the next one, then sleep until a post wakes
 //! them. Why: on this project's virtual machines a thread asleep on a futex took up to 1.8 ms to
 //! wake, while a helper still spinning from the previous sum joins the next within a microsecond.
-//! A helper that finds itself on the CPU of the thread that posted the task moves to another
-//! before it helps (on Linux, where there is a CPU for each thread): two threads summing on one
-//! CPU go at one core's speed.
+//! A helper that finds itself on the CPU of the thread that posted the task, or when it starts on
+//! the CPU of the thread that started it, moves to another (on Linux, where there is a CPU for
+//! each thread): two threads on one CPU go at one core's speed.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -76,14 +76,22 @@ impl Pool {
         // A helper that starts on this thread's CPU moves off it at once, as one that finds a
         // task there does: else it spins there beside the first sums, which ran at one core's
         // speed for their first 3 ms (10^7 elements: 0.72 ms a sum, 0.37 once it had moved).
-        let home = if spread { this_cpu() } else { None };
+        // This thread notes its CPU as it waits: the scheduler may move it meanwhile.
+        let home = Arc::new(AtomicUsize::new(usize::MAX));
+        let note_home = || {
+            if let Some(cpu) = this_cpu().filter(|_| spread) {
+                home.store(cpu, Ordering::SeqCst);
+            }
+        };
+        note_home();
         // Wait (a while at most) for the helpers to run. Yielding, not sleeping: a new thread
         // may be queued on this CPU, and a thread that sleeps may wake on a helper's.
         let started = Arc::new(AtomicUsize::new(0));
         for _ in 0..helpers {
-            let (board, started) = (Arc::clone(&board), Arc::clone(&started));
+            let (board, started, home) =
+                (Arc::clone(&board), Arc::clone(&started), Arc::clone(&home));
             threads.spawn(move || {
-                if let Some(cpu) = this_cpu().filter(|&c| Some(c) == home) {
+                if let Some(cpu) = this_cpu().filter(|&c| c == home.load(Ordering::SeqCst)) {
                     leave(cpu);
                 }
                 started.fetch_add(1, Ordering::SeqCst);
@@ -93,6 +101,7 @@ impl Pool {
         let since = Instant::now();
         while started.load(Ordering::SeqCst) < helpers && since.elapsed() < START_WAIT {
             std::thread::yield_now();
+            note_home();
         }
         Ok(Self {
             board,
@@ -216,7 +225,7 @@ fn resident(board: &Board) {
             // itself on the CPU the task was posted from moves off it before it helps. This VM's
             // scheduler put them together now and then (a new thread beside its parent, a woken
             // one beside the waker) and took 5–30 ms to part them, the sum at one core's speed.
-            if let Some(cpu) = this_cpu().filter(|&c| Some(c) == poster) {
+            if let Some(cpu) = poster.filter(|&p| this_cpu() == Some(p)) {
                 leave(cpu);
             }
             task.help();
