@@ -13,45 +13,41 @@ use crate::error::{Error, Result};
 /// An adapter, with its summary.
 type Found = (AdapterSummary, wgpu::Adapter);
 
-/// The APIs `WGPU_BACKEND` allows (a comma list of vulkan, metal, dx12, gl); every API when it
-/// is unset or empty.
+/// The graphics APIs by the names `WGPU_BACKEND` takes (wgpu's own), the one parsum prints first.
+const APIS: [(wgpu::Backends, &[&str]); 4] = [
+    (wgpu::Backends::VULKAN, &["vulkan", "vk"]),
+    (wgpu::Backends::METAL, &["metal", "mtl"]),
+    (wgpu::Backends::DX12, &["dx12", "d3d12"]),
+    (wgpu::Backends::GL, &["gl", "gles", "opengl"]),
+];
+
+/// The APIs `WGPU_BACKEND` allows; every API when it is unset or blank.
 pub(crate) fn backends() -> Result<wgpu::Backends> {
     let Some(list) = var("WGPU_BACKEND")?.filter(|v| !v.trim().is_empty()) else {
         return Ok(wgpu::Backends::all());
     };
     let mut out = wgpu::Backends::empty();
-    // The names wgpu itself takes.
     for item in list.split(',') {
         let item = item.trim().to_ascii_lowercase();
-        out |= match item.as_str() {
-            "vulkan" | "vk" => wgpu::Backends::VULKAN,
-            "metal" | "mtl" => wgpu::Backends::METAL,
-            "dx12" | "d3d12" => wgpu::Backends::DX12,
-            "gl" | "gles" | "opengl" => wgpu::Backends::GL,
-            _ => {
-                let offered = wgpu::Instance::enabled_backend_features() - wgpu::Backends::NOOP;
-                return Err(Error::Config(format!(
-                    "WGPU_BACKEND={list}: '{item}' is not a graphics API (expected a comma \
-                     list of vulkan, metal, dx12, gl; this build offers {})",
-                    api_names(offered)
-                )));
-            }
+        let Some((api, _)) = APIS.iter().find(|(_, n)| n.contains(&item.as_str())) else {
+            let offered = wgpu::Instance::enabled_backend_features() - wgpu::Backends::NOOP;
+            return Err(Error::Config(format!(
+                "WGPU_BACKEND={list}: '{item}' is not a graphics API (expected a comma \
+                 list of vulkan, metal, dx12, gl; this build offers {})",
+                api_names(offered)
+            )));
         };
+        out |= *api;
     }
     Ok(out)
 }
 
 /// The graphics APIs in `set` as `WGPU_BACKEND` names them: "vulkan, dx12 or gl".
 fn api_names(set: wgpu::Backends) -> String {
-    let names: Vec<&str> = [
-        (wgpu::Backends::VULKAN, "vulkan"),
-        (wgpu::Backends::METAL, "metal"),
-        (wgpu::Backends::DX12, "dx12"),
-        (wgpu::Backends::GL, "gl"),
-    ]
-    .into_iter()
-    .filter_map(|(b, name)| set.contains(b).then_some(name))
-    .collect();
+    let names: Vec<&str> = APIS
+        .iter()
+        .filter_map(|(b, n)| set.contains(*b).then_some(n[0]))
+        .collect();
     match names.split_last() {
         Some((last, [])) => last.to_string(),
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
@@ -64,7 +60,7 @@ pub(crate) fn adapter_name_from_env() -> Result<Option<String>> {
     Ok(var("WGPU_ADAPTER_NAME")?.filter(|v| !v.trim().is_empty()))
 }
 
-fn power_preference() -> Result<wgpu::PowerPreference> {
+pub(super) fn power_preference() -> Result<wgpu::PowerPreference> {
     let value = var("WGPU_POWER_PREF")?.unwrap_or_default();
     let v = value.trim();
     match v.to_ascii_lowercase().as_str() {
@@ -75,14 +71,6 @@ fn power_preference() -> Result<wgpu::PowerPreference> {
             "WGPU_POWER_PREF={v}: expected high, low or none"
         ))),
     }
-}
-
-/// Checks every wgpu environment variable parsum reads, so a bad one is reported before any work.
-pub(crate) fn check_environment() -> Result<()> {
-    backends()?;
-    adapter_name_from_env()?;
-    power_preference()?;
-    Ok(())
 }
 
 /// The process that first made a wgpu instance: a process forked from it must not use wgpu (a
@@ -101,15 +89,6 @@ pub(crate) fn check_not_forked() -> Result<()> {
     Ok(())
 }
 
-fn instance(backends: wgpu::Backends) -> Result<wgpu::Instance> {
-    check_not_forked()?;
-    let _ =
-        INSTANCE_PID.compare_exchange(0, std::process::id(), Ordering::Relaxed, Ordering::Relaxed);
-    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-    desc.backends = backends;
-    Ok(wgpu::Instance::new(desc))
-}
-
 impl AdapterSummary {
     fn of(index: usize, info: &wgpu::AdapterInfo) -> Self {
         let driver = [info.driver.as_str(), info.driver_info.as_str()]
@@ -117,30 +96,33 @@ impl AdapterSummary {
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join(" ");
-        let mut pci = format!("{:04x}:{:04x}", info.vendor, info.device);
-        if !info.device_pci_bus_id.is_empty() {
-            pci += &format!(" at {}", info.device_pci_bus_id);
-        }
+        let bus = &info.device_pci_bus_id;
+        let at = if bus.is_empty() { "" } else { " at " };
         Self {
             index,
             name: info.name.clone(),
             device_type: format!("{:?}", info.device_type),
             api: info.backend.to_str().to_string(),
             driver,
-            pci,
+            pci: format!("{:04x}:{:04x}{at}{bus}", info.vendor, info.device),
         }
     }
 }
 
-/// Every adapter wgpu finds on the APIs `WGPU_BACKEND` allows, in a stable order, with its index:
-/// those on Vulkan, Metal and DX12, or on OpenGL when there are none.
+/// Every adapter on the APIs `WGPU_BACKEND` allows (OpenGL only where there is no other), indexed.
 pub(crate) fn all() -> Result<Vec<Found>> {
     let allowed = backends()?;
     let on = |apis: wgpu::Backends| -> Result<Vec<wgpu::Adapter>> {
         if apis.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(pollster::block_on(instance(apis)?.enumerate_adapters(apis)))
+        check_not_forked()?;
+        let pid = std::process::id();
+        let _ = INSTANCE_PID.compare_exchange(0, pid, Ordering::Relaxed, Ordering::Relaxed);
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        desc.backends = apis;
+        let instance = wgpu::Instance::new(desc);
+        Ok(pollster::block_on(instance.enumerate_adapters(apis)))
     };
     let mut found = on(allowed - wgpu::Backends::GL)?;
     if found.is_empty() {
@@ -196,18 +178,18 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<Found> {
     } else {
         usable
     };
-    let mut all = all()?;
-    let missing = |what: String, all: &[Found]| {
+    let all = all()?;
+    let missing = |what: String| {
         let hint = if all.is_empty() && (asked & built).contains(wgpu::Backends::VULKAN) {
             "; on Linux install a Vulkan driver (e.g. Debian's libvulkan1 and mesa-vulkan-drivers)"
         } else {
             ""
         };
-        Error::GpuUnavailable(format!("{what} on {tried}; found: {}{hint}", listing(all)))
+        Error::GpuUnavailable(format!("{what} on {tried}; found: {}{hint}", listing(&all)))
     };
     let (wanted, from) = match choice {
-        AdapterChoice::Index(i) if *i < all.len() => return Ok(all.swap_remove(*i)),
-        AdapterChoice::Index(i) => return Err(missing(format!("no adapter at index {i}"), &all)),
+        AdapterChoice::Index(i) if *i < all.len() => return Ok(all[*i].clone()),
+        AdapterChoice::Index(i) => return Err(missing(format!("no adapter at index {i}"))),
         AdapterChoice::Name(name) => (name.clone(), "adapter"),
         AdapterChoice::Default => match adapter_name_from_env()? {
             Some(name) => (name, "WGPU_ADAPTER_NAME"),
@@ -215,18 +197,15 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<Found> {
                 let pref = power_preference()?;
                 let best = (0..all.len()).min_by_key(|&i| preference(pref, &all[i].0.device_type));
                 return match best {
-                    Some(i) => Ok(all.swap_remove(i)),
-                    None => Err(missing("wgpu found no adapter".into(), &all)),
+                    Some(i) => Ok(all[i].clone()),
+                    None => Err(missing("wgpu found no adapter".into())),
                 };
             }
         },
     };
     match matching(&all, &wanted).as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(missing(
-            format!("{from}: no adapter named like '{wanted}'"),
-            &all,
-        )),
+        [] => Err(missing(format!("{from}: no adapter named like '{wanted}'"))),
         several => Err(Error::GpuUnavailable(format!(
             "{from}: '{wanted}' matches {} adapters ({}); name one by its index instead",
             several.len(),
@@ -235,23 +214,16 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<Found> {
     }
 }
 
-/// How much `power` prefers an adapter of `device_type` (lower first), as wgpu's own
-/// `request_adapter` orders them.
-fn preference(power: wgpu::PowerPreference, device_type: &str) -> u8 {
-    use wgpu::DeviceType as D;
-    let order: &[D] = match power {
-        wgpu::PowerPreference::LowPower => {
-            &[D::IntegratedGpu, D::DiscreteGpu, D::VirtualGpu, D::Cpu]
-        }
-        wgpu::PowerPreference::HighPerformance => {
-            &[D::DiscreteGpu, D::IntegratedGpu, D::VirtualGpu, D::Cpu]
-        }
-        _ => &[],
+/// `device_type`'s rank under `power` (lower first), as wgpu's own `request_adapter` ranks them.
+fn preference(power: wgpu::PowerPreference, device_type: &str) -> usize {
+    use wgpu::{DeviceType as D, PowerPreference as P};
+    let order = match power {
+        P::LowPower => [D::IntegratedGpu, D::DiscreteGpu, D::VirtualGpu, D::Cpu],
+        P::HighPerformance => [D::DiscreteGpu, D::IntegratedGpu, D::VirtualGpu, D::Cpu],
+        _ => return 0,
     };
-    order
-        .iter()
-        .position(|d| format!("{d:?}") == device_type)
-        .map_or(order.len() as u8, |p| p as u8)
+    let found = order.iter().position(|d| format!("{d:?}") == device_type);
+    found.unwrap_or(order.len())
 }
 
 #[cfg(test)]

@@ -64,9 +64,8 @@ impl BatchLimits {
         }
     }
 
-    /// Most workgroups a batch can have (sizes the edge-partials buffer): the larger of
-    /// `target_groups` and one per 256 runs of `max_per_invocation`, times [`MAX_SHRINK`] for
-    /// runs shrunk to hold one boundary each.
+    /// Most workgroups a batch can have (sizes the edge-partials buffer), allowing for runs
+    /// shrunk by up to [`MAX_SHRINK`] to hold one boundary each.
     pub(crate) fn max_groups(&self) -> u64 {
         let elements = self.max_elements.clamp(1, MAX_BATCH);
         let groups = |k: u32| elements.div_ceil(WORKGROUP as u64 * k as u64);
@@ -86,8 +85,7 @@ pub(crate) struct Segment {
     pub(crate) ends_chunk: bool,
 }
 
-/// A segment whose values fall into more than one workgroup: the second dispatch adds its
-/// partials from workgroups `first_group..=last_group`.
+/// A segment spanning several workgroups: the second dispatch adds up their partials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Crossing {
     /// Index of the segment in its batch.
@@ -137,9 +135,8 @@ impl Batch {
         }
     }
 
-    /// Adds each segment's sum into `partial`, the chunk being put together, and moves every
-    /// chunk this batch finishes onto `done`; wrapping, so a faulty device's garbage reaches the
-    /// sink as a mismatch rather than overflowing.
+    /// Adds each segment's sum into `partial` and moves each chunk it finishes onto `done`;
+    /// wrapping, so a faulty device's garbage reaches the sink as a mismatch, not an overflow.
     pub(crate) fn gather(&self, sums: Vec<u128>, partial: &mut u128, done: &mut Vec<u128>) {
         for (segment, sum) in self.segments.iter().zip(sums) {
             *partial = partial.wrapping_add(sum);

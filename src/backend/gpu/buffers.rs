@@ -63,16 +63,13 @@ impl Buffers {
         };
         let segments = dev.limits.max_segments as u64;
         let groups = dev.limits.max_groups();
+        let sum_bytes = segments * PARTIAL;
         let params = buffer("params", PARAMS, U::UNIFORM | U::COPY_DST);
         let starts = buffer("starts", segments * 4, U::STORAGE | U::COPY_DST);
         let crossings = buffer("crossings", groups * 16, U::STORAGE | U::COPY_DST);
         let edges = buffer("edges", 2 * groups * PARTIAL, U::STORAGE);
-        let sums = buffer("sums", segments * PARTIAL, U::STORAGE | U::COPY_SRC);
-        let readback = buffer(
-            "readback",
-            STAMPS + segments * PARTIAL,
-            U::MAP_READ | U::COPY_DST,
-        );
+        let sums = buffer("sums", sum_bytes, U::STORAGE | U::COPY_SRC);
+        let readback = buffer("readback", STAMPS + sum_bytes, U::MAP_READ | U::COPY_DST);
         let bind_group = dev.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("range_sum"),
             layout,

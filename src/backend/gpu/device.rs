@@ -18,7 +18,7 @@ pub(super) struct Device {
     /// Nanoseconds per timestamp tick, when the device has timestamp queries.
     pub timestamp_period: Option<f64>,
     pub limits: BatchLimits,
-    lost: Arc<Mutex<Option<String>>>,
+    pub(super) lost: Arc<Mutex<Option<String>>>,
     uncaptured: Arc<Mutex<Option<String>>>,
 }
 
@@ -67,28 +67,29 @@ impl Device {
         while 2 * limits.max_groups() * PARTIAL > binding && limits.max_elements > 1 {
             limits.max_elements /= 2;
         }
-        let timestamp_period = offered
-            .contains(wgpu::Features::TIMESTAMP_QUERY)
-            .then(|| queue.get_timestamp_period() as f64);
         Ok(Self {
+            timestamp_period: offered
+                .contains(wgpu::Features::TIMESTAMP_QUERY)
+                .then(|| queue.get_timestamp_period() as f64),
             device,
             queue,
             adapter: summary,
             int64: offered.contains(wgpu::Features::SHADER_INT64),
-            timestamp_period,
             limits,
             lost,
             uncaptured,
         })
     }
 
+    /// An error no error scope caught since the last look (validation of a mapped buffer, …).
+    pub(super) fn take_uncaptured(&self) -> Option<String> {
+        lock(&self.uncaptured).take()
+    }
+
     /// `Err(DeviceLost)` once the device is gone: it never comes back.
     pub(super) fn check_alive(&self) -> Result<()> {
         match lock(&self.lost).as_ref() {
-            Some(reason) => Err(Error::DeviceLost(format!(
-                "{}: {reason}",
-                self.adapter.name
-            ))),
+            Some(why) => Err(Error::DeviceLost(format!("{}: {why}", self.adapter.name))),
             None => Ok(()),
         }
     }
@@ -99,22 +100,6 @@ impl Device {
         match self.check_alive() {
             Err(lost) => lost,
             Ok(()) => Error::Gpu(format!("{}: {what}", self.adapter.name)),
-        }
-    }
-
-    /// An error no error scope caught since the last look (validation of a mapped buffer, …).
-    pub(super) fn take_uncaptured(&self) -> Option<String> {
-        lock(&self.uncaptured).take()
-    }
-
-    /// Destroys the device, as a driver reset would (for the failure-path tests).
-    #[cfg(test)]
-    pub(super) fn lose(&self) {
-        self.device.destroy();
-        let _ = self.device.poll(wgpu::PollType::Poll);
-        let mut lost = lock(&self.lost);
-        if lost.is_none() {
-            *lost = Some("device destroyed".into());
         }
     }
 }

@@ -1,7 +1,5 @@
-//! The GPU backend: a WGSL segmented reduction (`shaders/`) through wgpu — `adapter` finds the
-//! adapter, `device` opens it, `kernels` builds and checks the pipelines, `buffers` holds what
-//! every call reuses, `batches` cuts a plan into submissions and `submit` runs one — and, without
-//! the `gpu` feature, a stand-in whose every constructor says why there is no GPU.
+//! The GPU backend: a WGSL segmented reduction (`shaders/`) through wgpu, and without the `gpu`
+//! feature a stand-in whose every constructor says why there is no GPU.
 
 mod options;
 
@@ -31,9 +29,14 @@ mod stand_in;
 #[cfg(not(feature = "gpu"))]
 pub use stand_in::Gpu;
 
-/// Checks wgpu's environment variables (a no-op without the `gpu` feature).
+/// Checks every wgpu environment variable parsum reads, so a bad one is reported before any work
+/// (a no-op without the `gpu` feature).
 pub(crate) fn check_environment() -> crate::error::Result<()> {
     #[cfg(feature = "gpu")]
-    adapter::check_environment()?;
+    {
+        adapter::backends()?;
+        adapter::adapter_name_from_env()?;
+        adapter::power_preference()?;
+    }
     Ok(())
 }

@@ -8,13 +8,6 @@ use crate::backend::{Backend, BackendInfo};
 use crate::error::{Error, Result};
 use crate::verify::ChunkSink;
 
-fn not_compiled() -> Error {
-    Error::NotCompiled {
-        backend: "gpu",
-        feature: "gpu",
-    }
-}
-
 /// The GPU backend; without the `gpu` feature no value of it can exist.
 #[derive(Debug)]
 pub enum Gpu {}
@@ -22,12 +15,15 @@ pub enum Gpu {}
 impl Gpu {
     /// Always [`Error::NotCompiled`].
     pub fn new() -> Result<Self> {
-        Err(not_compiled())
+        Self::with_options(GpuOptions::default())
     }
 
     /// Always [`Error::NotCompiled`].
     pub fn with_options(_options: GpuOptions) -> Result<Self> {
-        Err(not_compiled())
+        Err(Error::NotCompiled {
+            backend: "gpu",
+            feature: "gpu",
+        })
     }
 
     /// No adapters without the `gpu` feature.

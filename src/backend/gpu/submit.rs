@@ -36,8 +36,6 @@ pub(super) fn submit(
     pipelines: &Pipelines,
     batch: &Batch,
 ) -> Result<(Vec<u128>, Option<Duration>)> {
-    #[cfg(test)]
-    use super::buffers::Fault;
     let crossings = batch.crossings.len() as u32;
     let params: [u32; 12] = [
         batch.first as u32,
@@ -62,44 +60,41 @@ pub(super) fn submit(
     let sums_bytes = batch.segments.len() as u64 * PARTIAL;
 
     let scope = dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
-    dev.queue
-        .write_buffer(&bufs.params, 0, bytemuck::cast_slice(&params));
-    dev.queue
-        .write_buffer(&bufs.starts, 0, bytemuck::cast_slice(&starts));
+    let queue = &dev.queue;
+    queue.write_buffer(&bufs.params, 0, bytemuck::cast_slice(&params));
+    queue.write_buffer(&bufs.starts, 0, bytemuck::cast_slice(&starts));
     if !crossing_rows.is_empty() {
-        dev.queue
-            .write_buffer(&bufs.crossings, 0, bytemuck::cast_slice(&crossing_rows));
+        queue.write_buffer(&bufs.crossings, 0, bytemuck::cast_slice(&crossing_rows));
     }
     let mut encoder = dev.device.create_command_encoder(&Default::default());
-    {
-        let timestamp_writes =
-            bufs.stamps
-                .as_ref()
-                .map(|(set, _)| wgpu::ComputePassTimestampWrites {
-                    query_set: set,
-                    beginning_of_pass_write_index: Some(0),
-                    end_of_pass_write_index: Some(1),
-                });
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("range_sum"),
-            timestamp_writes,
+    let timestamp_writes = bufs
+        .stamps
+        .as_ref()
+        .map(|(set, _)| wgpu::ComputePassTimestampWrites {
+            query_set: set,
+            beginning_of_pass_write_index: Some(0),
+            end_of_pass_write_index: Some(1),
         });
-        pass.set_bind_group(0, &bufs.bind_group, &[]);
-        pass.set_pipeline(&pipelines.main);
-        let (x, y) = batch.grid(batch.groups);
+    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some("range_sum"),
+        timestamp_writes,
+    });
+    pass.set_bind_group(0, &bufs.bind_group, &[]);
+    pass.set_pipeline(&pipelines.main);
+    let (x, y) = batch.grid(batch.groups);
+    pass.dispatch_workgroups(x, y, 1);
+    if crossings > 0 {
+        pass.set_pipeline(&pipelines.reduce);
+        let (x, y) = batch.grid(crossings);
         pass.dispatch_workgroups(x, y, 1);
-        if crossings > 0 {
-            pass.set_pipeline(&pipelines.reduce);
-            let (x, y) = batch.grid(crossings);
-            pass.dispatch_workgroups(x, y, 1);
-        }
     }
+    drop(pass);
     if let Some((set, resolve)) = &bufs.stamps {
         encoder.resolve_query_set(set, 0..2, resolve, 0);
         encoder.copy_buffer_to_buffer(resolve, 0, &bufs.readback, 0, STAMPS);
     }
     encoder.copy_buffer_to_buffer(&bufs.sums, 0, &bufs.readback, STAMPS, sums_bytes);
-    let submission = dev.queue.submit([encoder.finish()]);
+    let submission = queue.submit([encoder.finish()]);
     if let Some(e) = pollster::block_on(scope.pop()) {
         return Err(dev.failure(e));
     }
@@ -109,13 +104,12 @@ pub(super) fn submit(
     bufs.readback
         .map_async(wgpu::MapMode::Read, 0..span, move |r| drop(tx.send(r)));
     let _guard = MapGuard(&bufs.readback);
+    let timeout = SUBMISSION_TIMEOUT;
     #[cfg(test)]
     let timeout = match bufs.fault {
-        Some(Fault::TimeOut) => Duration::ZERO,
-        _ => SUBMISSION_TIMEOUT,
+        Some(super::buffers::Fault::TimeOut) => Duration::ZERO,
+        _ => timeout,
     };
-    #[cfg(not(test))]
-    let timeout = SUBMISSION_TIMEOUT;
     dev.device
         .poll(wgpu::PollType::Wait {
             submission_index: Some(submission),
@@ -123,7 +117,7 @@ pub(super) fn submit(
         })
         .map_err(|e| dev.failure(format!("waiting for the GPU: {e}")))?;
     #[cfg(test)]
-    if bufs.fault == Some(Fault::TimeOut) {
+    if bufs.fault == Some(super::buffers::Fault::TimeOut) {
         // The submission finished within the zero wait: fail the same way regardless.
         return Err(dev.failure("waiting for the GPU: timed out (injected)"));
     }
@@ -131,7 +125,7 @@ pub(super) fn submit(
         .map_err(|_| dev.failure("the readback was never mapped"))?
         .map_err(|e| dev.failure(format!("mapping the readback: {e}")))?;
     #[cfg(test)]
-    if bufs.fault == Some(Fault::MapError) {
+    if bufs.fault == Some(super::buffers::Fault::MapError) {
         return Err(dev.failure("mapping the readback: failed (injected)"));
     }
     if let Some(e) = dev.take_uncaptured() {
@@ -151,6 +145,5 @@ pub(super) fn submit(
         .chunks_exact(4)
         .map(|w| w[0] as u128 | (w[1] as u128) << 32 | (w[2] as u128) << 64 | (w[3] as u128) << 96)
         .collect();
-    drop(view);
     Ok((sums, kernel))
 }

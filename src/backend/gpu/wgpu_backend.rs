@@ -16,10 +16,8 @@ use crate::verify::ChunkSink;
 fn unpanicked<T>(f: impl FnOnce() -> Result<T>, wrap: impl FnOnce(String) -> Error) -> Result<T> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
         let p = payload.as_ref();
-        let text = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned());
+        let text = p.downcast_ref::<&str>().map(|s| s.to_string());
+        let text = text.or_else(|| p.downcast_ref::<String>().cloned());
         Err(wrap(text.unwrap_or_else(|| "no message".into())))
     })
 }
@@ -135,9 +133,7 @@ impl Gpu {
         for batch in Batches::new(sink.plan(), self.dev.limits) {
             sink.check_cancelled()?;
             let (sums, time) = submit::submit(&self.dev, buffers, &self.pipelines, &batch)?;
-            if let Some(t) = time {
-                *shader_time.get_or_insert(Duration::ZERO) += t;
-            }
+            shader_time = time.map(|t| t + shader_time.unwrap_or_default());
             batch.gather(sums, &mut partial, &mut run);
             // Only a batch's last segment may leave its chunk open: the run starts at the first.
             sink.accept_from(batch.segments[0].chunk, &run)?;
