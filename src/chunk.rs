@@ -25,7 +25,6 @@ const MIN_DEFAULT_CHUNK: u128 = 1 << 16;
 
 /// Chunks of the default plan for `n` elements (1 when `n` is 0).
 pub(crate) fn default_chunks(n: u128) -> u64 {
-    let n = n.min(crate::range::DOMAIN_END);
     (n / MIN_DEFAULT_CHUNK).clamp(1, DEFAULT_CHUNKS as u128) as u64
 }
 
@@ -189,7 +188,7 @@ impl ChunkPlan {
     }
 }
 
-/// Iterator over a plan's chunks; each step costs an add and a compare, not a division.
+/// Iterator over a plan's chunks; each step costs an add and a multiply, not a division.
 #[derive(Debug, Clone)]
 pub struct Chunks<'a> {
     plan: &'a ChunkPlan,
@@ -205,17 +204,7 @@ impl Iterator for Chunks<'_> {
         if self.index >= plan.chunks {
             return None;
         }
-        let end = plan.range.end();
-        let len = match plan.layout {
-            Layout::Even { base, longer } => base + u128::from(self.index < longer),
-            Layout::Fixed { len } => len,
-        };
-        let last_chunk = self.index + 1 == plan.chunks;
-        let stop = if last_chunk {
-            end
-        } else {
-            (self.next_first + len).min(end)
-        };
+        let stop = plan.range.start() + plan.offset_of(self.index + 1);
         let chunk = Chunk {
             index: self.index,
             first: self.next_first as u64,

@@ -87,8 +87,10 @@ fn not_a_directory(path: &Path, error: &io::Error) -> Option<io::Error> {
             let link = dir.symlink_metadata().is_ok_and(|m| m.is_symlink());
             link.then_some("is a link to nothing (a loop, or its target is missing)")
         }?;
-        let text = format!("{} {why}", dir.display());
-        Some(io::Error::new(error.kind(), text))
+        Some(io::Error::new(
+            error.kind(),
+            format!("{} {why}", dir.display()),
+        ))
     })
 }
 
@@ -153,8 +155,7 @@ pub(crate) fn locked<T>(
             }
             Err(std::fs::TryLockError::WouldBlock) => {
                 let why = format!("held by another process (waited {} s)", wait.as_secs_f64());
-                let held = io::Error::new(io::ErrorKind::WouldBlock, why);
-                return Err(named(held));
+                return Err(named(io::Error::new(io::ErrorKind::WouldBlock, why)));
             }
             // Where files cannot be locked (no flock here, or a network file system without
             // it), saves go on unlocked, as the atomic write alone keeps the file whole.

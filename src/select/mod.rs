@@ -292,24 +292,21 @@ impl Auto {
                 warm: AtomicBool::new(false),
             })
             .collect();
-        let learner = Learner {
-            entries: vec![Entries::default(); count],
-            places: vec![Place::default(); SIZES * CHUNKS],
-            version: 0,
-            records: 0,
-            saved_at: None,
-            drift: 0.0,
-            lock_wait: crate::files::LOCK_WAIT,
-        };
-        let pid = std::process::id();
-        let learner = Mutex::new(learner);
         Self {
             candidates,
             force,
-            learner,
+            learner: Mutex::new(Learner {
+                entries: vec![Entries::default(); count],
+                places: vec![Place::default(); SIZES * CHUNKS],
+                version: 0,
+                records: 0,
+                saved_at: None,
+                drift: 0.0,
+                lock_wait: crate::files::LOCK_WAIT,
+            }),
             cache,
             origin,
-            pid,
+            pid: std::process::id(),
         }
     }
 
@@ -354,14 +351,14 @@ impl Auto {
                 return Some(Ok(path));
             }
             l.saved_at = Some(Instant::now());
-            let ours = self.candidates.iter().zip(&l.entries);
-            let ours = ours.map(|(c, e)| {
-                (
-                    c.identity.clone(),
-                    e.iter().map(|(f, e)| (*f, *e)).collect(),
-                )
-            });
-            let ours = ours.collect();
+            let ours = (self.candidates.iter().zip(&l.entries))
+                .map(|(c, e)| {
+                    (
+                        c.identity.clone(),
+                        e.iter().map(|(f, e)| (*f, *e)).collect(),
+                    )
+                })
+                .collect();
             l.entries.iter_mut().for_each(Entries::untouch);
             (ours, l.lock_wait)
         };
@@ -446,13 +443,20 @@ impl Auto {
         let version = l.version;
         let place = &mut l.places[f.index()];
         place.calls = place.calls.wrapping_add(1);
+        // Memos never hold an exploration, so one rule serves both paths.
         let sample = place.calls % SAMPLE_EVERY == 1;
+        let record = |d: &Decision, seconds, samples| {
+            sample
+                || seconds >= SAMPLE_BELOW
+                || samples < EXPLORE_RUNS
+                || d.chosen_by == ChosenBy::Explored
+        };
         let memo = place
             .memo
             .filter(|m| m.version == version && self.usable(m.decision.index));
         if let Some(m) = memo.filter(|m| place.earned + SHARE * m.seconds < m.decision.due) {
             place.earned += SHARE * m.seconds;
-            let record = sample || m.seconds >= SAMPLE_BELOW || m.samples < EXPLORE_RUNS;
+            let record = record(&m.decision, m.seconds, m.samples);
             return Ok((m.decision, secs(m.seconds), m.basis, record));
         }
         let (d, predictions) = self.choose(&l, n, chunks)?;
@@ -475,11 +479,7 @@ impl Auto {
             spent.resize(self.candidates.len(), 0.0);
             spent[d.index] += d.price;
         }
-        let record = sample
-            || p.seconds >= SAMPLE_BELOW
-            || p.samples < EXPLORE_RUNS
-            || d.chosen_by == ChosenBy::Explored;
-        Ok((d, secs(p.seconds), basis, record))
+        Ok((d, secs(p.seconds), basis, record(&d, p.seconds, p.samples)))
     }
 
     fn none_usable(&self) -> Error {
@@ -587,11 +587,9 @@ impl Auto {
                         self.observe(d.index, n, chunks, elapsed, cold);
                     }
                     let fallback = fallback.map(|f| format!("{f}; run on {} instead", c.kind));
-                    let report = request.report(plan, sum, elapsed, backend.info());
-                    let chosen_by = d.chosen_by;
                     return Ok(AutoReport {
-                        report,
-                        chosen_by,
+                        report: request.report(plan, sum, elapsed, backend.info()),
+                        chosen_by: d.chosen_by,
                         predicted: (predicted, basis),
                         fallback,
                         cold,

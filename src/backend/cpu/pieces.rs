@@ -43,7 +43,15 @@ pub(crate) fn sum_plan(
     if let Some(pool) = pool
         && plan.range().len() >= SHARE_FROM
     {
-        let shared = Arc::new(Shared::new(plan, kernel, pool.helpers()));
+        let shared = Arc::new(Shared {
+            plan,
+            kernel,
+            cursor: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            done: (0..pool.helpers()).map(|_| Mutex::default()).collect(),
+            helpers: AtomicUsize::new(0),
+        });
         if let Some(generation) = pool.post(Arc::clone(&shared) as Arc<dyn Task>) {
             let result = drive(sink, &shared);
             shared.stop.store(true, Ordering::SeqCst);
@@ -54,38 +62,9 @@ pub(crate) fn sum_plan(
     alone(sink, &plan, kernel)
 }
 
-/// Consecutive partials waiting to go to the sink.
-struct Buffer {
-    first: u64,
-    len: usize,
-    sums: [u128; BUFFER],
-}
-
-impl Buffer {
-    fn push(&mut self, sink: &ChunkSink<'_>, chunk: u64, sum: u128) -> Result<()> {
-        if self.len == 0 {
-            self.first = chunk;
-        }
-        self.sums[self.len] = sum;
-        self.len += 1;
-        if self.len == BUFFER {
-            self.flush(sink)?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self, sink: &ChunkSink<'_>) -> Result<()> {
-        let len = std::mem::take(&mut self.len);
-        sink.accept_from(self.first, &self.sums[..len])
-    }
-}
-
 fn alone(sink: &ChunkSink<'_>, plan: &ChunkPlan, kernel: impl Kernel) -> Result<()> {
-    let mut buffer = Buffer {
-        first: 0,
-        len: 0,
-        sums: [0; BUFFER],
-    };
+    // Partials of chunks `first..first + len`, waiting to go to the sink in one call.
+    let (mut sums, mut first, mut len) = ([0u128; BUFFER], 0u64, 0usize);
     // Elements summed since the sink last heard from us.
     let mut since = 0u128;
     for chunk in plan.iter() {
@@ -96,11 +75,13 @@ fn alone(sink: &ChunkSink<'_>, plan: &ChunkPlan, kernel: impl Kernel) -> Result<
             sum += kernel(at, end);
             since += (end - at) as u128 + 1;
             if end == chunk.last {
-                buffer.push(sink, chunk.index, sum)?;
+                sums[len] = sum;
+                len += 1;
             }
-            if since >= MAX_PIECE {
-                buffer.flush(sink)?;
-                since = 0;
+            if len == BUFFER || since >= MAX_PIECE {
+                sink.accept_from(first, &sums[..len])?;
+                (first, len) = (first + len as u64, 0);
+                since = if since >= MAX_PIECE { 0 } else { since };
             }
             if end == chunk.last {
                 break;
@@ -108,7 +89,7 @@ fn alone(sink: &ChunkSink<'_>, plan: &ChunkPlan, kernel: impl Kernel) -> Result<
             at = end + 1;
         }
     }
-    buffer.flush(sink)
+    sink.accept_from(first, &sums[..len])
 }
 
 /// What one piece gave: its run of whole chunks, and the parts of chunks it cut (at most two).
@@ -158,18 +139,6 @@ struct Shared<K> {
 }
 
 impl<K: Kernel> Shared<K> {
-    fn new(plan: ChunkPlan, kernel: K, helpers: usize) -> Self {
-        Self {
-            plan,
-            kernel,
-            cursor: AtomicU64::new(0),
-            in_flight: AtomicUsize::new(0),
-            stop: AtomicBool::new(false),
-            done: (0..helpers).map(|_| Mutex::new(Vec::new())).collect(),
-            helpers: AtomicUsize::new(0),
-        }
-    }
-
     /// The next piece's element offsets, if any is left.
     fn claim(&self) -> Option<(u128, u128)> {
         let (n, most) = (self.plan.range().len(), (MAX_PIECE / UNIT) as u64);
@@ -192,16 +161,13 @@ impl<K: Kernel> Task for Shared<K> {
         let Some(done) = self.done.get(me) else {
             return;
         };
-        loop {
-            self.in_flight.fetch_add(1, Ordering::SeqCst);
-            let Some((a, b)) = self.claim() else {
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                return;
-            };
+        // Raised before every claim, so the caller waits for a piece claimed after its own last.
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        while let Some((a, b)) = self.claim() {
             let piece = sum_piece(&self.plan, self.kernel, a, b);
             lock(done).push(piece);
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -222,9 +188,8 @@ impl Collector<'_, '_> {
             open.0 += sum;
             open.1 += covered;
             if open.1 == self.sink.plan().chunk(chunk).len() {
-                let sum = open.0;
+                self.sink.accept(chunk, open.0)?;
                 self.open.remove(&chunk);
-                self.sink.accept(chunk, sum)?;
             }
         }
         Ok(())
@@ -254,8 +219,7 @@ fn drive<K: Kernel>(sink: &ChunkSink<'_>, shared: &Shared<K>) -> Result<()> {
         open: BTreeMap::new(),
     };
     while let Some((a, b)) = shared.claim() {
-        let piece = sum_piece(&shared.plan, shared.kernel, a, b);
-        collector.take(piece)?;
+        collector.take(sum_piece(&shared.plan, shared.kernel, a, b))?;
         collector.collect(shared, false)?;
     }
     // Every piece is claimed: wait only for those helpers are still summing, spinning first (a

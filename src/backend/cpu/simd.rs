@@ -70,10 +70,7 @@ impl Simd {
                 Self::MAX_THREADS
             )));
         }
-        let pool = match threads {
-            1 => None,
-            n => Some(Pool::new(n - 1)?),
-        };
+        let pool = (threads > 1).then(|| Pool::new(threads - 1)).transpose()?;
         Ok(Self::build(best(), pool))
     }
 
