@@ -304,6 +304,13 @@ fn bad_environment_variables_exit_2_and_name_the_variable() {
             }
         }
     }
+    // wgpu's aliases, in any case and spacing, are graphics APIs.
+    let out = command(&["--end", "1000", "--backend", "scalar"])
+        .env("WGPU_BACKEND", "vk, MTL ,d3d12,gles,opengl")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
     // Empty or blank is unset, for every variable (RAYON_NUM_THREADS was refused).
     for var in [
         "PARSUM_BACKEND",

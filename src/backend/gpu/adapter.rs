@@ -228,8 +228,8 @@ fn preference(power: wgpu::PowerPreference, device_type: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::api_names;
-    use wgpu::Backends;
+    use super::{api_names, preference};
+    use wgpu::{Backends, PowerPreference as P};
 
     #[test]
     fn the_apis_tried_are_named_as_wgpu_backend_takes_them() {
@@ -237,5 +237,20 @@ mod tests {
         assert_eq!(api_names(Backends::METAL), "metal");
         assert_eq!(api_names(Backends::VULKAN | Backends::GL), "vulkan or gl");
         assert_eq!(api_names(Backends::empty()), "no graphics API");
+    }
+
+    #[test]
+    fn adapters_rank_as_wgpu_ranks_them_for_each_power_preference() {
+        assert_eq!(preference(P::HighPerformance, "DiscreteGpu"), 0);
+        assert_eq!(preference(P::HighPerformance, "Cpu"), 3);
+        assert_eq!(preference(P::LowPower, "IntegratedGpu"), 0);
+        assert_eq!(preference(P::LowPower, "DiscreteGpu"), 1);
+        // A device type wgpu has no rank for comes after every ranked one.
+        assert_eq!(preference(P::LowPower, "Other"), 4);
+        // No preference: every adapter alike, so the first found wins.
+        assert_eq!(
+            preference(P::None, "Cpu"),
+            preference(P::None, "DiscreteGpu")
+        );
     }
 }
