@@ -87,10 +87,8 @@ fn not_a_directory(path: &Path, error: &io::Error) -> Option<io::Error> {
             let link = dir.symlink_metadata().is_ok_and(|m| m.is_symlink());
             link.then_some("is a link to nothing (a loop, or its target is missing)")
         }?;
-        Some(io::Error::new(
-            error.kind(),
-            format!("{} {why}", dir.display()),
-        ))
+        let text = format!("{} {why}", dir.display());
+        Some(io::Error::new(error.kind(), text))
     })
 }
 

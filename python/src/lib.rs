@@ -216,12 +216,13 @@ fn fields(r: &SumReport, chosen_by: &str) -> Fields {
 
 /// Auto's own member of `kind` where it has one (sharing its threads and device; a GPU it could
 /// not open is its error), else one made for explicit requests (Auto forced to another kind by
-/// `PARSUM_BACKEND`, or not made at all).
+/// `PARSUM_BACKEND`). Auto fails to be made only for a bad environment variable, which refuses
+/// every backend, as in the CLI.
 fn backend_of(all: &Backends, kind: BackendKind) -> Result<&dyn Backend, Error> {
-    match all.auto.as_ref().map(|a| a.backend(kind)) {
-        Ok(Ok(b)) => return Ok(b),
-        Ok(Err(e)) if !matches!(e, Error::Unavailable(_)) => return Err(e),
-        _ => {}
+    match all.auto.as_ref().map_err(Clone::clone)?.backend(kind) {
+        Ok(b) => return Ok(b),
+        Err(e) if !matches!(e, Error::Unavailable(_)) => return Err(e),
+        Err(_) => {}
     }
     Ok(match kind {
         BackendKind::Scalar => all.scalar.get_or_init(Scalar::new),

@@ -133,6 +133,25 @@ def test_a_refused_gpu_gives_the_same_error_every_time():
     assert 'the adapter named "no such adapter"' in gpu[0], explained
 
 
+def test_a_bad_environment_variable_refuses_every_backend_as_the_cli_does():
+    # In a child: the environment is read when the process's backends are first made.
+    code = (
+        "import parsum\n"
+        "for b in ('scalar', 'simd', 'gpu', 'auto'):\n"
+        "    try:\n"
+        "        print(b, parsum.sum(range(1000), backend=b))\n"
+        "    except parsum.ConfigError as e:\n"
+        "        print(b, 'refused:', e)\n"
+    )
+    for var, value in (("RAYON_NUM_THREADS", "lots"), ("PARSUM_BACKEND", "abacus"), ("WGPU_BACKEND", "nonsense")):
+        env = dict(os.environ, **{var: value})
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out
+        lines = out.stdout.splitlines()
+        assert [line.split()[0] for line in lines] == ["scalar", "simd", "gpu", "auto"], out
+        assert all(f"refused: configuration: {var}={value}" in line for line in lines), lines
+
+
 def test_an_executor_and_a_checkpoint_of_the_wrong_kind_are_named():
     for call in (parsum.sum, parsum.run):
         for bad in (5, "pool", object()):

@@ -228,16 +228,12 @@ impl Auto {
         if options.gpu && wanted(BackendKind::Gpu) {
             // The adapter wgpu's variables select, known before wgpu is touched, keyed by the
             // CPU model too: machines of different CPUs may share a home directory.
-            let host = format!("gpu|default|{}", crate::backend::cpu::cpu_name());
-            let id = ["WGPU_ADAPTER_NAME", "WGPU_BACKEND", "WGPU_POWER_PREF"]
-                .iter()
-                .filter_map(|k| {
-                    crate::env::var(k)
-                        .ok()
-                        .flatten()
-                        .map(|v| format!("|{k}={v}"))
-                })
-                .fold(host, |id, kv| id + &kv);
+            let mut id = format!("gpu|default|{}", crate::backend::cpu::cpu_name());
+            for k in ["WGPU_ADAPTER_NAME", "WGPU_BACKEND", "WGPU_POWER_PREF"] {
+                if let Ok(Some(v)) = crate::env::var(k) {
+                    id += &format!("|{k}={v}");
+                }
+            }
             members.push((
                 id,
                 CostModel::builtin(BackendKind::Gpu, 1),
