@@ -128,7 +128,7 @@ struct Shared<K> {
     kernel: K,
     /// Units handed out so far (the whole domain is 2^48 units).
     cursor: AtomicU64,
-    /// Pieces helpers have claimed and not yet handed in.
+    /// Helpers between their first claim and handing in the last piece they claimed.
     in_flight: AtomicUsize,
     /// Set once the calling thread is done (finished or failed): helpers take nothing more.
     stop: AtomicBool,
@@ -161,7 +161,8 @@ impl<K: Kernel> Task for Shared<K> {
         let Some(done) = self.done.get(me) else {
             return;
         };
-        // Raised before every claim, so the caller waits for a piece claimed after its own last.
+        // Raised before the first claim and lowered after the last piece is in: the caller, once
+        // its own claim fails, waits for every piece claimed before that.
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         while let Some((a, b)) = self.claim() {
             let piece = sum_piece(&self.plan, self.kernel, a, b);

@@ -29,7 +29,7 @@ pub(crate) fn backends() -> Result<wgpu::Backends> {
     let mut out = wgpu::Backends::empty();
     for item in list.split(',') {
         let item = item.trim().to_ascii_lowercase();
-        let Some((api, _)) = APIS.iter().find(|(_, n)| n.contains(&item.as_str())) else {
+        let Some(api) = api(&item) else {
             let offered = wgpu::Instance::enabled_backend_features() - wgpu::Backends::NOOP;
             return Err(Error::Config(format!(
                 "WGPU_BACKEND={list}: '{item}' is not a graphics API (expected a comma \
@@ -37,9 +37,16 @@ pub(crate) fn backends() -> Result<wgpu::Backends> {
                 api_names(offered)
             )));
         };
-        out |= *api;
+        out |= api;
     }
     Ok(out)
+}
+
+/// The API wgpu names `name` (lower case), by its name or an alias.
+fn api(name: &str) -> Option<wgpu::Backends> {
+    APIS.iter()
+        .find(|(_, n)| n.contains(&name))
+        .map(|(b, _)| *b)
 }
 
 /// The graphics APIs in `set` as `WGPU_BACKEND` names them: "vulkan, dx12 or gl".
@@ -214,12 +221,26 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<Found> {
     }
 }
 
-/// `device_type`'s rank under `power` (lower first), as wgpu's own `request_adapter` ranks them.
+/// `device_type`'s rank under `power` (lower first), as wgpu's own `request_adapter` ranks them:
+/// `Other` (what OpenGL says of a desktop GPU) after both kinds of GPU but before a virtual one
+/// or the CPU (llvmpipe).
 fn preference(power: wgpu::PowerPreference, device_type: &str) -> usize {
     use wgpu::{DeviceType as D, PowerPreference as P};
     let order = match power {
-        P::LowPower => [D::IntegratedGpu, D::DiscreteGpu, D::VirtualGpu, D::Cpu],
-        P::HighPerformance => [D::DiscreteGpu, D::IntegratedGpu, D::VirtualGpu, D::Cpu],
+        P::LowPower => [
+            D::IntegratedGpu,
+            D::DiscreteGpu,
+            D::Other,
+            D::VirtualGpu,
+            D::Cpu,
+        ],
+        P::HighPerformance => [
+            D::DiscreteGpu,
+            D::IntegratedGpu,
+            D::Other,
+            D::VirtualGpu,
+            D::Cpu,
+        ],
         _ => return 0,
     };
     let found = order.iter().position(|d| format!("{d:?}") == device_type);
@@ -228,8 +249,22 @@ fn preference(power: wgpu::PowerPreference, device_type: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{api_names, preference};
+    use super::{api, api_names, preference};
     use wgpu::{Backends, PowerPreference as P};
+
+    #[test]
+    fn wgpu_backend_takes_wgpu_s_names_and_aliases() {
+        let vulkan = Some(Backends::VULKAN);
+        assert_eq!((api("vulkan"), api("vk")), (vulkan, vulkan));
+        let metal = Some(Backends::METAL);
+        assert_eq!((api("metal"), api("mtl")), (metal, metal));
+        let dx12 = Some(Backends::DX12);
+        assert_eq!((api("dx12"), api("d3d12")), (dx12, dx12));
+        for gl in ["gl", "gles", "opengl"] {
+            assert_eq!(api(gl), Some(Backends::GL));
+        }
+        assert_eq!(api("webgpu"), None);
+    }
 
     #[test]
     fn the_apis_tried_are_named_as_wgpu_backend_takes_them() {
@@ -241,12 +276,17 @@ mod tests {
 
     #[test]
     fn adapters_rank_as_wgpu_ranks_them_for_each_power_preference() {
+        // wgpu-core's `get_order`: the preferred kind of GPU, the other, Other, virtual, CPU.
         assert_eq!(preference(P::HighPerformance, "DiscreteGpu"), 0);
-        assert_eq!(preference(P::HighPerformance, "Cpu"), 3);
+        assert_eq!(preference(P::HighPerformance, "IntegratedGpu"), 1);
         assert_eq!(preference(P::LowPower, "IntegratedGpu"), 0);
         assert_eq!(preference(P::LowPower, "DiscreteGpu"), 1);
-        // A device type wgpu has no rank for comes after every ranked one.
-        assert_eq!(preference(P::LowPower, "Other"), 4);
+        // A desktop GPU on OpenGL (type Other) goes before llvmpipe (type Cpu).
+        for power in [P::HighPerformance, P::LowPower] {
+            assert_eq!(preference(power, "Other"), 2);
+            assert_eq!(preference(power, "VirtualGpu"), 3);
+            assert_eq!(preference(power, "Cpu"), 4);
+        }
         // No preference: every adapter alike, so the first found wins.
         assert_eq!(
             preference(P::None, "Cpu"),

@@ -133,7 +133,9 @@ impl Gpu {
         for batch in Batches::new(sink.plan(), self.dev.limits) {
             sink.check_cancelled()?;
             let (sums, time) = submit::submit(&self.dev, buffers, &self.pipelines, &batch)?;
-            shader_time = time.map(|t| t + shader_time.unwrap_or_default());
+            if let Some(t) = time {
+                *shader_time.get_or_insert_default() += t;
+            }
             batch.gather(sums, &mut partial, &mut run);
             // Only a batch's last segment may leave its chunk open: the run starts at the first.
             sink.accept_from(batch.segments[0].chunk, &run)?;
