@@ -133,11 +133,19 @@ impl Lanes {
         if first > last {
             return 0;
         }
+        let n = (last - first) as u128 + 1;
         let lanes = self.width() as u128;
-        // One vector call of `n / lanes` steps (≤ 2^61: a u64), the rest added one by one.
-        let steps = ((last - first) as u128 + 1) / lanes;
-        let at = first as u128 + steps * lanes;
-        let mut total = self.steps(first, steps as u64);
+        // The vector loop covers `n / lanes` steps of `lanes` values; the rest is added one by one.
+        let mut total = 0u128;
+        let mut at = first as u128;
+        let mut left = n / lanes;
+        while left > 0 {
+            // u64 steps per call; only the whole domain in one call needs more than one round.
+            let now = left.min(u64::MAX as u128 / lanes) as u64;
+            total += self.steps(at as u64, now);
+            at += now as u128 * lanes;
+            left -= now as u128;
+        }
         if at <= last as u128 {
             total += scalar::sum_inclusive(at as u64, last);
         }
