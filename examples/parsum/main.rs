@@ -174,6 +174,11 @@ fn main() -> ExitCode {
         Err(e) => return ExitCode::from(clap_exit(&e)),
     };
     let code = match run(&args) {
+        // A Ctrl-C outside a sum (see `interrupt`) ends the run at this check if not before.
+        Ok(()) | Err(Failure::Closed) if interrupt::requested() => {
+            out::note("interrupted: no result");
+            interrupt::EXIT
+        }
         Ok(()) | Err(Failure::Closed) => 0,
         Err(Failure::Verification(e)) => {
             out::note(&format!("error: {e}"));
@@ -222,6 +227,14 @@ fn clap_exit(e: &clap::Error) -> u8 {
     }
 }
 
+/// Whether to stop here: Ctrl-C was pressed, and nothing more is printed.
+fn interrupted() -> Result<(), Failure> {
+    match interrupt::requested() {
+        true => Err(Failure::Interrupted),
+        false => Ok(()),
+    }
+}
+
 fn run(args: &Args) -> Result<(), Failure> {
     // clap's `requires = "bench"` is bypassed when another flag conflicts with --bench.
     if !args.bench && (args.plot.is_some() || args.bench_max.is_some()) {
@@ -232,7 +245,9 @@ fn run(args: &Args) -> Result<(), Failure> {
     // Every environment variable parsum reads, checked before any work.
     AutoOptions::from_env()?;
     if args.list {
-        return Ok(out::print(&output::list(args.json)?)?);
+        let text = output::list(args.json)?;
+        interrupted()?;
+        return Ok(out::print(&text)?);
     }
     if args.bench {
         let auto = Auto::new()?;
@@ -259,6 +274,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         (Chosen::Auto(auto), true) => Some(auto.explain_for(range.len(), plan.len())),
         _ => None,
     };
+    interrupted()?;
     if let (Some(e), false) = (&explanation, args.json) {
         out::print(&format!("{e}\n\n"))?;
     }
@@ -277,9 +293,7 @@ fn run(args: &Args) -> Result<(), Failure> {
     let runs = interrupt::watched(|| timed_runs(&request, &backend, args.repeat, &next));
     bar.finish();
     // Ctrl-C after the sum's last check still means no result.
-    if interrupt::requested() {
-        return Err(Failure::Interrupted);
-    }
+    interrupted()?;
     let runs = runs?;
     if let Some(why) = runs.choice.as_ref().and_then(|c| c.fallback.as_ref()) {
         out::note(&format!("warning: {why}"));

@@ -270,7 +270,12 @@ pub fn list(as_json: bool) -> Result<String, crate::Failure> {
         kernels.join(", ")
     );
     if adapters.is_empty() {
-        out += "  gpu     no adapter found (or built without the gpu feature)\n";
+        // Why, as `--backend gpu` would say it (the build, WGPU_BACKEND, a missing driver).
+        let why = Gpu::new().err().map(|e| e.to_string());
+        out += &format!(
+            "  gpu     none: {}\n",
+            why.as_deref().unwrap_or("no adapter found")
+        );
     }
     for a in &adapters {
         out += &format!(

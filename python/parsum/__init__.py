@@ -66,15 +66,18 @@ class Report:
     elements: int
     chunks: int
     #: ``scalar``, ``simd`` or ``gpu`` — or, for a sum on an executor, the one every chunk ran on
-    #: (``mixed`` when they differ; ``none`` when every chunk came from the checkpoint journal).
+    #: (``mixed`` when they differ; ``none`` when every chunk came from the checkpoint journal, or
+    #: the range is empty).
     backend: str
     #: The kernel, as ``backend`` (``mixed``, ``none``) for a sum on an executor.
     kernel: str
     #: The device; for a sum on an executor ``"N chunks on <executor>: <devices>"`` (``"N chunks
-    #: on the journal: nothing ran"`` when the journal held every chunk).
+    #: on the journal: nothing ran"`` when the journal held every chunk, ``"0 chunks on
+    #: <executor>: nothing ran"`` for an empty range).
     device: str
     #: ``predicted``, ``explored``, ``forced`` (by ``PARSUM_BACKEND``) or ``explicit``; for a sum
-    #: on an executor the chunks' (``mixed`` when they differ, ``journal`` when none ran).
+    #: on an executor the chunks' (``mixed`` when they differ, ``journal`` when the journal held
+    #: every chunk, ``none`` for an empty range).
     chosen_by: str
     seconds: float
 

@@ -81,6 +81,8 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window):
     started = time.perf_counter()
     from . import ConfigError
 
+    # Refused here as on every other path, even where no chunk runs in this process (or at all).
+    _native.check_environment()
     chunks = DEFAULT_CHUNKS if chunks is None else chunks
     if min(chunks, r.stop - r.start) > MAX_TASKS:
         raise ConfigError(f"chunks={chunks}: a run on an executor takes at most {MAX_TASKS:,} chunks, each a task")
@@ -104,7 +106,8 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window):
     kinds, kernels, devices, chosen = ({o[k] for o in where} for k in range(len(ORIGIN)))
     on = type(executor).__name__ if executor else "this process"
     if not where:
-        on, devices = "the journal", {"nothing ran"}
+        devices = {"nothing ran"}
+        on = "the journal" if plan else on
     return Report(
         sum=total,
         expected=expected,
@@ -115,7 +118,7 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window):
         kernel=_one(kernels, "mixed") if kernels else "none",
         device=f"{len(plan)} chunks on {on}: "
         + ("; ".join(sorted(devices)) if len(devices) <= 3 else f"{len(devices)} devices"),
-        chosen_by=_one(chosen, "mixed") if chosen else "journal",
+        chosen_by=_one(chosen, "mixed") if chosen else "journal" if plan else "none",
         seconds=time.perf_counter() - started,
     )
 

@@ -346,6 +346,16 @@ fn explain(py: Python<'_>, elements: u128, chunks: Option<u64>) -> PyResult<Stri
     .to_string())
 }
 
+/// A bad environment variable (as this process read it) as the error every sum here raises.
+#[pyfunction]
+fn check_environment(py: Python<'_>) -> PyResult<()> {
+    let all = backends(py);
+    all.auto
+        .as_ref()
+        .map(drop)
+        .map_err(|e| to_py(py, e.clone()))
+}
+
 /// Writes what `Auto` learnt to its cache (at exit; saving is also done as it goes).
 #[pyfunction]
 fn save(py: Python<'_>) {
@@ -361,6 +371,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(backends_here, m)?)?;
     m.add_function(wrap_pyfunction!(explain, m)?)?;
     m.add_function(wrap_pyfunction!(save, m)?)?;
+    m.add_function(wrap_pyfunction!(check_environment, m)?)?;
     m.add_function(wrap_pyfunction!(stop_run, m)?)?;
     Ok(())
 }

@@ -136,19 +136,25 @@ def test_a_refused_gpu_gives_the_same_error_every_time():
 def test_a_bad_environment_variable_refuses_every_backend_as_the_cli_does():
     # In a child: the environment is read when the process's backends are first made.
     code = (
-        "import parsum\n"
-        "for b in ('scalar', 'simd', 'gpu', 'auto'):\n"
+        "import concurrent.futures, parsum\n"
+        "pool = concurrent.futures.ThreadPoolExecutor(1)\n"
+        "calls = {b: (lambda b=b: parsum.sum(range(1000), backend=b)) for b in ('scalar', 'simd', 'gpu', 'auto')}\n"
+        "calls['empty'] = lambda: parsum.sum(range(0))\n"
+        "calls['executor'] = lambda: parsum.sum(range(5, 5), executor=pool)\n"
+        "calls['backends'] = parsum.backends\n"
+        "for name, call in calls.items():\n"
         "    try:\n"
-        "        print(b, parsum.sum(range(1000), backend=b))\n"
+        "        print(name, call())\n"
         "    except parsum.ConfigError as e:\n"
-        "        print(b, 'refused:', e)\n"
+        "        print(name, 'refused:', e)\n"
     )
     for var, value in (("RAYON_NUM_THREADS", "lots"), ("PARSUM_BACKEND", "abacus"), ("WGPU_BACKEND", "nonsense")):
         env = dict(os.environ, **{var: value})
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out
         lines = out.stdout.splitlines()
-        assert [line.split()[0] for line in lines] == ["scalar", "simd", "gpu", "auto"], out
+        names = ["scalar", "simd", "gpu", "auto", "empty", "executor", "backends"]
+        assert [line.split()[0] for line in lines] == names, out
         assert all(f"refused: configuration: {var}={value}" in line for line in lines), lines
 
 

@@ -49,6 +49,16 @@ def test_the_report_says_how_the_chunks_ran():
         parsum.run(range(100), executor=odd, chunks=4)
 
 
+def test_an_empty_range_on_an_executor_says_nothing_ran_and_not_the_journal(tmp_path):
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        report = parsum.run(range(3, 3), executor=pool)
+    assert (report.sum, report.chunks, report.verified) == (0, 0, True)
+    assert (report.backend, report.kernel, report.chosen_by) == ("none", "none", "none")
+    assert report.device == "0 chunks on ThreadPoolExecutor: nothing ran"
+    alone = parsum.run(range(0), checkpoint=tmp_path / "empty.journal")
+    assert (alone.sum, alone.chosen_by, alone.device) == (0, "none", "0 chunks on this process: nothing ran")
+
+
 def test_a_run_the_journal_holds_whole_says_nothing_ran(tmp_path):
     path = tmp_path / "job.journal"
     first = parsum.run(range(10**6), chunks=4, checkpoint=path, backend="scalar")

@@ -53,9 +53,9 @@ impl AutoOptions {
             )));
         }
         crate::backend::gpu::check_environment()?;
-        let force = match var("PARSUM_BACKEND")?.map(|v| v.trim().to_ascii_lowercase()) {
+        let force = match var("PARSUM_BACKEND")? {
             None => None,
-            Some(v) => match v.as_str() {
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
                 "" | "auto" => None,
                 "scalar" => Some(BackendKind::Scalar),
                 "simd" => Some(BackendKind::Simd),

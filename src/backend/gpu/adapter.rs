@@ -21,13 +21,12 @@ const APIS: [(wgpu::Backends, &[&str]); 4] = [
     (wgpu::Backends::GL, &["gl", "gles", "opengl"]),
 ];
 
-/// The APIs `WGPU_BACKEND` allows; every API when it is unset or blank.
+/// The APIs `WGPU_BACKEND` allows; every API when it is unset or names none (blank, or only
+/// commas: empty items are skipped, as wgpu skips them).
 pub(crate) fn backends() -> Result<wgpu::Backends> {
-    let Some(list) = var("WGPU_BACKEND")?.filter(|v| !v.trim().is_empty()) else {
-        return Ok(wgpu::Backends::all());
-    };
+    let list = var("WGPU_BACKEND")?.unwrap_or_default();
     let mut out = wgpu::Backends::empty();
-    for item in list.split(',') {
+    for item in list.split(',').filter(|i| !i.trim().is_empty()) {
         let item = item.trim().to_ascii_lowercase();
         let Some(api) = api(&item) else {
             let offered = wgpu::Instance::enabled_backend_features() - wgpu::Backends::NOOP;
@@ -39,7 +38,11 @@ pub(crate) fn backends() -> Result<wgpu::Backends> {
         };
         out |= api;
     }
-    Ok(out)
+    Ok(if out.is_empty() {
+        wgpu::Backends::all()
+    } else {
+        out
+    })
 }
 
 /// The API wgpu names `name` (lower case), by its name or an alias.
@@ -68,9 +71,9 @@ pub(crate) fn adapter_name_from_env() -> Result<Option<String>> {
 }
 
 pub(super) fn power_preference() -> Result<wgpu::PowerPreference> {
-    let value = var("WGPU_POWER_PREF")?.unwrap_or_default();
-    let v = value.trim();
-    match v.to_ascii_lowercase().as_str() {
+    // Quoted as set, as every variable's error quotes it.
+    let v = var("WGPU_POWER_PREF")?.unwrap_or_default();
+    match v.trim().to_ascii_lowercase().as_str() {
         "" | "high" => Ok(wgpu::PowerPreference::HighPerformance),
         "low" => Ok(wgpu::PowerPreference::LowPower),
         "none" => Ok(wgpu::PowerPreference::None),
