@@ -246,8 +246,12 @@ pub fn run(
     if let Some(path) = plot {
         check_plot_path(path)?;
     }
+    // Not on to opening the GPU once Ctrl-C was pressed; nor on to printing.
+    if interrupt::requested() {
+        return Err(Failure::Interrupted);
+    }
     let started = Instant::now();
-    let results = interrupt::watched(|| measure_all(auto, largest.unwrap_or(1_000_000_000_000)))?;
+    let results = measure_all(auto, largest.unwrap_or(1_000_000_000_000))?;
     if interrupt::requested() {
         return Err(Failure::Interrupted);
     }

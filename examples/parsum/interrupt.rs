@@ -1,56 +1,57 @@
-//! Ctrl-C at every moment: it sets the flag sums check between pieces of work, and the run ends
-//! with exit code 130 and no result. Outside a sum — building a thread pool, opening a GPU — the
-//! program goes on to its next check (a sum's first piece, or its end) and stops there: ending
-//! the process under a GPU driver's shader compiler (lavapipe's LLVM, with a cold shader cache)
-//! crashed it (SIGSEGV, or LLVM's abort) in 10 of 30 tries. A second Ctrl-C, or [`GRACE`] without
-//! reaching a check (a set-up that hangs), ends the process at once.
+//! Ctrl-C at every moment: it sets the flag sums check between pieces of work, and the program
+//! stops at its next check — a sum's next piece, or before it prints — with exit code 130 and no
+//! result. A first Ctrl-C never ends the process on the spot: ending it under a GPU driver's
+//! shader compiler (lavapipe's LLVM, its shader cache cold) crashed it (SIGSEGV, or LLVM's abort)
+//! in 10 of 30 tries. A second Ctrl-C, or [`GRACE`] without a check (a set-up that hangs), ends
+//! the process at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Set by Ctrl-C; sums stop between pieces of work when it is.
 pub static STOP: AtomicBool = AtomicBool::new(false);
-/// True while a sum that watches [`STOP`] is running.
-static WATCHED: AtomicBool = AtomicBool::new(false);
+/// Set once "interrupted" has been said: the handler and the program may both come to say it.
+static NOTED: AtomicBool = AtomicBool::new(false);
 
 /// Exit code of a run that Ctrl-C ended.
 pub const EXIT: i32 = 130;
 
-/// Longest a Ctrl-C outside a sum waits for the program to stop by itself: a cold GPU set-up
-/// took 0.4 s on lavapipe.
+/// Longest a Ctrl-C waits for the program to reach a check: a piece of work takes milliseconds,
+/// a GPU submission well under a second, a cold GPU set-up 0.4 s on lavapipe (0.8 s with both
+/// cores busy).
 const GRACE: Duration = Duration::from_secs(5);
 
 /// Installs the handler; without one Ctrl-C still ends the process, only less politely.
 pub fn install() {
     let _ = ctrlc::set_handler(|| {
-        if !STOP.swap(true, Ordering::SeqCst) {
-            if !WATCHED.load(Ordering::SeqCst) {
-                // A thread of its own, so that a second Ctrl-C reaches this handler meanwhile.
-                std::thread::spawn(|| {
-                    std::thread::sleep(GRACE);
-                    end();
-                });
-            }
-            return;
+        if STOP.swap(true, Ordering::SeqCst) {
+            end();
         }
-        end();
+        // A thread of its own, so that a second Ctrl-C reaches this handler meanwhile; without
+        // one (no thread to be had), nothing would end a set-up that hangs.
+        let timer = std::thread::Builder::new().spawn(|| {
+            std::thread::sleep(GRACE);
+            end();
+        });
+        if timer.is_err() {
+            end();
+        }
     });
 }
 
+/// Says, once, that the run was interrupted and gave no result.
+pub fn note() {
+    if !NOTED.swap(true, Ordering::SeqCst) {
+        crate::out::note("interrupted: no result");
+    }
+}
+
 fn end() -> ! {
-    crate::out::note("interrupted: no result");
+    note();
     std::process::exit(EXIT);
 }
 
-/// Runs `f` with Ctrl-C turned into a cancellation request.
-pub fn watched<T>(f: impl FnOnce() -> T) -> T {
-    WATCHED.store(true, Ordering::SeqCst);
-    let result = f();
-    WATCHED.store(false, Ordering::SeqCst);
-    result
-}
-
-/// Whether Ctrl-C was pressed during a watched run.
+/// Whether Ctrl-C was pressed.
 pub fn requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }

@@ -174,11 +174,6 @@ fn main() -> ExitCode {
         Err(e) => return ExitCode::from(clap_exit(&e)),
     };
     let code = match run(&args) {
-        // A Ctrl-C outside a sum (see `interrupt`) ends the run at this check if not before.
-        Ok(()) | Err(Failure::Closed) if interrupt::requested() => {
-            out::note("interrupted: no result");
-            interrupt::EXIT
-        }
         Ok(()) | Err(Failure::Closed) => 0,
         Err(Failure::Verification(e)) => {
             out::note(&format!("error: {e}"));
@@ -197,7 +192,7 @@ fn main() -> ExitCode {
             4
         }
         Err(Failure::Interrupted) => {
-            out::note("interrupted: no result");
+            interrupt::note();
             interrupt::EXIT
         }
     };
@@ -290,7 +285,7 @@ fn run(args: &Args) -> Result<(), Failure> {
     let observer = |p| bar.update(p);
     let request = request.observe(&observer);
     let next = || bar.next_run();
-    let runs = interrupt::watched(|| timed_runs(&request, &backend, args.repeat, &next));
+    let runs = timed_runs(&request, &backend, args.repeat, &next);
     bar.finish();
     // Ctrl-C after the sum's last check still means no result.
     interrupted()?;

@@ -9,7 +9,8 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use parsum::{
-    Auto, Backend, BackendKind, Error, Gpu, Scalar, Simd, SumRange, SumReport, SumRequest,
+    Auto, AutoOptions, Backend, BackendKind, Error, Gpu, Scalar, Simd, SumRange, SumReport,
+    SumRequest,
 };
 use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -346,14 +347,11 @@ fn explain(py: Python<'_>, elements: u128, chunks: Option<u64>) -> PyResult<Stri
     .to_string())
 }
 
-/// A bad environment variable (as this process read it) as the error every sum here raises.
+/// A bad environment variable as the error every sum raises, read as a child process made now
+/// reads it — without making this process's backends (a pool's parent starts no threads).
 #[pyfunction]
 fn check_environment(py: Python<'_>) -> PyResult<()> {
-    let all = backends(py);
-    all.auto
-        .as_ref()
-        .map(drop)
-        .map_err(|e| to_py(py, e.clone()))
+    AutoOptions::from_env().map(drop).map_err(|e| to_py(py, e))
 }
 
 /// Writes what `Auto` learnt to its cache (at exit; saving is also done as it goes).

@@ -22,7 +22,7 @@ const APIS: [(wgpu::Backends, &[&str]); 4] = [
 ];
 
 /// The APIs `WGPU_BACKEND` allows; every API when it is unset or names none (blank, or only
-/// commas: empty items are skipped, as wgpu skips them).
+/// commas: empty items are skipped).
 pub(crate) fn backends() -> Result<wgpu::Backends> {
     let list = var("WGPU_BACKEND")?.unwrap_or_default();
     let mut out = wgpu::Backends::empty();
@@ -183,7 +183,7 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<Found> {
     let usable = api_names(asked & built);
     let tried = if !asked.intersects(built) {
         format!("{} (this build offers only {offered})", api_names(asked))
-    } else if var("WGPU_BACKEND")?.is_some_and(|v| !v.trim().is_empty()) && !lacking.is_empty() {
+    } else if asked != wgpu::Backends::all() && !lacking.is_empty() {
         format!("{usable} ({}: not in this build)", api_names(lacking))
     } else {
         usable
