@@ -419,6 +419,21 @@ fn list_names_every_backend_and_the_adapter_indices() {
     }
 }
 
+/// Whether `out` is a run refused for want of a GPU (exit 3): skipped then, but never under
+/// `PARSUM_REQUIRE_GPU=1`.
+fn no_gpu(out: &Output) -> bool {
+    if out.status.code() != Some(3) {
+        return false;
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        std::env::var("PARSUM_REQUIRE_GPU").as_deref() != Ok("1"),
+        "no GPU but PARSUM_REQUIRE_GPU=1: {err}"
+    );
+    eprintln!("SKIPPED: no GPU: {err}");
+    true
+}
+
 #[test]
 fn gpu_json_matches_the_closed_form_when_a_gpu_exists() {
     let out = parsum(&[
@@ -432,13 +447,7 @@ fn gpu_json_matches_the_closed_form_when_a_gpu_exists() {
         "4294968000",
         "--json",
     ]);
-    if out.status.code() == Some(3) {
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            std::env::var("PARSUM_REQUIRE_GPU").as_deref() != Ok("1"),
-            "no GPU but PARSUM_REQUIRE_GPU=1: {err}"
-        );
-        eprintln!("SKIPPED: no GPU: {err}");
+    if no_gpu(&out) {
         return;
     }
     assert!(
@@ -844,13 +853,7 @@ fn ctrl_c_while_a_gpu_compiles_its_shaders_is_130_never_a_crash() {
     // Ending the process under lavapipe's shader compiler, its shader cache cold, crashed it
     // (SIGSEGV, or LLVM's abort) in 10 of 30 tries: Ctrl-C now waits for the set-up to end.
     let out = parsum(&["--backend", "gpu", "--end", "10"]);
-    if out.status.code() == Some(3) {
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            std::env::var("PARSUM_REQUIRE_GPU").as_deref() != Ok("1"),
-            "no GPU but PARSUM_REQUIRE_GPU=1: {err}"
-        );
-        eprintln!("SKIPPED: no GPU: {err}");
+    if no_gpu(&out) {
         return;
     }
     // Set-up takes about 0.4 s cold: signals spread over it and just after.
