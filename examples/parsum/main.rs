@@ -427,7 +427,12 @@ fn timed_runs(
             return Err(Failure::Interrupted);
         }
         next_run();
+        // A fallback in any run (the warm-up's, most often: the GPU is opened there) is reported.
+        let earlier = choice.as_mut().and_then(|c| c.fallback.take());
         (report, choice) = chosen.run(request)?;
+        if let Some(c) = choice.as_mut() {
+            c.fallback = c.fallback.take().or(earlier);
+        }
         times.push(report.elapsed);
         match ran_on.iter_mut().find(|(k, _)| *k == report.backend.kind) {
             Some((_, count)) => *count += 1,

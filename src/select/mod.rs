@@ -504,6 +504,15 @@ impl Auto {
         }
     }
 
+    /// Takes back the call [`Auto::decide`] booked for a request that ran on nothing (its GPU
+    /// failed): the request runs again, and is still the first at its footprint where it was.
+    fn ran_nothing(&self, n: u128, chunks: u64) {
+        if let (true, Ok(mut l)) = (n > 0, self.learner()) {
+            let place = &mut l.places[Footprint::of(n, chunks).index()];
+            place.calls = place.calls.saturating_sub(1);
+        }
+    }
+
     /// Candidate `i`'s backend, opening the GPU on first use (never in a forked child: its device,
     /// or the opening of it, belongs to the parent).
     fn open(&self, i: usize) -> Result<&dyn Backend> {
@@ -569,6 +578,7 @@ impl Auto {
                 Ok(b) => b,
                 Err(e) if self.force.is_none() => {
                     fallback = Some(format!("{} could not be opened ({e})", c.kind));
+                    self.ran_nothing(n, chunks);
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -606,6 +616,7 @@ impl Auto {
                     // Still a GPU error (Python's explicit requests then open no second device).
                     let out = format!("it failed a sum ({e}), and this Auto no longer uses it");
                     self.fail(d.index, Error::GpuUnavailable(out));
+                    self.ran_nothing(n, chunks);
                     fallback = Some(why);
                 }
                 Err(e) => return Err(e),
