@@ -21,7 +21,7 @@ pub enum Error {
     /// A chunk plan was asked for with zero chunks or a zero chunk length.
     #[error("the number of chunks and the chunk length must be at least 1")]
     ZeroChunks,
-    /// A thread count out of range, or a thread pool that could not be built.
+    /// A thread count out of range (a pool that cannot be started is [`Error::Unavailable`]).
     #[error("thread pool: {0}")]
     Threads(String),
     /// A SIMD kernel was asked for on a CPU that lacks the instructions it is compiled for.

@@ -399,7 +399,93 @@ fn a_missing_gpu_is_exit_3_whichever_way_it_is_asked_for() {
             gpu.is_some_and(|l| l.contains("on metal (this build offers only vulkan")),
             "{text}"
         );
+        // --bench compares the CPU backends and says why the GPU is not among them.
+        let out = command(&["--bench", "--bench-max", "1e4", "--json"])
+            .env("WGPU_BACKEND", "metal")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(
+            err.contains("the gpu is not compared: no GPU available")
+                && err.contains("on metal (this build offers only vulkan"),
+            "{err}"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rows = v["rows"].as_array().unwrap();
+        assert!(rows.iter().all(|r| r["backend"] != "gpu"), "{v}");
+        assert!(rows.iter().any(|r| r["backend"] == "simd"), "{v}");
     }
+}
+
+#[test]
+fn a_gpu_fallback_is_reported_whichever_run_it_came_in() {
+    if !cfg!(all(feature = "gpu", target_os = "linux")) {
+        return;
+    }
+    // No GPU on metal here: Auto chooses the GPU (its prior is the fastest at 10^7, and nothing
+    // measured contradicts it), cannot open it, and runs simd instead, in every new process.
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = command(args)
+            .env("PARSUM_CACHE_DIR", dir.path())
+            .env("WGPU_BACKEND", "metal")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let fell_back = |j: &serde_json::Value| {
+        let on = format!("run on {} instead", j["backend"].as_str().unwrap());
+        j["fallback"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("gpu could not be opened") && f.ends_with(&on))
+    };
+    // Once the CPU backend it falls back to has run (in an earlier process), the sum it runs in
+    // the GPU's place is predicted from that run, as the process's first at its size, and says so.
+    let mut ran = Vec::new();
+    let measured = (0..6).any(|_| {
+        let j = run(&["--end", "1e7", "--json"]);
+        let again = ran.contains(&j["backend"]);
+        ran.push(j["backend"].clone());
+        if ran.len() > 1 {
+            assert!(fell_back(&j), "{j}");
+        }
+        again && fell_back(&j) && {
+            assert_eq!(j["predicted_from"], "measured", "{j}");
+            true
+        }
+    });
+    assert!(measured, "{ran:?}");
+    // With --repeat the GPU is tried in the warm-up and the timed runs stay on simd: the warning
+    // is still reported.
+    let repeated = run(&["--end", "1e7", "--json", "--repeat", "2"]);
+    assert!(fell_back(&repeated), "{repeated}");
+}
+
+#[test]
+fn a_thread_pool_that_cannot_start_is_exit_3_not_a_usage_error() {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    // 1023 helpers' stacks do not fit in 1 GB of address space; 4 threads do.
+    let limited = |threads: &str| {
+        Command::new("sh")
+            .args(["-c", "ulimit -v 1000000 && exec \"$0\" \"$@\""])
+            .arg(exe())
+            .args(["--backend", "simd", "--end", "1e7", "--threads", threads])
+            .env("PARSUM_CACHE_DIR", cache_dir())
+            .output()
+            .unwrap()
+    };
+    let out = limited("1024");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("thread pool could not be started"), "{err}");
+    assert!(out.stdout.is_empty());
+    let out = limited("4");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("49,999,995,000,000"));
 }
 
 #[test]

@@ -121,7 +121,14 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
     let mut sizes = Vec::new();
     let mut chunk_rows = Vec::new();
     let axis = largest.min(CHUNK_AXIS_ELEMENTS);
-    for backend in auto.backends() {
+    let backends = auto.backends();
+    // A GPU left out of the comparison is said to be, with why (a forced CPU has none to leave).
+    if !backends.iter().any(|b| b.info().kind == BackendKind::Gpu)
+        && let Err(why @ parsum::Error::GpuUnavailable(_)) = auto.backend(BackendKind::Gpu)
+    {
+        out::note(&format!("note: the gpu is not compared: {why}"));
+    }
+    for &backend in &backends {
         let info = backend.info().clone();
         let mut n: u128 = 1_000;
         while n <= largest {
@@ -175,7 +182,6 @@ fn measure_all(auto: &Auto, largest: u128) -> Result<Results, Failure> {
     // re-checks included, timed in turn with the fastest backend (one of auto's own, so both
     // share threads and device): a ratio within one stretch of the machine's time.
     let mut picks = Vec::new();
-    let backends = auto.backends();
     for n in ns {
         let here: Vec<&Row> = sizes.iter().filter(|r| r.elements == n).collect();
         let measured = backends.iter().filter_map(|b| {

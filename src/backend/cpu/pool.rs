@@ -70,7 +70,9 @@ impl Pool {
             .num_threads(helpers)
             .thread_name(|i| format!("parsum-simd-{i}"))
             .build()
-            .map_err(|e| Error::Threads(e.to_string()))?;
+            .map_err(|e| {
+                Error::Unavailable(format!("simd: its thread pool could not be started ({e})"))
+            })?;
         let board = Arc::new(Board::default());
         let spread = helpers < std::thread::available_parallelism().map_or(1, |n| n.get());
         // A helper that starts on this thread's CPU moves off it at once, as one that finds a
