@@ -96,7 +96,19 @@ class Report:
 
 
 def closed_form(first: int, last: int) -> int:
-    """The sum of ``first..=last`` by the closed form (0 when ``first > last``)."""
+    """The sum of ``first..=last`` by the closed form (0 when ``first > last``), for ``first`` and
+    ``last`` in parsum's domain, 0 to 2**64 - 1."""
+    for name, x in (("first", first), ("last", last)):
+        if isinstance(x, bool) or not isinstance(x, int):
+            raise TypeError(f"{name} must be an int, got {_kind(x)}")
+        if not 0 <= x < 2**64:
+            raise InvalidRangeError(f"{name} must be from 0 to 2**64 - 1, got {x}")
+    return _closed_form(first, last)
+
+
+def _closed_form(first: int, last: int) -> int:
+    """:func:`closed_form` unchecked, for bounds parsum made (``last`` is ``-1`` for an empty
+    range from 0)."""
     return 0 if first > last else (last - first + 1) * (first + last) // 2
 
 

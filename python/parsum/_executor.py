@@ -76,7 +76,7 @@ def _workers(executor: concurrent.futures.Executor | None) -> int:
 
 def distribute(r, executor, backend, chunks, verify, checkpoint, window):
     """:func:`parsum.run` on an executor (or, with only a checkpoint, on this process)."""
-    from . import Report, VerificationError, closed_form
+    from . import Report, VerificationError, _closed_form
 
     started = time.perf_counter()
     from . import ConfigError
@@ -100,7 +100,7 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window):
     total = 0
     for partial in done.values():
         total += partial
-    expected = closed_form(r.start, r.stop - 1)
+    expected = _closed_form(r.start, r.stop - 1)
     if verify and total != expected:
         raise VerificationError(f"the total is {total}, expected {expected}")
     kinds, kernels, devices, chosen = ({o[k] for o in where} for k in range(len(ORIGIN)))
@@ -126,7 +126,7 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window):
 def _gather(plan, executor, backend, verify, journal, window, where) -> dict[int, int]:
     """Every chunk of ``plan`` not already in ``journal``, each checked as it comes back; their
     origins added to ``where``."""
-    from . import VerificationError, closed_form
+    from . import VerificationError, _closed_form
 
     done: dict[int, int] = dict(journal.done) if journal else {}
 
@@ -137,8 +137,8 @@ def _gather(plan, executor, backend, verify, journal, window, where) -> dict[int
         first, last = plan[index]
         if index in done:
             raise VerificationError(f"chunk {index} ({first}..={last}) came back twice")
-        if type(partial) is not int or (verify and partial != closed_form(first, last)):
-            want = closed_form(first, last)
+        if type(partial) is not int or (verify and partial != _closed_form(first, last)):
+            want = _closed_form(first, last)
             raise VerificationError(f"chunk {index} ({first}..={last}): got {partial!r}, expected {want}")
         if not all(type(o) is str for o in origin):
             raise VerificationError(f"chunk {index}: a task said it ran on {origin!r}")

@@ -96,7 +96,7 @@ class Journal:
     def _read(self, job: dict[str, object], bounds: list[tuple[int, int]]) -> None:
         """Keeps every finished chunk the journal proves and cuts a torn last line off, reading
         line by line, none longer than LINE_MAX: the path may name a huge file."""
-        from . import ConfigError, closed_form
+        from . import ConfigError, _closed_form
 
         def parse(raw: bytes) -> object:
             try:
@@ -119,7 +119,7 @@ class Journal:
                     continue
             except (ValueError, KeyError, TypeError, OverflowError):
                 continue
-            if 0 <= index < len(bounds) and partial == closed_form(*bounds[index]):
+            if 0 <= index < len(bounds) and partial == _closed_form(*bounds[index]):
                 self.done.setdefault(index, partial)
         self.file.seek(end)
         self.file.truncate(end)

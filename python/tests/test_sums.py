@@ -73,6 +73,18 @@ def test_report_reads_well():
 
 def test_closed_form_and_backends_and_explain():
     assert parsum.closed_form(1, 100) == 5050 and parsum.closed_form(5, 4) == 0
+    top = 2**64 - 1
+    assert parsum.closed_form(0, top) == top * (top + 1) // 2
+    # Not a number in parsum's domain: an error, as every sum call gives, never a number.
+    for first, last, error in [
+        (1.5, 3, TypeError),
+        (True, 3, TypeError),
+        (0, "9", TypeError),
+        (0, 2**64, parsum.InvalidRangeError),
+        (-1, 3, parsum.InvalidRangeError),
+    ]:
+        with pytest.raises(error):
+            parsum.closed_form(first, last)
     kinds = [b["backend"] for b in parsum.backends()]
     assert kinds[:2] == ["scalar", "simd"]
     text = parsum.explain(10**6)
