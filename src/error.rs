@@ -76,7 +76,8 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
     /// No backend that could run the request is usable (each one failed, or the kind that
-    /// `PARSUM_BACKEND` forces is not there); the message says why for each.
+    /// `PARSUM_BACKEND` forces is not there), or simd's thread pool could not be started; the
+    /// message says why.
     #[error("{0}")]
     Unavailable(String),
     /// The sum was stopped by its cancellation token before it finished.

@@ -423,13 +423,15 @@ fn a_gpu_fallback_is_reported_whichever_run_it_came_in() {
     if !cfg!(all(feature = "gpu", target_os = "linux")) {
         return;
     }
-    // No GPU on metal here: Auto chooses the GPU (its prior is the fastest at 10^7, and nothing
-    // measured contradicts it), cannot open it, and runs simd instead, in every new process.
+    // No GPU on metal here: Auto chooses the GPU (with one CPU thread its prior leads at 10^7,
+    // and nothing measured puts it out: it never runs), cannot open it, and runs a CPU backend
+    // instead, in every new process.
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         let out = command(args)
             .env("PARSUM_CACHE_DIR", dir.path())
             .env("WGPU_BACKEND", "metal")
+            .env("RAYON_NUM_THREADS", "1")
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{args:?}");
@@ -484,7 +486,8 @@ fn a_thread_pool_that_cannot_start_is_exit_3_not_a_usage_error() {
     assert!(err.contains("thread pool could not be started"), "{err}");
     assert!(out.stdout.is_empty());
     let out = limited("4");
-    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("49,999,995,000,000"));
 }
 

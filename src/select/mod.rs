@@ -504,12 +504,13 @@ impl Auto {
         }
     }
 
-    /// Takes back the call [`Auto::decide`] booked for a request that ran on nothing (its GPU
-    /// failed): the request runs again, and is still the first at its footprint where it was.
+    /// Takes back the call count (not the credit) [`Auto::decide`] booked for a request that ran
+    /// on nothing (its GPU failed): the request runs again, and is still the first at its
+    /// footprint where it was.
     fn ran_nothing(&self, n: u128, chunks: u64) {
         if let (true, Ok(mut l)) = (n > 0, self.learner()) {
             let place = &mut l.places[Footprint::of(n, chunks).index()];
-            place.calls = place.calls.saturating_sub(1);
+            place.calls = place.calls.wrapping_sub(1);
         }
     }
 

@@ -62,7 +62,8 @@ impl Simd {
     }
 
     /// Exactly `threads` threads — the calling one and `threads - 1` resident helpers — from 1 to
-    /// [`Simd::MAX_THREADS`].
+    /// [`Simd::MAX_THREADS`]: [`Error::Threads`] for a count outside that, [`Error::Unavailable`]
+    /// when the helpers cannot be started.
     pub fn with_threads(threads: usize) -> Result<Self> {
         if !(1..=Self::MAX_THREADS).contains(&threads) {
             return Err(Error::Threads(format!(
