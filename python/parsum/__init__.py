@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import concurrent.futures
 import dataclasses
+import operator
 import os
 
 from . import _native
@@ -98,12 +99,16 @@ class Report:
 def closed_form(first: int, last: int) -> int:
     """The sum of ``first..=last`` by the closed form (0 when ``first > last``), for ``first`` and
     ``last`` in parsum's domain, 0 to 2**64 - 1."""
+    bounds = []
     for name, x in (("first", first), ("last", last)):
-        if isinstance(x, bool) or not isinstance(x, int):
+        # Any integer `range()` takes (numpy's too), but not a bool.
+        if isinstance(x, bool) or not hasattr(type(x), "__index__"):
             raise TypeError(f"{name} must be an int, got {_kind(x)}")
+        x = operator.index(x)
         if not 0 <= x < 2**64:
             raise InvalidRangeError(f"{name} must be from 0 to 2**64 - 1, got {x}")
-    return _closed_form(first, last)
+        bounds.append(x)
+    return _closed_form(*bounds)
 
 
 def _closed_form(first: int, last: int) -> int:

@@ -75,6 +75,11 @@ def test_closed_form_and_backends_and_explain():
     assert parsum.closed_form(1, 100) == 5050 and parsum.closed_form(5, 4) == 0
     top = 2**64 - 1
     assert parsum.closed_form(0, top) == top * (top + 1) // 2
+    class Index:  # an integer as numpy's are: by __index__
+        def __index__(self) -> int:
+            return 10
+
+    assert parsum.closed_form(Index(), Index()) == 10
     # Not a number in parsum's domain: an error, as every sum call gives, never a number.
     for first, last, error in [
         (1.5, 3, TypeError),
