@@ -475,32 +475,6 @@ fn a_gpu_fallback_is_reported_whichever_run_it_came_in() {
 }
 
 #[test]
-fn a_thread_pool_that_cannot_start_is_exit_3_not_a_usage_error() {
-    if !cfg!(target_os = "linux") {
-        return;
-    }
-    // 1023 helpers' stacks do not fit in 1 GB of address space; 4 threads do.
-    let limited = |threads: &str| {
-        Command::new("sh")
-            .args(["-c", "ulimit -v 1000000 && exec \"$0\" \"$@\""])
-            .arg(exe())
-            .args(["--backend", "simd", "--end", "1e7", "--threads", threads])
-            .env("PARSUM_CACHE_DIR", cache_dir())
-            .output()
-            .unwrap()
-    };
-    let out = limited("1024");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains("thread pool could not be started"), "{err}");
-    assert!(out.stdout.is_empty());
-    let out = limited("4");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("49,999,995,000,000"));
-}
-
-#[test]
 fn list_names_every_backend_and_the_adapter_indices() {
     let out = parsum(&["--list", "--json"]);
     assert!(out.status.success());
