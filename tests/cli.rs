@@ -159,6 +159,38 @@ fn every_number_form_on_every_numeric_flag() {
     assert_eq!(v["chunks"].as_u64(), Some(16));
 }
 
+/// More chunks than elements is one element a chunk, said on stderr; the sum is still right.
+#[test]
+fn more_chunks_than_elements_are_noted() {
+    let out = parsum(&[
+        "--backend",
+        "scalar",
+        "--end",
+        "10",
+        "--chunks",
+        "100",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["chunks"].as_u64(), v["sum"].as_str()),
+        (Some(10), Some("45")),
+        "{v}"
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("note: --chunks 100 is more than the 10 elements: 10 chunks of one element"),
+        "{err}"
+    );
+    for args in [
+        &["--end", "10", "--chunks", "10"][..],
+        &["--end", "0", "--chunks", "5"],
+    ] {
+        let out = parsum(&[args, &["--backend", "scalar"]].concat());
+        assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+    }
+}
+
 #[test]
 fn repeat_reports_every_run_and_the_warm_up() {
     for n in ["3", "1"] {
@@ -231,7 +263,10 @@ fn usage_errors_exit_2_with_a_clear_message() {
         (&["--end", "2.55e1"], "not a whole number"),
         (&["--end", "_1"], "not a number"),
         (&["--end", "1_"], "not a number"),
-        (&["--end", "-5"], "unexpected argument"),
+        (&["--end", "-5"], "'-5' has a minus sign"),
+        (&["--start", "-1e9"], "'-1e9' has a minus sign"),
+        (&["--chunks", "-3"], "'-3' has a minus sign"),
+        (&["--end", "1.5"], "'1.5' is not a whole number"),
         (&["--chunks", "0"], "at least 1"),
         (&["--chunks", "2^64"], "larger than"),
         (&["--threads", "0", "--backend", "simd"], "at least 1"),
@@ -1186,6 +1221,37 @@ fn a_history_that_cannot_be_saved_is_named_under_verbose() {
             "{err}"
         );
     }
+}
+
+/// A history that is not read (another format) is named under `-v`, with what becomes of it: the
+/// next save replaces it. A history that is read is named too.
+#[test]
+fn a_history_not_read_is_named_under_verbose() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE);
+    std::fs::write(&path, r#"{"format": 2, "parsum": "0.0.1", "backends": []}"#).unwrap();
+    let run = || {
+        let out = command(&["--end", "1e5", "-v"])
+            .env("PARSUM_CACHE_DIR", dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let err = run();
+    let said = format!(
+        "history: {} ignored, and replaced at the next save: written by parsum 0.0.1 (format 2)",
+        path.display()
+    );
+    assert!(err.contains(&said), "{err}");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(file["parsum"], env!("CARGO_PKG_VERSION"), "{file}");
+    let err = run();
+    assert!(
+        err.contains(&format!("history: read from {}", path.display())),
+        "{err}"
+    );
 }
 
 /// One run slowed 32× (a preemption) in the history, the only warm sample of simd at 10^6: the

@@ -30,6 +30,11 @@ fn digits(s: &str) -> Option<&str> {
 /// Parses a whole number from 0 to `max` (at most 2^64) in one of the accepted forms.
 pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
     // `_` groups digits: `1_000`, never `_1`, `1_`, `1__0`, `1_e9` or `2^_3`.
+    if text.trim().starts_with('-') {
+        return Err(format!(
+            "'{text}' has a minus sign: no flag takes a negative number"
+        ));
+    }
     let b = text.trim().as_bytes();
     let digit = |i: Option<usize>| i.and_then(|i| b.get(i)).is_some_and(u8::is_ascii_digit);
     if (0..b.len()).any(|i| b[i] == b'_' && !(digit(i.checked_sub(1)) && digit(Some(i + 1)))) {
@@ -55,7 +60,10 @@ pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
                 .ok_or_else(|| too_big(text, max))?;
             base.checked_pow(exp).ok_or_else(|| too_big(text, max))?
         }
-    } else if let Some((mantissa, exp)) = s.split_once(['e', 'E']) {
+    } else if let Some((mantissa, exp)) = (s.split_once(['e', 'E']))
+        // A decimal point without an exponent is a mantissa too: `2.0` is 2, `1.5` not whole.
+        .or_else(|| s.contains('.').then_some((s.as_str(), "0")))
+    {
         let (whole, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
         if whole.is_empty() && frac.is_empty() {
             return Err(bad(text));
@@ -127,6 +135,8 @@ mod tests {
             ("1e9", 1_000_000_000),
             ("2.5e3", 2500),
             ("2.50e3", 2500),
+            ("2.0", 2),
+            ("7.", 7),
             (".5e1", 5),
             ("2^32", 1 << 32),
             ("2^64", 1 << 64),
@@ -160,14 +170,20 @@ mod tests {
             );
         }
         for text in [
-            "", "abc", "12abc", "-5", "1e", "e5", "2^", "^2", "1.5", "0x10", "1e-3", "2.55e1",
-            "_1", "1_", "_", "1__0", "1_e9", "1e_9", "2^_3", "2_^3", "1._5e1",
+            "", "abc", "12abc", "1e", "e5", "2^", "^2", "0x10", "1e-3", "_1", "1_", "_", "1__0",
+            "1_e9", "1e_9", "2^_3", "2_^3", "1._5e1", ".", "1.2.3", "+5",
         ] {
             let err = parse(text).unwrap_err();
-            assert!(
-                err.contains("not a number") || err.contains("not a whole number"),
-                "{text}: {err}"
-            );
+            assert!(err.contains("is not a number"), "{text}: {err}");
+        }
+        // A fraction is named as such, with or without an exponent.
+        for text in ["1.5", "2.55e1", "2.5e0", "0.1", ".5"] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains("is not a whole number"), "{text}: {err}");
+        }
+        for text in ["-1", "-5", " -0", "-1e9", "-"] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains("has a minus sign"), "{text}: {err}");
         }
         assert!(
             count("0", "--repeat", 10)

@@ -101,10 +101,7 @@ def closed_form(first: int, last: int) -> int:
     ``last`` in parsum's domain, 0 to 2**64 - 1."""
     bounds = []
     for name, x in (("first", first), ("last", last)):
-        # Any integer `range()` takes (numpy's too), but not a bool.
-        if isinstance(x, bool) or not hasattr(type(x), "__index__"):
-            raise TypeError(f"{name} must be an int, got {_kind(x)}")
-        x = operator.index(x)
+        x = _int(name, x)
         if not 0 <= x < 2**64:
             raise InvalidRangeError(f"{name} must be from 0 to 2**64 - 1, got {x}")
         bounds.append(x)
@@ -123,6 +120,13 @@ def _kind(x: object) -> str:
     return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
 
 
+def _int(name: str, x: object) -> int:
+    """``x`` as an int: any integer ``range()`` takes (numpy's too, by ``__index__``), not a bool."""
+    if isinstance(x, bool) or not hasattr(type(x), "__index__"):
+        raise TypeError(f"{name} must be an int, got {_kind(x)}")
+    return operator.index(x)  # type: ignore[arg-type]
+
+
 def _check(
     r: object,
     backend: object,
@@ -131,34 +135,35 @@ def _check(
     window: object = None,
     executor: object = None,
     checkpoint: object = None,
-) -> None:
+) -> tuple[int | None, int | None, str | None]:
+    """Raises on a bad argument; returns ``chunks`` and ``window`` as ints, ``checkpoint`` as a
+    str path (bytes decoded as ``os.fsdecode`` does)."""
     if not isinstance(r, range):
         raise TypeError(f"expected a range, got {_kind(r)}")
     if not isinstance(backend, str):
         raise TypeError(f"backend must be a str, got {_kind(backend)}")
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
-    if chunks is not None and (isinstance(chunks, bool) or not isinstance(chunks, int)):
-        raise TypeError(f"chunks must be an int, got {_kind(chunks)}")
+    chunks = None if chunks is None else _int("chunks", chunks)
     if chunks is not None and not 1 <= chunks < 2**64:
         raise ConfigError(f"chunks must be from 1 to 2**64 - 1, got {chunks}")
     if not isinstance(verify, bool):
         raise TypeError(f"verify must be a bool, got {_kind(verify)}")
-    if window is not None and (isinstance(window, bool) or not isinstance(window, int)):
-        raise TypeError(f"window must be an int, got {_kind(window)}")
+    window = None if window is None else _int("window", window)
     if window is not None and window < 1:
         raise ConfigError(f"window must be a positive int, got {window}")
     if window is not None and executor is None:
         raise ConfigError("window bounds the tasks in flight on an executor: pass executor= too")
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise TypeError(f"executor must be a concurrent.futures.Executor, got {_kind(executor)}")
-    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a path (str or os.PathLike), got {_kind(checkpoint)}")
-    path = None if checkpoint is None else os.fspath(checkpoint)
-    if path in ("", b""):
+    if checkpoint is not None and not isinstance(checkpoint, (str, bytes, os.PathLike)):
+        raise TypeError(f"checkpoint must be a path (str, bytes or os.PathLike), got {_kind(checkpoint)}")
+    path = None if checkpoint is None else os.fsdecode(checkpoint)
+    if path == "":
         raise ConfigError("checkpoint must name a file, got an empty path")
-    if path is not None and ("\0" if isinstance(path, str) else b"\0") in path:
+    if path is not None and "\0" in path:
         raise ConfigError(f"checkpoint must not hold a NUL byte, got {path!r}")
+    return chunks, window, path
 
 
 def run(
@@ -168,7 +173,7 @@ def run(
     chunks: int | None = None,
     executor: concurrent.futures.Executor | None = None,
     verify: bool = True,
-    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None = None,
     window: int | None = None,
 ) -> Report:
     """Sums ``r`` exactly and says how.
@@ -183,11 +188,11 @@ def run(
     names a journal file: finished chunks are recorded there, so that a run killed and started
     again redoes only the rest.
     """
-    _check(r, backend, chunks, verify, window, executor, checkpoint)
-    if executor is not None or checkpoint is not None:
+    chunks, window, path = _check(r, backend, chunks, verify, window, executor, checkpoint)
+    if executor is not None or path is not None:
         from ._executor import distribute
 
-        return distribute(r, executor, backend, chunks, verify, checkpoint, window)
+        return distribute(r, executor, backend, chunks, verify, path, window)
     return Report(*_native.run(r, backend, chunks, verify))
 
 
@@ -198,7 +203,7 @@ def sum(  # noqa: A001 - the tutorial's word
     chunks: int | None = None,
     executor: concurrent.futures.Executor | None = None,
     verify: bool = True,
-    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None = None,
     window: int | None = None,
 ) -> int:
     """The exact sum of ``r`` (``range(start, stop)``, ``0 <= start <= stop <= 2**64``), as an
@@ -225,11 +230,10 @@ def backends() -> list[dict[str, object]]:
 def explain(elements: int, chunks: int | None = None) -> str:
     """Why ``auto`` would run a sum of ``elements`` elements (in ``chunks`` chunks) where it
     would: every backend's prediction, and what it rests on."""
-    if isinstance(elements, bool) or not isinstance(elements, int):
-        raise TypeError(f"elements must be an int, got {_kind(elements)}")
+    elements = _int("elements", elements)
     if not 0 <= elements <= 2**64:
         raise ConfigError(f"elements must be from 0 to 2**64, got {elements}")
-    _check(range(0), "auto", chunks)
+    chunks, _, _ = _check(range(0), "auto", chunks)
     return _native.explain(elements, chunks)
 
 

@@ -95,6 +95,29 @@ def test_a_window_is_checked_as_chunks_are():
                     call(range(100), executor=pool, window=bad)
 
 
+def test_integers_of_other_kinds_and_bytes_paths_are_taken(tmp_path):
+    class Int:  # like numpy.int64: an integer by __index__, not an int
+        def __init__(self, v):
+            self.v = v
+
+        def __index__(self):
+            return self.v
+
+    r = range(10**4)
+    assert parsum.run(r, chunks=Int(7)).chunks == 7
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        report = parsum.run(r, chunks=Int(5), executor=pool, window=Int(2))
+    assert (report.sum, report.chunks) == (sum(r), 5)
+    assert "10000 elements" in parsum.explain(Int(10**4), Int(3))
+    path = tmp_path / "journal"
+    assert parsum.run(r, chunks=4, checkpoint=os.fsencode(path)).sum == sum(r)
+    assert parsum.run(r, chunks=4, checkpoint=path).chosen_by == "journal"
+    with pytest.raises(parsum.ConfigError, match="chunks must be from 1"):
+        parsum.run(r, chunks=Int(0))
+    with pytest.raises(parsum.ConfigError, match="checkpoint must name a file"):
+        parsum.run(r, checkpoint=b"")
+
+
 def test_bad_explain_arguments():
     for bad, error in [(-1, ValueError), (2**64 + 1, ValueError), ("5", TypeError), (None, TypeError)]:
         with pytest.raises(error):

@@ -51,22 +51,28 @@ struct Backend<T> {
 #[derive(Serialize, Deserialize)]
 struct Row(bool, usize, usize, f64, f64, f64, f64, u64);
 
+/// Says that the file at `path` is not read, and that the next save (which cannot merge with it)
+/// replaces it.
+fn ignored(path: &Path, why: &str) -> String {
+    format!(
+        "{} ignored, and replaced at the next save: {why}",
+        path.display()
+    )
+}
+
 /// What the file holds; `Err` says why it was ignored (a missing file is simply empty).
 pub(crate) fn load(path: &Path) -> Result<Store, String> {
     let bytes = match files::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Store::new()),
-        Err(e) => return Err(format!("{} ignored: {e}", path.display())),
+        Err(e) => return Err(ignored(path, &e.to_string())),
     };
     let contents: Contents<serde_json::Value> = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{} ignored: not a parsum history ({e})", path.display()))?;
+        .map_err(|e| ignored(path, &format!("not a parsum history ({e})")))?;
     if contents.format != FORMAT || contents.parsum != env!("CARGO_PKG_VERSION") {
         let by: String = contents.parsum.chars().take(40).collect();
-        return Err(format!(
-            "{} ignored: written by parsum {by} (format {})",
-            path.display(),
-            contents.format
-        ));
+        let why = format!("written by parsum {by} (format {})", contents.format);
+        return Err(ignored(path, &why));
     }
     let mut store = Store::new();
     for value in contents.backends {
