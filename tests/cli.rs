@@ -521,8 +521,78 @@ fn list_names_every_backend_and_the_adapter_indices() {
         .map(|b| b["backend"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["scalar", "simd"]);
-    for (i, a) in v["adapters"].as_array().unwrap().iter().enumerate() {
+    let adapters = v["adapters"].as_array().unwrap();
+    for (i, a) in adapters.iter().enumerate() {
         assert_eq!(a["index"].as_u64(), Some(i as u64), "{a}");
+    }
+    // The adapter `--backend gpu` opens is named, by index, whenever there is one.
+    let default = v["default_adapter"].as_u64();
+    assert_eq!(default.is_some(), !adapters.is_empty(), "{v}");
+    assert_eq!(
+        v["no_default_adapter"].is_string(),
+        default.is_none(),
+        "{v}"
+    );
+    let text = String::from_utf8(parsum(&["--list"]).stdout).unwrap();
+    let marked: Vec<&str> = text
+        .lines()
+        .filter(|l| l.ends_with(", the default"))
+        .collect();
+    match default {
+        Some(i) => assert!(
+            marked.len() == 1 && marked[0].contains(&format!("[{i}]")),
+            "{text}"
+        ),
+        None => assert!(marked.is_empty(), "{text}"),
+    }
+}
+
+/// `--list` honours `WGPU_ADAPTER_NAME` as `--backend gpu` does: an adapter it names is the
+/// default; a name that matches none is said, with the adapters there are.
+#[test]
+fn list_names_the_adapter_wgpu_adapter_name_selects() {
+    let list = |name: &str| {
+        let out = command(&["--list", "--json"])
+            .env("WGPU_ADAPTER_NAME", name)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let v = list("zzz-no-such-adapter");
+    assert!(v["default_adapter"].is_null(), "{v}");
+    let why = v["no_default_adapter"].as_str().unwrap();
+    if !cfg!(feature = "gpu") {
+        // The stand-in has no adapters, and says why.
+        assert!(why.contains("feature"), "{v}");
+        return;
+    }
+    assert!(
+        why.contains("WGPU_ADAPTER_NAME: no adapter named like 'zzz-no-such-adapter'"),
+        "{v}"
+    );
+    let out = command(&["--list"])
+        .env("WGPU_ADAPTER_NAME", "zzz-no-such-adapter")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains(", the default"), "{text}");
+    assert!(
+        text.contains("no adapter named like 'zzz-no-such-adapter'"),
+        "{text}"
+    );
+    // Each adapter, named by its full name, is the default then.
+    for a in v["adapters"].as_array().unwrap() {
+        let v = list(a["name"].as_str().unwrap());
+        let index = a["index"].as_u64();
+        // Two adapters of one name (two like cards) are told apart by index only.
+        assert!(
+            v["default_adapter"].as_u64() == index
+                || v["no_default_adapter"]
+                    .as_str()
+                    .is_some_and(|w| w.contains("matches")),
+            "{v}"
+        );
     }
 }
 

@@ -199,6 +199,9 @@ mod gpu_only {
         }
         let g = gpu(GpuOptions::default().adapter(AdapterChoice::Index(0))).unwrap();
         assert_eq!(g.adapter().identity(), list[0].identity());
+        // The default, found without opening it, is the adapter `Gpu::new` opens.
+        let default = Gpu::default_adapter().unwrap();
+        assert_eq!(gpu(GpuOptions::default()).unwrap().adapter(), &default);
         let err =
             Gpu::with_options(GpuOptions::default().adapter(AdapterChoice::Index(list.len())))
                 .unwrap_err();
@@ -268,4 +271,5 @@ fn without_the_feature_the_gpu_says_so() {
     );
     assert!(err.to_string().contains("built without the `gpu` feature"));
     assert!(Gpu::adapters().unwrap().is_empty());
+    assert_eq!(Gpu::default_adapter(), Err(err));
 }

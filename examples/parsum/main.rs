@@ -259,7 +259,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         request = request.chunks(chunks);
     }
     let plan = request.plan()?;
-    if let Some(chunks) = args.chunks.filter(|&c| c > plan.len() && plan.len() > 0) {
+    if let Some(chunks) = args.chunks.filter(|&c| c > plan.len() && !plan.is_empty()) {
         out::note(&format!(
             "note: --chunks {chunks} is more than the {} elements: {} chunks of one element",
             range.len(),

@@ -240,6 +240,9 @@ pub fn list(as_json: bool) -> Result<String, crate::Failure> {
     let (scalar, simd) = (Scalar::new(), Simd::new());
     let cpu = [scalar.info(), simd.info()];
     let adapters = Gpu::adapters()?;
+    // What `--backend gpu` opens without --adapter; else why it opens none (the build,
+    // WGPU_BACKEND, WGPU_ADAPTER_NAME, a missing driver), as it would say it.
+    let default = Gpu::default_adapter().map(|a| a.index);
     let kernels: Vec<&str> = LaneKernel::available().iter().map(|k| k.name()).collect();
     if as_json {
         let backends: Vec<_> = cpu
@@ -250,10 +253,12 @@ pub fn list(as_json: bool) -> Result<String, crate::Failure> {
             .iter()
             .map(|a| json!({"index": a.index, "name": a.name, "device_type": a.device_type, "api": a.api, "driver": a.driver, "pci": a.pci}))
             .collect();
-        return Ok(format!(
-            "{}\n",
-            json!({"backends": backends, "simd_kernels": kernels, "adapters": gpus})
-        ));
+        let mut v = json!({"backends": backends, "simd_kernels": kernels, "adapters": gpus});
+        v["default_adapter"] = json!(default.as_ref().ok());
+        if let Err(why) = &default {
+            v["no_default_adapter"] = json!(why.to_string());
+        }
+        return Ok(format!("{v}\n"));
     }
     let mut out = String::from("backends:\n");
     for b in &cpu {
@@ -269,17 +274,9 @@ pub fn list(as_json: bool) -> Result<String, crate::Failure> {
         "  simd kernels on this CPU, fastest first: {}\n",
         kernels.join(", ")
     );
-    if adapters.is_empty() {
-        // Why, as `--backend gpu` would say it (the build, WGPU_BACKEND, a missing driver).
-        let why = Gpu::new().err().map(|e| e.to_string());
-        out += &format!(
-            "  gpu     none: {}\n",
-            why.as_deref().unwrap_or("no adapter found")
-        );
-    }
     for a in &adapters {
         out += &format!(
-            "  gpu     [{}] {} — {} on {}{} (--adapter {})\n",
+            "  gpu     [{}] {} — {} on {}{} (--adapter {}){}\n",
             a.index,
             a.name,
             a.device_type,
@@ -289,8 +286,21 @@ pub fn list(as_json: bool) -> Result<String, crate::Failure> {
             } else {
                 format!(", driver {}", a.driver)
             },
-            a.index
+            a.index,
+            if default.as_ref() == Ok(&a.index) {
+                ", the default"
+            } else {
+                ""
+            }
         );
+    }
+    if let Err(why) = &default {
+        let which = if adapters.is_empty() {
+            "none"
+        } else {
+            "no default"
+        };
+        out += &format!("  gpu     {which}: {why}\n");
     }
     Ok(out)
 }

@@ -31,6 +31,11 @@ impl Gpu {
         Ok(Vec::new())
     }
 
+    /// Always [`Error::NotCompiled`].
+    pub fn default_adapter() -> Result<AdapterSummary> {
+        Self::new().map(|gpu| match gpu {})
+    }
+
     /// The kernel in use.
     pub fn kernel(&self) -> GpuKernel {
         match *self {}

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::batches::Batches;
-use super::options::{AdapterSummary, GpuKernel, GpuOptions};
+use super::options::{AdapterChoice, AdapterSummary, GpuKernel, GpuOptions};
 use super::{adapter, buffers, device, kernels, submit};
 use crate::backend::{Backend, BackendInfo, BackendKind, lock};
 use crate::error::{Error, Result};
@@ -95,6 +95,15 @@ impl Gpu {
     pub fn adapters() -> Result<Vec<AdapterSummary>> {
         unpanicked(
             || Ok(adapter::all()?.into_iter().map(|(s, _)| s).collect()),
+            |m| Error::GpuUnavailable(format!("wgpu panicked while listing adapters: {m}")),
+        )
+    }
+
+    /// The adapter [`Gpu::new`] would open (`WGPU_ADAPTER_NAME` and `WGPU_POWER_PREF`
+    /// honoured), found without opening it; the error says why there is none.
+    pub fn default_adapter() -> Result<AdapterSummary> {
+        unpanicked(
+            || Ok(adapter::choose(&AdapterChoice::Default)?.0),
             |m| Error::GpuUnavailable(format!("wgpu panicked while listing adapters: {m}")),
         )
     }
