@@ -182,8 +182,18 @@ fn a_bad_history_is_ignored_or_repaired_never_trusted() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(FILE), &text).unwrap();
         let auto = Auto::with_options(options(dir.path())).unwrap();
+        if what == "another version" {
+            let said = auto.history();
+            assert!(
+                said.contains("ignored, and replaced at the next save: written by parsum 0.0.0-"),
+                "{said}"
+            );
+        }
         let report = SumRequest::new(7..1_000_007).unwrap().run(&auto).unwrap();
         assert_eq!(report.sum, common::oracle(7, 1_000_000), "{what}");
+        // Its first record saved the history, over what could not be taken.
+        let said = auto.history();
+        assert!(said.starts_with("read from "), "{what}: {said}");
         // Nothing implausible was believed: no entry says a run took a time far from any real one.
         let e = auto.explain(1_000_000).to_string();
         assert!(!e.contains("inf") && !e.contains("NaN"), "{what}: {e}");

@@ -38,19 +38,19 @@ struct Args {
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     backend: BackendArg,
     /// First element (1000000000, 1_000_000_000, 1e9, 2^32 all work).
-    #[arg(long, allow_negative_numbers = true, default_value = "0", value_parser = number::parse)]
+    #[arg(long, allow_hyphen_values = true, default_value = "0", value_parser = number::parse)]
     start: u128,
     /// One past the last element, at most 2^64 (so 2^64 includes u64::MAX).
-    #[arg(long, allow_negative_numbers = true, default_value = "1e9", value_parser = number::parse)]
+    #[arg(long, allow_hyphen_values = true, default_value = "1e9", value_parser = number::parse)]
     end: u128,
     /// Number of chunks, 1 to 2^64 − 1 (default: 100, fewer for short ranges).
-    #[arg(long, allow_negative_numbers = true, value_parser = chunks_arg)]
+    #[arg(long, allow_hyphen_values = true, value_parser = chunks_arg)]
     chunks: Option<u64>,
     /// Threads for the simd backend, 1 to 1024 (default: every core).
-    #[arg(long, allow_negative_numbers = true, value_parser = threads_arg)]
+    #[arg(long, allow_hyphen_values = true, value_parser = threads_arg)]
     threads: Option<usize>,
     /// One warm-up run, then N timed runs (1 to 10^6); reports min, median and max.
-    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = repeat_arg)]
+    #[arg(long, allow_hyphen_values = true, value_name = "N", value_parser = repeat_arg)]
     repeat: Option<u32>,
     /// Skip the closed-form check of every chunk.
     #[arg(long)]
@@ -79,7 +79,7 @@ struct Args {
     #[arg(long, conflicts_with_all = ["start", "end", "chunks", "repeat", "no_verify", "explain", "threads", "adapter", "gpu_kernel", "backend"])]
     bench: bool,
     /// With --bench: the largest size measured, at least 1000 (default 1e12).
-    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = bench_max_arg, requires = "bench")]
+    #[arg(long, allow_hyphen_values = true, value_name = "N", value_parser = bench_max_arg, requires = "bench")]
     bench_max: Option<u128>,
     /// With --bench: also write a log-log plot of throughput against size to this SVG file.
     #[arg(long, value_name = "FILE.svg", requires = "bench")]
@@ -259,18 +259,17 @@ fn run(args: &Args) -> Result<(), Failure> {
         request = request.chunks(chunks);
     }
     let plan = request.plan()?;
-    if let Some(chunks) = args.chunks.filter(|&c| c > plan.len() && !plan.is_empty()) {
-        out::note(&format!(
-            "note: --chunks {chunks} is more than the {} elements: {} chunks of one element",
-            range.len(),
-            plan.len()
-        ));
-    }
     if args.explain && args.backend != BackendArg::Auto {
         // Refused before a backend is built: opening a GPU for nothing takes a while.
         return Err(Failure::Usage("--explain goes with --backend auto".into()));
     }
     let backend = make_backend(args)?;
+    if let Some(chunks) = args.chunks.filter(|&c| c > plan.len() && !plan.is_empty()) {
+        out::note(&format!(
+            "note: --chunks {chunks} is more than the {} elements: one element a chunk",
+            range.len()
+        ));
+    }
     // --explain was refused above for any backend but auto.
     let explanation = match (&backend, args.explain) {
         (Chosen::Auto(auto), true) => Some(auto.explain_for(range.len(), plan.len())),
@@ -288,7 +287,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             backend.kernel()
         ));
         if let Chosen::Auto(auto) = &backend {
-            out::note(&format!("history: {}", auto.explain(0).history()));
+            out::note(&format!("history: {}", auto.history()));
         }
     }
     let bar = progress::Bar::new(args.json, args.repeat.map_or(1, |n| n.saturating_add(1)));

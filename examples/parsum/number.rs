@@ -29,12 +29,18 @@ fn digits(s: &str) -> Option<&str> {
 
 /// Parses a whole number from 0 to `max` (at most 2^64) in one of the accepted forms.
 pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
-    // `_` groups digits: `1_000`, never `_1`, `1_`, `1__0`, `1_e9` or `2^_3`.
-    if text.trim().starts_with('-') {
-        return Err(format!(
-            "'{text}' has a minus sign: no flag takes a negative number"
-        ));
+    if let Some(rest) = text.trim().strip_prefix('-') {
+        // Flags take values that start with `-`, so that `-1` gets this message, not clap's
+        // "unexpected argument": a flag given where a value belongs lands here too.
+        return Err(
+            if rest.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+                format!("'{text}' has a minus sign: write numbers without one")
+            } else {
+                format!("'{text}' is not a number: was a value left out?")
+            },
+        );
     }
+    // `_` groups digits: `1_000`, never `_1`, `1_`, `1__0`, `1_e9` or `2^_3`.
     let b = text.trim().as_bytes();
     let digit = |i: Option<usize>| i.and_then(|i| b.get(i)).is_some_and(u8::is_ascii_digit);
     if (0..b.len()).any(|i| b[i] == b'_' && !(digit(i.checked_sub(1)) && digit(Some(i + 1)))) {
@@ -60,7 +66,8 @@ pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
                 .ok_or_else(|| too_big(text, max))?;
             base.checked_pow(exp).ok_or_else(|| too_big(text, max))?
         }
-    } else if let Some((mantissa, exp)) = (s.split_once(['e', 'E']))
+    } else if let Some((mantissa, exp)) = s
+        .split_once(['e', 'E'])
         // A decimal point without an exponent is a mantissa too: `2.0` is 2, `1.5` not whole.
         .or_else(|| s.contains('.').then_some((s.as_str(), "0")))
     {
@@ -181,9 +188,16 @@ mod tests {
             let err = parse(text).unwrap_err();
             assert!(err.contains("is not a whole number"), "{text}: {err}");
         }
-        for text in ["-1", "-5", " -0", "-1e9", "-"] {
+        for text in ["-1", "-5", " -0", "-1e9", "-2^32", "-1_000", "-.5", "-1e-3"] {
             let err = parse(text).unwrap_err();
             assert!(err.contains("has a minus sign"), "{text}: {err}");
+        }
+        for text in ["-", "--json", "-v", " -x1"] {
+            let err = parse(text).unwrap_err();
+            assert!(
+                err.contains("is not a number: was a value left out?"),
+                "{text}: {err}"
+            );
         }
         assert!(
             count("0", "--repeat", 10)

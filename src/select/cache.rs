@@ -51,8 +51,8 @@ struct Backend<T> {
 #[derive(Serialize, Deserialize)]
 struct Row(bool, usize, usize, f64, f64, f64, f64, u64);
 
-/// Says that the file at `path` is not read, and that the next save (which cannot merge with it)
-/// replaces it.
+/// Says that the file at `path`, read, is not a history this version takes, and that the next save
+/// (which cannot merge with it) replaces it.
 fn ignored(path: &Path, why: &str) -> String {
     format!(
         "{} ignored, and replaced at the next save: {why}",
@@ -65,7 +65,8 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
     let bytes = match files::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Store::new()),
-        Err(e) => return Err(ignored(path, &e.to_string())),
+        // The save may fail for the same reason (a directory there, no access): no promise.
+        Err(e) => return Err(format!("{} not read: {e}", path.display())),
     };
     let contents: Contents<serde_json::Value> = serde_json::from_slice(&bytes)
         .map_err(|e| ignored(path, &format!("not a parsum history ({e})")))?;

@@ -43,15 +43,6 @@ pub struct Explanation {
     pub(crate) decision: Result<(usize, usize, ChosenBy), String>,
 }
 
-impl Explanation {
-    /// Where Auto's history came from: `read from <path>`, `off` (no cache), `given as priors`
-    /// ([`crate::Auto::with_models`]), or why the file was not read (and is replaced at the next
-    /// save).
-    pub fn history(&self) -> &str {
-        &self.origin
-    }
-}
-
 fn short(d: Duration) -> String {
     // Each boundary lowered by half the next unit's last digit: 0.9999996 s is "1.000 s", not
     // "1000.000 ms".

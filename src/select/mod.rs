@@ -129,6 +129,8 @@ struct Learner {
     /// How long a save waits for another process's: after one waited in vain (a process stuck
     /// holding the lock), [`SHORT_LOCK_WAIT`] — still a hundred saves' time — until a save works.
     lock_wait: Duration,
+    /// Where the history came from (see [`Auto::history`]).
+    origin: String,
 }
 
 type Predictions = Vec<Option<Prediction>>;
@@ -174,7 +176,6 @@ pub struct Auto {
     force: Option<BackendKind>,
     learner: Mutex<Learner>,
     cache: Option<PathBuf>,
-    origin: String,
     /// The process that made it: checked where a fork could hurt.
     pid: u32,
 }
@@ -299,9 +300,9 @@ impl Auto {
                 saved_at: None,
                 drift: 0.0,
                 lock_wait: crate::files::LOCK_WAIT,
+                origin,
             }),
             cache,
-            origin,
             pid: std::process::id(),
         }
     }
@@ -365,6 +366,8 @@ impl Auto {
             Ok(merged) => {
                 if let Ok(mut l) = self.learner() {
                     l.lock_wait = crate::files::LOCK_WAIT;
+                    // A file that was not taken has now been replaced, and merged with.
+                    l.origin = format!("read from {}", path.display());
                 }
                 self.adopt(&merged, true);
                 Some(Ok(path))
@@ -384,6 +387,21 @@ impl Auto {
                 Some(Err(e))
             }
         }
+    }
+
+    /// Where the history came from: `read from <path>`, `off` (no cache), `given as priors`
+    /// ([`Auto::with_models`]), or why the file was not taken (a file of another version, or not
+    /// a history, is replaced at the next save).
+    ///
+    /// ```
+    /// use parsum::{Auto, AutoOptions};
+    /// let auto = Auto::with_options(AutoOptions::default().cache(None).gpu(false))?;
+    /// assert_eq!(auto.history(), "off");
+    /// # Ok::<(), parsum::Error>(())
+    /// ```
+    pub fn history(&self) -> String {
+        self.learner()
+            .map_or_else(|e| e.to_string(), |l| l.origin.clone())
     }
 
     fn usable(&self, i: usize) -> bool {
@@ -688,8 +706,10 @@ impl Auto {
         let chunks = u128::from(chunks).min(n) as u64;
         let (n1, c1) = (n.max(1), chunks.max(1));
         let f = Footprint::of(n1, c1);
-        let (mut lines, mut decision) = (Vec::new(), Err("forked while in use".to_string()));
+        let forked = "forked while in use".to_string();
+        let (mut lines, mut decision, mut origin) = (Vec::new(), Err(forked.clone()), forked);
         if let Ok(l) = self.learner() {
+            origin.clone_from(&l.origin);
             let (d, predictions) = match self.choose(&l, n, chunks) {
                 Ok((d, p)) => (Ok((d.index, d.leader, d.chosen_by)), p),
                 Err(err) => (Err(err.to_string()), vec![None; self.candidates.len()]),
@@ -725,7 +745,7 @@ impl Auto {
         Explanation {
             elements: n,
             chunks,
-            origin: self.origin.clone(),
+            origin,
             lines,
             decision,
         }

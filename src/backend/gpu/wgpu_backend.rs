@@ -99,8 +99,8 @@ impl Gpu {
         )
     }
 
-    /// The adapter [`Gpu::new`] would open (`WGPU_ADAPTER_NAME` and `WGPU_POWER_PREF`
-    /// honoured), found without opening it; the error says why there is none.
+    /// The adapter [`Gpu::new`] would open (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME` and
+    /// `WGPU_POWER_PREF` honoured), found without opening it; the error says why there is none.
     pub fn default_adapter() -> Result<AdapterSummary> {
         unpanicked(
             || Ok(adapter::choose(&AdapterChoice::Default)?.0),
