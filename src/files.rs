@@ -54,9 +54,16 @@ pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
     if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
         return Err(io::Error::other("a symbolic link, not a regular file"));
     }
-    let file = options
-        .open(path)
-        .map_err(|e| not_a_directory(path, &e).unwrap_or(e))?;
+    let file = options.open(path).map_err(|e| {
+        // O_NOFOLLOW's refusal of a link reads "Too many levels of symbolic links".
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP)
+            && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return io::Error::other("a symbolic link, not a regular file");
+        }
+        not_a_directory(path, &e).unwrap_or(e)
+    })?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::other("not a regular file"));

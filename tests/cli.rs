@@ -560,6 +560,78 @@ fn list_names_every_backend_and_the_adapter_indices() {
     }
 }
 
+/// Two adapters of one name (Mesa's lavapipe, listed twice): a name matches both, and the error
+/// says how to choose — by index where the name came from `--adapter`, which takes one, and by
+/// more of the name or by index where it came from `WGPU_ADAPTER_NAME`, which does not.
+#[test]
+fn two_adapters_of_one_name_are_chosen_by_index() {
+    let icd = Path::new("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json");
+    if !icd.exists() {
+        let required = std::env::var("PARSUM_REQUIRE_GPU").as_deref() == Ok("1");
+        assert!(
+            !required,
+            "no lavapipe ICD at {} but PARSUM_REQUIRE_GPU=1",
+            icd.display()
+        );
+        eprintln!("SKIPPED: no lavapipe ICD at {}", icd.display());
+        return;
+    }
+    // Two files: the Vulkan loader reads one path once.
+    let dir = tempfile::tempdir().unwrap();
+    let copies = ["a.json", "b.json"].map(|f| dir.path().join(f));
+    for c in &copies {
+        std::fs::copy(icd, c).unwrap();
+    }
+    let twice = format!("{}:{}", copies[0].display(), copies[1].display());
+    let run = |args: &[&str], env: Option<&str>| {
+        let mut c = command(args);
+        c.env("VK_ICD_FILENAMES", &twice)
+            .env("VK_DRIVER_FILES", &twice);
+        if let Some(name) = env {
+            c.env("WGPU_ADAPTER_NAME", name);
+        }
+        c.output().unwrap()
+    };
+    let gpu = ["--backend", "gpu", "--end", "1e4", "--json"];
+    let out = run(&[&gpu[..], &["--adapter", "llvmpipe"]].concat(), None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("'llvmpipe' matches 2 adapters")
+            && err.contains("name one by its index instead"),
+        "{err}"
+    );
+    let out = run(&gpu, Some("llvmpipe"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("WGPU_ADAPTER_NAME: 'llvmpipe' matches 2 adapters"),
+        "{err}"
+    );
+    assert!(
+        err.contains("give more of one name, or choose by index"),
+        "{err}"
+    );
+    for index in ["0", "1"] {
+        let out = run(
+            &[&gpu[..], &["--adapter", index]].concat(),
+            Some("llvmpipe"),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["sum"], "49995000", "{v}");
+    }
+    // --list names both, and no default while the variable matches both.
+    let out = run(&["--list", "--json"], Some("llvmpipe"));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["adapters"].as_array().map(Vec::len), Some(2), "{v}");
+    assert!(v["default_adapter"].is_null(), "{v}");
+}
+
 /// `--list` honours `WGPU_ADAPTER_NAME` as `--backend gpu` does: an adapter it names is the
 /// default; a name that matches none is said, with the adapters there are.
 #[test]
@@ -681,19 +753,21 @@ fn auto_is_the_default_and_names_what_ran() {
 
 #[test]
 fn parsum_backend_overrides_auto() {
-    let out = command(&["--end", "1e6", "--json"])
+    let out = command(&["--end", "1e6", "--json", "-v"])
         .env("PARSUM_BACKEND", "scalar")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (v["backend"].as_str(), v["chosen_by"].as_str()),
         (Some("scalar"), Some("forced"))
+    );
+    // -v says so before the run.
+    assert!(
+        err.contains("on auto's choice (scalar, forced by PARSUM_BACKEND)"),
+        "{err}"
     );
 }
 
@@ -1316,7 +1390,6 @@ fn a_history_that_cannot_be_saved_is_named_under_verbose() {
 fn a_history_not_read_is_named_under_verbose() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(FILE);
-    std::fs::write(&path, r#"{"format": 2, "parsum": "0.0.1", "backends": []}"#).unwrap();
     let run = || {
         let out = command(&["--end", "1e5", "-v"])
             .env("PARSUM_CACHE_DIR", dir.path())
@@ -1325,6 +1398,14 @@ fn a_history_not_read_is_named_under_verbose() {
         assert!(out.status.success(), "{out:?}");
         String::from_utf8(out.stderr).unwrap()
     };
+    // No file yet: none read.
+    let err = run();
+    let none = format!(
+        "history: none yet at {} (written at the first save)",
+        path.display()
+    );
+    assert!(err.contains(&none), "{err}");
+    std::fs::write(&path, r#"{"format": 2, "parsum": "0.0.1", "backends": []}"#).unwrap();
     let err = run();
     let said = format!(
         "history: {} ignored, and replaced at the next save: written by parsum 0.0.1 (format 2)",

@@ -123,10 +123,12 @@ fn held(auto: &Auto, n: u128) -> Vec<String> {
 fn the_history_is_saved_read_and_merged() {
     let dir = tempfile::tempdir().unwrap();
     let first = Auto::with_options(options(dir.path())).unwrap();
-    assert!(first.explain(1).to_string().contains("history read from"));
+    assert!(first.explain(1).to_string().contains("history none yet at"));
     for _ in 0..6 {
         SumRequest::new(0..3_000).unwrap().run(&first).unwrap();
     }
+    // The first record saved it.
+    assert!(first.explain(1).to_string().contains("history read from"));
     assert!(!held(&first, 3_000).is_empty(), "{}", first.explain(3_000));
     drop(first); // saves what it learnt since its first save
     // The file holds warm and cold entries of 3000 elements (size class 2·11: 3000 < 1.5·2^11).
@@ -208,6 +210,11 @@ fn a_bad_history_is_ignored_or_repaired_never_trusted() {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(target, dir.path().join(FILE)).unwrap();
         let auto = Auto::with_options(options(dir.path())).unwrap();
+        let said = auto.history();
+        assert!(
+            said.ends_with("not read: a symbolic link, not a regular file"),
+            "{said}"
+        );
         let report = SumRequest::new(0..1000).unwrap().run(&auto).unwrap();
         assert_eq!(report.sum, 499_500);
     }

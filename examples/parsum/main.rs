@@ -352,7 +352,10 @@ impl Chosen {
         match self {
             Chosen::Cpu(b) => b.info().kernel.to_string(),
             Chosen::Gpu(g) => g.info().kernel.to_string(),
-            Chosen::Auto(_) => "auto's choice".into(),
+            Chosen::Auto(_) => match AutoOptions::from_env().ok().and_then(|o| o.force) {
+                Some(kind) => format!("auto's choice ({kind}, forced by PARSUM_BACKEND)"),
+                None => "auto's choice".into(),
+            },
         }
     }
 }

@@ -75,6 +75,11 @@ pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
         if whole.is_empty() && frac.is_empty() {
             return Err(bad(text));
         }
+        if exp.starts_with('-') && digits(&exp[1..]).is_some() {
+            return Err(format!(
+                "'{text}' has a negative exponent: write the whole number it stands for"
+            ));
+        }
         let exp = digits(exp).ok_or_else(|| bad(text))?;
         let whole_ok = whole.is_empty() || digits(whole).is_some();
         let frac_ok = frac.is_empty() || frac.bytes().all(|b| b.is_ascii_digit());
@@ -177,7 +182,7 @@ mod tests {
             );
         }
         for text in [
-            "", "abc", "12abc", "1e", "e5", "2^", "^2", "0x10", "1e-3", "_1", "1_", "_", "1__0",
+            "", "abc", "12abc", "1e", "e5", "2^", "^2", "0x10", "1e--3", "_1", "1_", "_", "1__0",
             "1_e9", "1e_9", "2^_3", "2_^3", "1._5e1", ".", "1.2.3", "+5",
         ] {
             let err = parse(text).unwrap_err();
@@ -191,6 +196,10 @@ mod tests {
         for text in ["-1", "-5", " -0", "-1e9", "-2^32", "-1_000", "-.5", "-1e-3"] {
             let err = parse(text).unwrap_err();
             assert!(err.contains("has a minus sign"), "{text}: {err}");
+        }
+        for text in ["1e-3", "25e-1", "20E-1"] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains("has a negative exponent"), "{text}: {err}");
         }
         for text in ["-", "--json", "-v", " -x1"] {
             let err = parse(text).unwrap_err();

@@ -124,7 +124,10 @@ def _int(name: str, x: object) -> int:
     """``x`` as an int: any integer ``range()`` takes (numpy's too, by ``__index__``), not a bool."""
     if isinstance(x, bool) or not hasattr(type(x), "__index__"):
         raise TypeError(f"{name} must be an int, got {_kind(x)}")
-    return operator.index(x)  # type: ignore[arg-type]
+    try:
+        return operator.index(x)  # type: ignore[arg-type]
+    except Exception as e:  # numpy's arrays have __index__, which refuses most of them
+        raise TypeError(f"{name} must be an int, got {_kind(x)} ({e})") from e
 
 
 def _check(

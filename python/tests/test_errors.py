@@ -125,6 +125,17 @@ def test_integers_of_other_kinds_and_bytes_paths_are_taken(tmp_path):
         with pytest.raises(TypeError, match="elements must be an int"):
             parsum.explain(bad)
 
+    class Refuses:  # like a numpy array of several values: __index__ there, and it raises
+        def __index__(self):
+            raise ValueError("only one value may be an index")
+
+    for name in ("chunks", "window"):
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            with pytest.raises(TypeError, match=f"{name} must be an int, got .*Refuses .*only one value"):
+                parsum.run(r, executor=pool, **{name: Refuses()})
+    with pytest.raises(TypeError, match="first must be an int"):
+        parsum.closed_form(Refuses(), 5)
+
 
 def test_bad_explain_arguments():
     for bad, error in [(-1, ValueError), (2**64 + 1, ValueError), ("5", TypeError), (None, TypeError)]:

@@ -245,6 +245,12 @@ impl Auto {
         let (store, origin) = match &cache {
             None => (Store::new(), "off".to_string()),
             Some(path) => match cache::load(path) {
+                // A missing file reads as an empty history; it is not one read.
+                Ok(store) if store.is_empty() && std::fs::symlink_metadata(path).is_err() => {
+                    let origin =
+                        format!("none yet at {} (written at the first save)", path.display());
+                    (store, origin)
+                }
                 Ok(store) => (store, format!("read from {}", path.display())),
                 Err(why) => (Store::new(), why),
             },
@@ -389,9 +395,9 @@ impl Auto {
         }
     }
 
-    /// Where the history came from: `read from <path>`, `off` (no cache), `given as priors`
-    /// ([`Auto::with_models`]), or why the file was not taken (a file of another version, or not
-    /// a history, is replaced at the next save).
+    /// Where the history came from: `read from <path>`, `none yet at <path>`, `off` (no cache),
+    /// `given as priors` ([`Auto::with_models`]), or why the file was not taken (a file of
+    /// another version, or not a history, is replaced at the next save).
     ///
     /// ```
     /// use parsum::{Auto, AutoOptions};

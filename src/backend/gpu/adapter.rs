@@ -217,9 +217,15 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<Found> {
         [one] => Ok((*one).clone()),
         [] => Err(missing(format!("{from}: no adapter named like '{wanted}'"))),
         several => Err(Error::GpuUnavailable(format!(
-            "{from}: '{wanted}' matches {} adapters ({}); name one by its index instead",
+            "{from}: '{wanted}' matches {} adapters ({}); {}",
             several.len(),
-            listing(several.iter().copied())
+            listing(several.iter().copied()),
+            // The variable takes a name only.
+            if from == "adapter" {
+                "name one by its index instead"
+            } else {
+                "give more of one name, or choose by index (AdapterChoice::Index, --adapter N)"
+            }
         ))),
     }
 }
