@@ -5,8 +5,8 @@ use std::fmt;
 use std::time::Duration;
 
 use super::history::Basis;
+use super::model::secs;
 use super::policy::ChosenBy;
-use super::secs;
 use crate::backend::BackendKind;
 
 /// One candidate, as [`Explanation`] shows it.

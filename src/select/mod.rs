@@ -23,6 +23,7 @@ pub use policy::ChosenBy;
 
 use self::cache::Store;
 use self::history::{CHUNKS, Entries, Footprint, SIZES};
+use self::model::secs;
 use self::policy::{Decision, EXPLORE_RUNS, Prediction, SHARE};
 use crate::backend::cpu::{Scalar, Simd};
 use crate::backend::gpu::{Gpu, GpuOptions};
@@ -143,14 +144,6 @@ fn wanted_adapter() -> String {
         Ok(_) => "the default adapter".into(),
         Err(e) => e.to_string(),
     }
-}
-
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(if s.is_finite() {
-        s.clamp(0.0, 1e9)
-    } else {
-        1e9
-    })
 }
 
 /// Runs each request on the backend fastest for its size and chunk count on this machine, and

@@ -93,3 +93,13 @@ impl CostModel {
         }
     }
 }
+
+/// A predicted time in seconds as a [`Duration`]: at most 10^9 s (so no prediction overflows
+/// one), and that for one that is not finite.
+pub(crate) fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(if s.is_finite() {
+        s.clamp(0.0, 1e9)
+    } else {
+        1e9
+    })
+}

@@ -15,12 +15,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::Kernel;
 use super::pool::{Pool, Task};
 use crate::backend::lock;
 use crate::chunk::ChunkPlan;
 use crate::error::Result;
 use crate::verify::ChunkSink;
+
+/// A one-thread kernel: the exact sum of `first..=last` (`first <= last`).
+pub(crate) trait Kernel: Fn(u64, u64) -> u128 + Copy + Send + Sync + 'static {}
+impl<F: Fn(u64, u64) -> u128 + Copy + Send + Sync + 'static> Kernel for F {}
 
 /// Elements in the smallest piece: a few microseconds of work.
 const UNIT: u128 = 1 << 16;

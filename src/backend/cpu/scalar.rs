@@ -1,6 +1,7 @@
 //! One core, one add per element.
 
-use super::{cpu_name, pieces};
+use super::name::cpu_name;
+use super::pieces;
 use crate::backend::{Backend, BackendInfo, BackendKind};
 use crate::error::Result;
 use crate::verify::ChunkSink;

@@ -2,8 +2,9 @@
 //! pieces, and each piece runs the [`LaneKernel`] the CPU supports best.
 
 use super::lanes::{LaneKernel, Lanes};
+use super::name::cpu_name;
+use super::pieces;
 use super::pool::Pool;
-use super::{cpu_name, pieces};
 use crate::backend::{Backend, BackendInfo, BackendKind};
 use crate::error::{Error, Result};
 use crate::verify::ChunkSink;
