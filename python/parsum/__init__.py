@@ -226,7 +226,8 @@ def sum(  # noqa: A001 - the tutorial's word
 
 
 def backends() -> list[dict[str, object]]:
-    """The backends usable here: the CPU ones, and one entry per GPU adapter wgpu finds."""
+    """The backends usable here: the CPU ones, and one entry per GPU adapter wgpu finds (its
+    ``default`` is true for the one ``backend="gpu"`` opens)."""
     return _native.backends_here()
 
 

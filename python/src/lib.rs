@@ -300,7 +300,8 @@ fn sum(py: Python<'_>, r: &Bound<'_, PyAny>) -> PyResult<u128> {
     })
 }
 
-/// Every backend usable here, as dicts: backend, kernel, device, threads (and the GPU adapters).
+/// Every backend usable here, as dicts: backend, kernel, device, threads (and the GPU adapters,
+/// with the one `backend="gpu"` opens marked `default`).
 #[pyfunction]
 fn backends_here(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
     let all = backends(py);
@@ -315,7 +316,10 @@ fn backends_here(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
         d.set_item("threads", i.threads)?;
         out.push(d);
     }
-    for a in py.detach(Gpu::adapters).map_err(|e| to_py(py, e))? {
+    let adapters = py.detach(Gpu::adapters).map_err(|e| to_py(py, e))?;
+    // The adapter backend="gpu" opens; none where the environment names none (or several).
+    let default = py.detach(|| Gpu::default_adapter().ok().map(|a| a.index));
+    for a in adapters {
         let d = PyDict::new(py);
         d.set_item("backend", BackendKind::Gpu.as_str())?;
         d.set_item(
@@ -324,6 +328,7 @@ fn backends_here(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
         )?;
         d.set_item("adapter", a.index)?;
         d.set_item("driver", &a.driver)?;
+        d.set_item("default", default == Some(a.index))?;
         out.push(d);
     }
     Ok(out)

@@ -90,8 +90,14 @@ def test_closed_form_and_backends_and_explain():
     ]:
         with pytest.raises(error):
             parsum.closed_form(first, last)
-    kinds = [b["backend"] for b in parsum.backends()]
+    found = parsum.backends()
+    kinds = [b["backend"] for b in found]
     assert kinds[:2] == ["scalar", "simd"]
+    gpus = [b for b in found if b["backend"] == "gpu"]
+    # The adapter backend="gpu" opens is marked, whenever there is one (a WGPU_ADAPTER_NAME in
+    # the environment may match none).
+    marked = sum(b["default"] for b in gpus)
+    assert marked == (1 if gpus else 0) or (marked == 0 and os.environ.get("WGPU_ADAPTER_NAME")), gpus
     text = parsum.explain(10**6)
     assert text.startswith("auto for 1000000 elements in 15 chunks") and "picked:" in text
     assert "in 7 chunks" in parsum.explain(10**6, 7)
