@@ -184,6 +184,13 @@ fn more_chunks_than_elements_are_noted() {
         err.contains("note: --chunks 100 is more than the 10 elements: one element a chunk"),
         "{err}"
     );
+    // Not before a usage error: --threads goes with --backend simd only.
+    let out = parsum(&["--end", "10", "--chunks", "100", "--threads", "2"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        out.status.code() == Some(2) && !err.contains("note:"),
+        "{err}"
+    );
     for args in [
         &["--end", "10", "--chunks", "10"][..],
         &["--end", "0", "--chunks", "5"],
@@ -565,6 +572,9 @@ fn list_names_every_backend_and_the_adapter_indices() {
 /// more of the name or by index where it came from `WGPU_ADAPTER_NAME`, which does not.
 #[test]
 fn two_adapters_of_one_name_are_chosen_by_index() {
+    if !cfg!(feature = "gpu") {
+        return; // the stand-in has no adapters to tell apart
+    }
     let icds = Path::new("/usr/share/vulkan/icd.d");
     let found = std::fs::read_dir(icds).into_iter().flatten().flatten();
     let lavapipe = found.map(|e| e.path()).filter(|p| {
@@ -597,6 +607,13 @@ fn two_adapters_of_one_name_are_chosen_by_index() {
         }
         c.output().unwrap()
     };
+    // Some Vulkan loaders list two manifests of one driver once: nothing to tell apart then.
+    let out = run(&["--list", "--json"], None);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    if listed["adapters"].as_array().map(Vec::len) != Some(2) {
+        eprintln!("SKIPPED: this Vulkan loader lists the two manifests as {listed}");
+        return;
+    }
     let gpu = ["--backend", "gpu", "--end", "1e4", "--json"];
     let out = run(&[&gpu[..], &["--adapter", "llvmpipe"]].concat(), None);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -614,7 +631,7 @@ fn two_adapters_of_one_name_are_chosen_by_index() {
         "{err}"
     );
     assert!(
-        err.contains("give more of one name, or choose by index"),
+        err.contains("choose one by its index instead (WGPU_ADAPTER_NAME takes names only)"),
         "{err}"
     );
     for index in ["0", "1"] {
@@ -1405,10 +1422,7 @@ fn a_history_not_read_is_named_under_verbose() {
     };
     // No file yet: none read.
     let err = run();
-    let none = format!(
-        "history: none yet at {} (written at the first save)",
-        path.display()
-    );
+    let none = format!("history: none yet at {}", path.display());
     assert!(err.contains(&none), "{err}");
     std::fs::write(&path, r#"{"format": 2, "parsum": "0.0.1", "backends": []}"#).unwrap();
     let err = run();

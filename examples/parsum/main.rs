@@ -238,7 +238,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         ));
     }
     // Every environment variable parsum reads, checked before any work.
-    AutoOptions::from_env()?;
+    let forced = AutoOptions::from_env()?.force;
     if args.list {
         let text = output::list(args.json)?;
         interrupted()?;
@@ -281,10 +281,14 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     if args.verbose {
         out::note(&format!(
-            "running: {} elements in {} chunks on {}",
+            "running: {} elements in {} chunks on {}{}",
             range.len(),
             plan.len(),
-            backend.kernel()
+            backend.kernel(),
+            match (&backend, forced) {
+                (Chosen::Auto(_), Some(kind)) => format!(" ({kind}, forced by PARSUM_BACKEND)"),
+                _ => String::new(),
+            }
         ));
         if let Chosen::Auto(auto) = &backend {
             out::note(&format!("history: {}", auto.history()));
@@ -352,10 +356,7 @@ impl Chosen {
         match self {
             Chosen::Cpu(b) => b.info().kernel.to_string(),
             Chosen::Gpu(g) => g.info().kernel.to_string(),
-            Chosen::Auto(_) => match AutoOptions::from_env().ok().and_then(|o| o.force) {
-                Some(kind) => format!("auto's choice ({kind}, forced by PARSUM_BACKEND)"),
-                None => "auto's choice".into(),
-            },
+            Chosen::Auto(_) => "auto's choice".into(),
         }
     }
 }

@@ -77,7 +77,7 @@ pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
         }
         if exp.starts_with('-') && digits(&exp[1..]).is_some() {
             return Err(format!(
-                "'{text}' has a negative exponent: write the whole number it stands for"
+                "'{text}' has a negative exponent: write the number without one"
             ));
         }
         let exp = digits(exp).ok_or_else(|| bad(text))?;

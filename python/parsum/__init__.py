@@ -126,7 +126,7 @@ def _int(name: str, x: object) -> int:
         raise TypeError(f"{name} must be an int, got {_kind(x)}")
     try:
         return operator.index(x)  # type: ignore[arg-type]
-    except Exception as e:  # numpy's arrays have __index__, which refuses most of them
+    except (TypeError, ValueError) as e:  # numpy's arrays have __index__, which refuses most
         raise TypeError(f"{name} must be an int, got {_kind(x)} ({e})") from e
 
 

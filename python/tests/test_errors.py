@@ -116,11 +116,13 @@ def test_integers_of_other_kinds_and_bytes_paths_are_taken(tmp_path):
         parsum.run(r, chunks=Int(0))
     with pytest.raises(parsum.ConfigError, match="checkpoint must name a file"):
         parsum.run(r, checkpoint=b"")
-    # A name that is not UTF-8 is a name all the same (bytes are why paths may be bytes).
-    raw = os.fsencode(tmp_path) + b"/journal-\xff"
-    assert parsum.run(r, chunks=4, checkpoint=raw).sum == sum(r)
-    assert parsum.run(r, chunks=4, checkpoint=raw).chosen_by == "journal"
-    assert os.path.exists(raw)
+    # A name that is not UTF-8 is a name all the same (bytes are why paths may be bytes); macOS
+    # refuses such names.
+    if sys.platform != "darwin":
+        raw = os.fsencode(tmp_path) + b"/journal-\xff"
+        assert parsum.run(r, chunks=4, checkpoint=raw).sum == sum(r)
+        assert parsum.run(r, chunks=4, checkpoint=raw).chosen_by == "journal"
+        assert os.path.exists(raw)
     for bad in (True, 2.0, "10"):
         with pytest.raises(TypeError, match="elements must be an int"):
             parsum.explain(bad)

@@ -240,9 +240,7 @@ impl Auto {
             Some(path) => match cache::load(path) {
                 // A missing file reads as an empty history; it is not one read.
                 Ok(store) if store.is_empty() && std::fs::symlink_metadata(path).is_err() => {
-                    let origin =
-                        format!("none yet at {} (written at the first save)", path.display());
-                    (store, origin)
+                    (store, format!("none yet at {}", path.display()))
                 }
                 Ok(store) => (store, format!("read from {}", path.display())),
                 Err(why) => (Store::new(), why),
@@ -390,7 +388,8 @@ impl Auto {
 
     /// Where the history came from: `read from <path>`, `none yet at <path>`, `off` (no cache),
     /// `given as priors` ([`Auto::with_models`]), or why the file was not taken (a file of
-    /// another version, or not a history, is replaced at the next save).
+    /// another version, or not a history, is replaced at the next save). Once a save has merged
+    /// with the file, `read from <path>`.
     ///
     /// ```
     /// use parsum::{Auto, AutoOptions};

@@ -220,11 +220,10 @@ pub(crate) fn choose(choice: &AdapterChoice) -> Result<Found> {
             "{from}: '{wanted}' matches {} adapters ({}); {}",
             several.len(),
             listing(several.iter().copied()),
-            // The variable takes a name only.
             if from == "adapter" {
                 "name one by its index instead"
             } else {
-                "give more of one name, or choose by index (AdapterChoice::Index, --adapter N)"
+                "choose one by its index instead (WGPU_ADAPTER_NAME takes names only)"
             }
         ))),
     }
