@@ -139,6 +139,8 @@ fn every_number_form_on_every_numeric_flag() {
         ("2^20", "1048576"),
         ("2.0", "2"),
         ("1000.", "1000"),
+        ("1000e-3", "1"),
+        ("5_000e-3", "5"),
     ] {
         let v = json(&["--backend", "scalar", "--end", form]);
         assert_eq!(v["end"], value, "{form}");
@@ -249,6 +251,13 @@ fn human_output_groups_digits_and_says_how_auto_chose() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("500,000,500,000"), "{text}");
     assert!(text.contains("check    ok"), "{text}");
+    assert!(text.contains("(1,000,000 elements, 15 chunks)"), "{text}");
+    let out = parsum(&["--backend", "scalar", "--start", "7", "--end", "8"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("range    7..8 (1 element, 1 chunk)"),
+        "{text}"
+    );
     let out = parsum(&["--end", "1e6"]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("chosen   "), "{text}");
@@ -287,6 +296,7 @@ fn usage_errors_exit_2_with_a_clear_message() {
             "'-v' is not a number: was a value left out?",
         ),
         (&["--end", "1.5"], "'1.5' is not a whole number"),
+        (&["--end", "25e-1"], "'25e-1' is not a whole number"),
         (&["--chunks", "0"], "at least 1"),
         (&["--chunks", "2^64"], "larger than"),
         (&["--threads", "0", "--backend", "simd"], "at least 1"),
@@ -300,6 +310,14 @@ fn usage_errors_exit_2_with_a_clear_message() {
         (&["--backend", "abacus"], "invalid value"),
         (&["--adapter", "0"], "--backend gpu only"),
         (&["--backend", "gpu", "--adapter", ""], "empty adapter name"),
+        (
+            &["--backend", "gpu", "--adapter", "-1"],
+            "'-1' has a minus sign: adapter indices start at 0",
+        ),
+        (
+            &["--adapter", "--json", "--backend", "gpu"],
+            "'--json' is not an adapter: was a value left out?",
+        ),
         (
             &["--backend", "gpu", "--adapter", "  "],
             "empty adapter name",

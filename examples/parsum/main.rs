@@ -60,7 +60,7 @@ struct Args {
     json: bool,
     /// GPU adapter: its index in --list, or its name (default: WGPU_ADAPTER_NAME, else the
     /// high-performance one).
-    #[arg(long, value_name = "INDEX|NAME", value_parser = adapter_arg)]
+    #[arg(long, allow_hyphen_values = true, value_name = "INDEX|NAME", value_parser = adapter_arg)]
     adapter: Option<String>,
     /// GPU kernel (default: native-u64 where the device has 64-bit integers, else u32-pairs).
     #[arg(long, value_enum)]
@@ -95,6 +95,15 @@ fn threads_arg(s: &str) -> Result<usize, String> {
 }
 
 fn adapter_arg(s: &str) -> Result<String, String> {
+    // Taken with a leading `-`, as the number flags are, so that `-1` gets this message, not
+    // clap's "unexpected argument".
+    if let Some(rest) = s.trim().strip_prefix('-') {
+        return Err(if rest.starts_with(|c: char| c.is_ascii_digit()) {
+            format!("'{s}' has a minus sign: adapter indices start at 0 (see --list)")
+        } else {
+            format!("'{s}' is not an adapter: was a value left out?")
+        });
+    }
     if s.trim().is_empty() {
         return Err(
             "an empty adapter name would match every adapter: give a name or an index".into(),

@@ -75,11 +75,11 @@ pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
         if whole.is_empty() && frac.is_empty() {
             return Err(bad(text));
         }
-        if exp.starts_with('-') && digits(&exp[1..]).is_some() {
-            return Err(format!(
-                "'{text}' has a negative exponent: write the number without one"
-            ));
-        }
+        // A negative exponent is fine where the value is whole: `1000e-3` is 1, `25e-1` is not.
+        let (negative, exp) = match exp.strip_prefix('-') {
+            Some(e) => (true, e),
+            None => (false, exp),
+        };
         let exp = digits(exp).ok_or_else(|| bad(text))?;
         let whole_ok = whole.is_empty() || digits(whole).is_some();
         let frac_ok = frac.is_empty() || frac.bytes().all(|b| b.is_ascii_digit());
@@ -92,17 +92,22 @@ pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
         if significant.is_empty() {
             0
         } else {
-            // value = significant digits × 10^(exp − fraction digits); a 2^64 bound has 20
-            // digits, so anything longer is too big before it is computed.
-            let exp: u64 = exp.parse().unwrap_or(u64::MAX);
-            let shift = exp
-                .checked_sub(frac.len() as u64)
-                .ok_or_else(|| format!("'{text}' is not a whole number"))?;
-            if (significant.len() as u64).saturating_add(shift) > 40 {
+            // value = significant digits × 10^(±exp − fraction digits): a negative power must
+            // only drop trailing zeros. A 2^64 bound has 20 digits, so anything longer is too
+            // big before it is computed.
+            let exp: i128 = exp.parse().unwrap_or(i128::from(u64::MAX));
+            let shift = if negative { -exp } else { exp } - frac.len() as i128;
+            let kept = significant.len() as i128 + shift.min(0);
+            let dropped = &significant[kept.max(0) as usize..];
+            if kept <= 0 || dropped.bytes().any(|b| b != b'0') {
+                return Err(format!("'{text}' is not a whole number"));
+            }
+            let significant = &significant[..kept as usize];
+            if kept + shift.max(0) > 40 {
                 return Err(too_big(text, max));
             }
             let mut v: u128 = significant.parse().map_err(|_| too_big(text, max))?;
-            for _ in 0..shift {
+            for _ in 0..shift.max(0) {
                 v = v.checked_mul(10).ok_or_else(|| too_big(text, max))?;
             }
             v
@@ -153,6 +158,13 @@ mod tests {
             ("2^32", 1 << 32),
             ("2^64", 1 << 64),
             ("0e4294967295", 0),
+            // A negative exponent is taken where the value is whole.
+            ("20E-1", 2),
+            ("1000e-3", 1),
+            ("1_000.0e-1", 100),
+            ("0e-5", 0),
+            ("0.0e-99999999999999999999999", 0),
+            ("1e-0", 1),
             ("0^0", 1),
             ("1^99999999999999", 1),
             ("000000000000000000000000000000000000000000001", 1),
@@ -197,9 +209,10 @@ mod tests {
             let err = parse(text).unwrap_err();
             assert!(err.contains("has a minus sign"), "{text}: {err}");
         }
-        for text in ["1e-3", "25e-1", "20E-1"] {
+        // A negative exponent that leaves a fraction.
+        for text in ["1e-3", "25e-1", "1e-99999999999999999999999", "1.5e-0"] {
             let err = parse(text).unwrap_err();
-            assert!(err.contains("has a negative exponent"), "{text}: {err}");
+            assert!(err.contains("is not a whole number"), "{text}: {err}");
         }
         for text in ["-", "--json", "-v", " -x1"] {
             let err = parse(text).unwrap_err();

@@ -102,12 +102,15 @@ pub fn human(runs: &Runs, kernel: Option<Duration>) -> String {
         "backend  {} ({}, {threads}) on {}\n",
         b.kind, b.kernel, b.device
     );
+    // "1 element, 1 chunk", not "1 elements, 1 chunks".
+    let count =
+        |n: u128, what: &str| format!("{} {what}{}", group(n), if n == 1 { "" } else { "s" });
     out += &format!(
-        "range    {}..{} ({} elements, {} chunks)\n",
+        "range    {}..{} ({}, {})\n",
         group(report.range.start()),
         group(report.range.end()),
-        group(elements),
-        group(report.chunks as u128)
+        count(elements, "element"),
+        count(report.chunks as u128, "chunk")
     );
     if let Some(c) = &runs.choice {
         let how = match c.chosen_by {

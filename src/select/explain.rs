@@ -55,10 +55,15 @@ fn short(d: Duration) -> String {
 
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = |n: u128| if n == 1 { "" } else { "s" };
         writeln!(
             f,
-            "auto for {} elements in {} chunks (history {}):",
-            self.elements, self.chunks, self.origin
+            "auto for {} element{} in {} chunk{} (history {}):",
+            self.elements,
+            s(self.elements),
+            self.chunks,
+            s(self.chunks.into()),
+            self.origin
         )?;
         let picked = self.decision.as_ref().ok().map(|d| d.0);
         for (i, l) in self.lines.iter().enumerate() {

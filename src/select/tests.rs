@@ -266,6 +266,8 @@ fn an_empty_request_explores_nothing_and_books_nothing() {
             .to_string()
             .starts_with("auto for 0 elements in 0 chunks")
     );
+    let one = a.explain_for(1, 5).to_string();
+    assert!(one.starts_with("auto for 1 element in 1 chunk "), "{one}");
     let ten = a.explain_for(10, u64::MAX).to_string();
     assert!(
         ten.starts_with("auto for 10 elements in 10 chunks"),
