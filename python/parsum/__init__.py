@@ -138,9 +138,10 @@ def _check(
     window: object = None,
     executor: object = None,
     checkpoint: object = None,
-) -> tuple[int | None, int | None, str | None]:
+    adapter: object = None,
+) -> tuple[int | None, int | None, str | None, int | str | None]:
     """Raises on a bad argument; returns ``chunks`` and ``window`` as ints, ``checkpoint`` as a
-    str path (bytes decoded as ``os.fsdecode`` does)."""
+    str path (bytes decoded as ``os.fsdecode`` does), ``adapter`` as an int or a str."""
     if not isinstance(r, range):
         raise TypeError(f"expected a range, got {_kind(r)}")
     if not isinstance(backend, str):
@@ -166,7 +167,22 @@ def _check(
         raise ConfigError("checkpoint must name a file, got an empty path")
     if path is not None and "\0" in path:
         raise ConfigError(f"checkpoint must not hold a NUL byte, got {path!r}")
-    return chunks, window, path
+    if adapter is not None:
+        if backend != "gpu":
+            raise ConfigError(f"adapter= applies to backend='gpu' only, not {backend!r}")
+        if isinstance(adapter, str):
+            if not adapter.strip():
+                raise ConfigError("an empty adapter name would match every adapter: give a name or an index")
+        else:
+            try:
+                adapter = _int("adapter", adapter)
+            except TypeError:
+                raise TypeError(
+                    f"adapter must be an index (int) or a name (str), got {_kind(adapter)}"
+                ) from None
+            if not 0 <= adapter < 2**64:
+                raise ConfigError(f"adapter indices start at 0 (see parsum.backends()), got {adapter}")
+    return chunks, window, path, adapter
 
 
 def run(
@@ -178,6 +194,7 @@ def run(
     verify: bool = True,
     checkpoint: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None = None,
     window: int | None = None,
+    adapter: int | str | None = None,
 ) -> Report:
     """Sums ``r`` exactly and says how.
 
@@ -190,13 +207,17 @@ def run(
     checked here in Python ints, and every chunk must come back exactly once. ``checkpoint``
     names a journal file: finished chunks are recorded there, so that a run killed and started
     again redoes only the rest.
+
+    ``adapter`` (with ``backend="gpu"``): the GPU adapter to sum on, by its ``adapter`` index in
+    :func:`backends` or by its name (case-insensitive; else the only one whose name contains it);
+    by default ``WGPU_ADAPTER_NAME``, else the high-performance one.
     """
-    chunks, window, path = _check(r, backend, chunks, verify, window, executor, checkpoint)
+    chunks, window, path, adapter = _check(r, backend, chunks, verify, window, executor, checkpoint, adapter)
     if executor is not None or path is not None:
         from ._executor import distribute
 
-        return distribute(r, executor, backend, chunks, verify, path, window)
-    return Report(*_native.run(r, backend, chunks, verify))
+        return distribute(r, executor, backend, chunks, verify, path, window, adapter)
+    return Report(*_native.run(r, backend, chunks, verify, None, adapter))
 
 
 def sum(  # noqa: A001 - the tutorial's word
@@ -208,10 +229,11 @@ def sum(  # noqa: A001 - the tutorial's word
     verify: bool = True,
     checkpoint: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None = None,
     window: int | None = None,
+    adapter: int | str | None = None,
 ) -> int:
     """The exact sum of ``r`` (``range(start, stop)``, ``0 <= start <= stop <= 2**64``), as an
     ``int``; the options are those of :func:`run`."""
-    plain = chunks is None and executor is None and checkpoint is None and window is None
+    plain = chunks is None and executor is None and checkpoint is None and window is None and adapter is None
     if backend == "auto" and verify is True and plain:
         return _native.sum(r)
     return run(
@@ -222,6 +244,7 @@ def sum(  # noqa: A001 - the tutorial's word
         verify=verify,
         checkpoint=checkpoint,
         window=window,
+        adapter=adapter,
     ).sum
 
 
@@ -237,7 +260,7 @@ def explain(elements: int, chunks: int | None = None) -> str:
     elements = _int("elements", elements)
     if not 0 <= elements <= 2**64:
         raise ConfigError(f"elements must be from 0 to 2**64, got {elements}")
-    chunks, _, _ = _check(range(0), "auto", chunks)
+    chunks, _, _, _ = _check(range(0), "auto", chunks)
     return _native.explain(elements, chunks)
 
 

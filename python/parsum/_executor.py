@@ -43,12 +43,18 @@ ORIGIN = ("backend", "kernel", "device", "chosen_by")
 
 
 def chunk_task(
-    index: int, first: int, last: int, backend: str, run_id: int | None = None
+    index: int,
+    first: int,
+    last: int,
+    backend: str,
+    run_id: int | None = None,
+    adapter: int | str | None = None,
 ) -> tuple[int, int, str, str, str, str]:
     """One chunk, where it lands: ``(index, partial, backend, kernel, device, chosen_by)``.
     Module-level, so any executor can pickle it by name. ``run_id``: the run it belongs to, which
-    stops it if it sums in this process when the run fails."""
-    fields = _native.run(range(first, last + 1), backend, 1, True, run_id)
+    stops it if it sums in this process when the run fails; ``adapter``: the GPU adapter, as
+    :func:`parsum.run` takes it."""
+    fields = _native.run(range(first, last + 1), backend, 1, True, run_id, adapter)
     partial, kind, kernel, device, chosen_by = fields[0], *fields[5:9]
     return index, partial, kind, kernel, device, chosen_by
 
@@ -74,7 +80,7 @@ def _workers(executor: concurrent.futures.Executor | None) -> int:
     return os.cpu_count() or 1
 
 
-def distribute(r, executor, backend, chunks, verify, checkpoint, window):
+def distribute(r, executor, backend, chunks, verify, checkpoint, window, adapter=None):
     """:func:`parsum.run` on an executor (or, with only a checkpoint, on this process)."""
     from . import Report, VerificationError, _closed_form
 
@@ -90,7 +96,7 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window):
     journal = Journal(checkpoint, r.start, r.stop, len(plan)) if checkpoint is not None else None
     where: set[tuple[str, ...]] = set()
     try:
-        done = _gather(plan, executor, backend, verify, journal, window, where)
+        done = _gather(plan, executor, backend, verify, journal, window, where, adapter)
     finally:
         if journal:
             journal.close()
@@ -123,7 +129,7 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window):
     )
 
 
-def _gather(plan, executor, backend, verify, journal, window, where) -> dict[int, int]:
+def _gather(plan, executor, backend, verify, journal, window, where, adapter) -> dict[int, int]:
     """Every chunk of ``plan`` not already in ``journal``, each checked as it comes back; their
     origins added to ``where``."""
     from . import VerificationError, _closed_form
@@ -150,7 +156,7 @@ def _gather(plan, executor, backend, verify, journal, window, where) -> dict[int
     todo = [i for i in range(len(plan)) if i not in done]
     if executor is None:
         for i in todo:
-            take(*chunk_task(i, *plan[i], backend))
+            take(*chunk_task(i, *plan[i], backend, None, adapter))
     else:
         limit = window if window is not None else 4 * _workers(executor)
         run_id = next(_RUNS)
@@ -159,7 +165,7 @@ def _gather(plan, executor, backend, verify, journal, window, where) -> dict[int
         try:
             while True:
                 for i in queue:
-                    task = executor.submit(chunk_task, i, *plan[i], backend, run_id)
+                    task = executor.submit(chunk_task, i, *plan[i], backend, run_id, adapter)
                     # Waiting on it needs a concurrent.futures.Future (a dask Client's own
                     # futures are not: its get_executor() gives them).
                     if not isinstance(task, concurrent.futures.Future):

@@ -1,7 +1,12 @@
 """The native part of parsum (a pyo3 extension); call the functions of ``parsum`` instead."""
 
 def run(
-    r: range, backend: str, chunks: int | None, verify: bool, run_id: int | None = None
+    r: range,
+    backend: str,
+    chunks: int | None,
+    verify: bool,
+    run_id: int | None = None,
+    adapter: int | str | None = None,
 ) -> tuple[int, int, bool, int, int, str, str, str, str, float]: ...
 def sum(r: range) -> int: ...
 def backends_here() -> list[dict[str, object]]: ...

@@ -9,8 +9,8 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use parsum::{
-    Auto, AutoOptions, Backend, BackendKind, Error, Gpu, Scalar, Simd, SumRange, SumReport,
-    SumRequest,
+    AdapterChoice, Auto, AutoOptions, Backend, BackendKind, Error, Gpu, GpuOptions, Scalar, Simd,
+    SumRange, SumReport, SumRequest,
 };
 use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -39,6 +39,33 @@ struct Backends {
     scalar: OnceLock<Scalar>,
     simd: OnceLock<Simd>,
     gpu: OnceLock<Result<Gpu, Error>>,
+    /// The GPUs opened for `adapter=` (by index or by name), each once.
+    chosen: Mutex<Vec<(Adapter, OpenedGpu)>>,
+}
+
+/// A GPU as it was opened (or why it could not be), shared while a sum runs on it.
+type OpenedGpu = Arc<Result<Gpu, Error>>;
+
+/// `adapter=` as the package passes it: an index in `backends()`, or a name.
+#[derive(Clone, PartialEq, FromPyObject)]
+enum Adapter {
+    Index(usize),
+    Name(String),
+}
+
+/// The GPU on `adapter`, opened on first use.
+fn gpu_on(all: &Backends, adapter: &Adapter) -> OpenedGpu {
+    let mut chosen = all.chosen.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, gpu)) = chosen.iter().find(|(a, _)| a == adapter) {
+        return Arc::clone(gpu);
+    }
+    let choice = match adapter {
+        Adapter::Index(i) => AdapterChoice::Index(*i),
+        Adapter::Name(n) => AdapterChoice::Name(n.clone()),
+    };
+    let gpu = Arc::new(Gpu::with_options(GpuOptions::default().adapter(choice)));
+    chosen.push((adapter.clone(), Arc::clone(&gpu)));
+    gpu
 }
 
 /// This process's backends, with the pid they were made in. Taken only with the GIL held: no
@@ -58,6 +85,7 @@ fn backends(_py: Python<'_>) -> Arc<Backends> {
                 scalar: OnceLock::new(),
                 simd: OnceLock::new(),
                 gpu: OnceLock::new(),
+                chosen: Mutex::default(),
             });
             if let Some(parent) = now.replace((pid, Arc::clone(&made))) {
                 std::mem::forget(parent);
@@ -237,8 +265,24 @@ fn backend_of(all: &Backends, kind: BackendKind) -> Result<&dyn Backend, Error> 
 }
 
 /// Runs `request` on the backend named `backend`: Auto's own member of that kind where it has
-/// one (sharing its threads and device), else one made for explicit requests.
-fn run_on(all: &Backends, backend: &str, request: &SumRequest<'_>) -> Result<Fields, Error> {
+/// one (sharing its threads and device), else one made for explicit requests — on `adapter`'s
+/// GPU where the package passed one (with `backend="gpu"` only).
+fn run_on(
+    all: &Backends,
+    backend: &str,
+    adapter: Option<&Adapter>,
+    request: &SumRequest<'_>,
+) -> Result<Fields, Error> {
+    if let Some(adapter) = adapter {
+        if backend != "gpu" {
+            return Err(Error::Config(format!(
+                "adapter= applies to backend=\"gpu\" only, not {backend:?}"
+            )));
+        }
+        let gpu = gpu_on(all, adapter);
+        let gpu = gpu.as_ref().as_ref().map_err(Clone::clone)?;
+        return Ok(fields(&request.run(gpu)?, "explicit"));
+    }
     let kind = match backend {
         "auto" => {
             let auto = all.auto.as_ref().map_err(Clone::clone)?;
@@ -267,7 +311,7 @@ fn stop_run(id: u64) {
 
 /// Sums `r` (a `range`); see `parsum.run`.
 #[pyfunction]
-#[pyo3(signature = (r, backend, chunks, verify, run_id=None))]
+#[pyo3(signature = (r, backend, chunks, verify, run_id=None, adapter=None))]
 fn run(
     py: Python<'_>,
     r: &Bound<'_, PyAny>,
@@ -275,6 +319,7 @@ fn run(
     chunks: Option<u64>,
     verify: bool,
     run_id: Option<u64>,
+    adapter: Option<Adapter>,
 ) -> PyResult<Fields> {
     let range = range_of(py, r)?;
     let all = backends(py);
@@ -285,7 +330,7 @@ fn run(
         if let Some(c) = chunks {
             request = request.chunks(c);
         }
-        run_on(&all, backend, &request)
+        run_on(&all, backend, adapter.as_ref(), &request)
     })
 }
 

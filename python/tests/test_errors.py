@@ -57,6 +57,16 @@ def test_bad_ranges(r, says):
         ({"verify": "no"}, TypeError),
         ({"verify": 0}, TypeError),
         ({"verify": None}, TypeError),
+        # adapter= goes with backend="gpu", as an index (int) or a name (str).
+        ({"adapter": 0}, parsum.ConfigError),
+        ({"adapter": "llvmpipe", "backend": "simd"}, parsum.ConfigError),
+        ({"adapter": -1, "backend": "gpu"}, parsum.ConfigError),
+        ({"adapter": 2**64, "backend": "gpu"}, parsum.ConfigError),
+        ({"adapter": "", "backend": "gpu"}, parsum.ConfigError),
+        ({"adapter": " ", "backend": "gpu"}, parsum.ConfigError),
+        ({"adapter": True, "backend": "gpu"}, TypeError),
+        ({"adapter": 1.0, "backend": "gpu"}, TypeError),
+        ({"adapter": b"llvmpipe", "backend": "gpu"}, TypeError),
     ],
     ids=repr,
 )

@@ -103,6 +103,33 @@ def test_closed_form_and_backends_and_explain():
     assert "in 7 chunks" in parsum.explain(10**6, 7)
 
 
+def test_a_gpu_adapter_is_chosen_by_index_or_name():
+    from conftest import gpu_or_skip
+
+    gpu_or_skip()
+    gpus = [b for b in parsum.backends() if b["backend"] == "gpu"]
+    r = range(10**6, 3 * 10**6 + 7)
+    names = [g["device"].split(" (")[0] for g in gpus]
+    for g, name in zip(gpus, names):
+        # A name two adapters share (two like cards) chooses neither: by index only, then.
+        for adapter in (g["adapter"], name) if names.count(name) == 1 else (g["adapter"],):
+            report = parsum.run(r, backend="gpu", adapter=adapter, chunks=9)
+            assert (report.sum, report.backend, report.chunks) == (oracle(r), "gpu", 9)
+            assert name in report.device, (adapter, report.device)
+        assert parsum.sum(r, backend="gpu", adapter=g["adapter"]) == oracle(r)
+    # Through an executor too: every task sums on the adapter asked for.
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        report = parsum.run(r, backend="gpu", adapter=gpus[0]["adapter"], chunks=6, executor=pool)
+    assert report.sum == oracle(r) and report.backend == "gpu"
+    # An adapter that is not there is named, with those that are.
+    with pytest.raises(parsum.BackendUnavailableError, match=f"no adapter at index {len(gpus)}"):
+        parsum.run(r, backend="gpu", adapter=len(gpus))
+    with pytest.raises(parsum.BackendUnavailableError, match="no adapter named like 'zzz-none'"):
+        parsum.sum(r, backend="gpu", adapter="zzz-none")
+
+
 def test_unverified_sums_are_still_right():
     assert parsum.run(range(10**6), verify=False).verified is False
     assert parsum.sum(range(10**6), verify=False, backend="simd") == oracle(range(10**6))
