@@ -358,7 +358,7 @@ fn explain_shows_the_entry_behind_a_pick() {
     );
     let text = auto.explain(4_096).to_string();
     assert!(
-        text.contains("auto for 4096 elements in 1 chunks"),
+        text.contains("auto for 4096 elements in 1 chunk "),
         "{text}"
     );
     assert!(
