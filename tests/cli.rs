@@ -322,6 +322,10 @@ fn usage_errors_exit_2_with_a_clear_message() {
             &["--backend", "gpu", "--adapter", "  "],
             "empty adapter name",
         ),
+        (
+            &["--backend", "gpu", "--adapter", "99999999999999999999"],
+            "there is no adapter at index 99999999999999999999 (see --list)",
+        ),
         (&["--bench", "--start", "5"], "cannot be used"),
         (&["--bench", "--end", "1e6"], "cannot be used"),
         (&["--bench", "--repeat", "3"], "cannot be used"),
@@ -652,7 +656,12 @@ fn two_adapters_of_one_name_are_chosen_by_index() {
         err.contains("choose one by its index instead (WGPU_ADAPTER_NAME takes names only)"),
         "{err}"
     );
-    for index in ["0", "1"] {
+    // Digits only are an index (blanks around them aside); `+1` is a name, as in Python.
+    let out = run(&[&gpu[..], &["--adapter", "+1"]].concat(), None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("no adapter named like '+1'"), "{err}");
+    for index in ["0", " 1 "] {
         let out = run(
             &[&gpu[..], &["--adapter", index]].concat(),
             Some("llvmpipe"),

@@ -109,7 +109,20 @@ fn adapter_arg(s: &str) -> Result<String, String> {
             "an empty adapter name would match every adapter: give a name or an index".into(),
         );
     }
+    if adapter_index(s).is_some_and(|i| i.is_err()) {
+        return Err(format!(
+            "there is no adapter at index {} (see --list)",
+            s.trim()
+        ));
+    }
     Ok(s.to_string())
+}
+
+/// `--adapter`'s value as an index, where it is one: ASCII digits only (as Python's `adapter=`
+/// takes a str), so `+1` or `1e0` is a name.
+fn adapter_index(s: &str) -> Option<Result<usize, std::num::ParseIntError>> {
+    let s = s.trim();
+    s.bytes().all(|b| b.is_ascii_digit()).then(|| s.parse())
 }
 
 fn repeat_arg(s: &str) -> Result<u32, String> {
@@ -391,9 +404,9 @@ fn make_backend(args: &Args) -> Result<Chosen, Failure> {
         BackendArg::Gpu => {
             let mut options = GpuOptions::default();
             if let Some(a) = &args.adapter {
-                options = options.adapter(match a.trim().parse::<usize>() {
-                    Ok(index) => AdapterChoice::Index(index),
-                    Err(_) => AdapterChoice::Name(a.clone()),
+                options = options.adapter(match adapter_index(a) {
+                    Some(Ok(index)) => AdapterChoice::Index(index),
+                    _ => AdapterChoice::Name(a.clone()),
                 });
             }
             if let Some(k) = args.gpu_kernel {

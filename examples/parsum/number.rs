@@ -1,4 +1,5 @@
-//! Parsing the CLI's numbers: `1000000000`, `1_000_000_000`, `1e9`, `2.5e9`, `2^32`, `2^64`.
+//! Parsing the CLI's numbers: `1000000000`, `1_000_000_000`, `1e9`, `2.5e9`, `1000e-3`, `2^32`,
+//! `2^64`.
 //! Every form is checked against a maximum before any work is done, so no input is slow to reject.
 
 /// The largest value any flag takes: 2^64 (an exclusive end that includes `u64::MAX`).
@@ -95,7 +96,8 @@ pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
             // value = significant digits × 10^(±exp − fraction digits): a negative power must
             // only drop trailing zeros. A 2^64 bound has 20 digits, so anything longer is too
             // big before it is computed.
-            let exp: i128 = exp.parse().unwrap_or(i128::from(u64::MAX));
+            // At most u64::MAX, so the shifts below stay far inside i128.
+            let exp = exp.parse::<u64>().map_or(i128::from(u64::MAX), i128::from);
             let shift = if negative { -exp } else { exp } - frac.len() as i128;
             let kept = significant.len() as i128 + shift.min(0);
             let dropped = &significant[kept.max(0) as usize..];
@@ -187,6 +189,9 @@ mod tests {
             "1e30",
             "18446744073709551617",
             "9^99999999999",
+            // Exponents near i128::MAX must not overflow the arithmetic on them.
+            "1e170141183460469231731687303715884105727",
+            "1e340282366920938463463374607431768211455",
         ] {
             assert!(
                 parse(text).unwrap_err().contains("larger than 2^64"),
@@ -210,7 +215,13 @@ mod tests {
             assert!(err.contains("has a minus sign"), "{text}: {err}");
         }
         // A negative exponent that leaves a fraction.
-        for text in ["1e-3", "25e-1", "1e-99999999999999999999999", "1.5e-0"] {
+        for text in [
+            "1e-3",
+            "25e-1",
+            "1e-99999999999999999999999",
+            "1.5e-0",
+            "1.11e-170141183460469231731687303715884105727",
+        ] {
             let err = parse(text).unwrap_err();
             assert!(err.contains("is not a whole number"), "{text}: {err}");
         }

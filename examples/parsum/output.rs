@@ -110,7 +110,7 @@ pub fn human(runs: &Runs, kernel: Option<Duration>) -> String {
         group(report.range.start()),
         group(report.range.end()),
         count(elements, "element"),
-        count(report.chunks as u128, "chunk")
+        count(u128::from(report.chunks), "chunk")
     );
     if let Some(c) = &runs.choice {
         let how = match c.chosen_by {

@@ -130,6 +130,35 @@ def _int(name: str, x: object) -> int:
         raise TypeError(f"{name} must be an int, got {_kind(x)} ({e})") from e
 
 
+def _adapter(backend: str, adapter: object) -> int | str:
+    """``adapter=`` as the native layer takes it: an index, or a name. A str of digits is an
+    index, as the CLI's ``--adapter 0`` is."""
+    if backend != "gpu":
+        raise ConfigError(f"adapter= applies to backend='gpu' only, not {backend!r}")
+    see = "see parsum.backends()"
+    if isinstance(adapter, str):
+        text = adapter.strip()
+        if not text:
+            raise ConfigError(
+                "an empty adapter name would match every adapter: give a name or an index"
+            )
+        if text[0] == "-" and text[1:2].isdigit():
+            raise ConfigError(f"{adapter!r} has a minus sign: adapter indices start at 0 ({see})")
+        if not (text.isascii() and text.isdigit()):
+            return adapter
+        adapter = int(text)
+    try:
+        index = _int("adapter", adapter)
+    except TypeError:
+        kind = _kind(adapter)
+        raise TypeError(f"adapter must be an index (int) or a name (str), got {kind}") from None
+    if index < 0:
+        raise ConfigError(f"adapter indices start at 0 ({see}), got {index}")
+    if index >= 2**64:
+        raise BackendUnavailableError(f"no adapter at index {index} ({see})")
+    return index
+
+
 def _check(
     r: object,
     backend: object,
@@ -168,20 +197,7 @@ def _check(
     if path is not None and "\0" in path:
         raise ConfigError(f"checkpoint must not hold a NUL byte, got {path!r}")
     if adapter is not None:
-        if backend != "gpu":
-            raise ConfigError(f"adapter= applies to backend='gpu' only, not {backend!r}")
-        if isinstance(adapter, str):
-            if not adapter.strip():
-                raise ConfigError("an empty adapter name would match every adapter: give a name or an index")
-        else:
-            try:
-                adapter = _int("adapter", adapter)
-            except TypeError:
-                raise TypeError(
-                    f"adapter must be an index (int) or a name (str), got {_kind(adapter)}"
-                ) from None
-            if not 0 <= adapter < 2**64:
-                raise ConfigError(f"adapter indices start at 0 (see parsum.backends()), got {adapter}")
+        adapter = _adapter(backend, adapter)
     return chunks, window, path, adapter
 
 
@@ -209,14 +225,16 @@ def run(
     again redoes only the rest.
 
     ``adapter`` (with ``backend="gpu"``): the GPU adapter to sum on, by its ``adapter`` index in
-    :func:`backends` or by its name (case-insensitive; else the only one whose name contains it);
-    by default ``WGPU_ADAPTER_NAME``, else the high-performance one.
+    :func:`backends` (an int, or a str of digits) or by its name (case-insensitive; else the only
+    one whose name contains it); by default ``WGPU_ADAPTER_NAME``, else the high-performance one.
     """
-    chunks, window, path, adapter = _check(r, backend, chunks, verify, window, executor, checkpoint, adapter)
+    chunks, window, path, adapter = _check(
+        r, backend, chunks, verify, window, executor, checkpoint, adapter=adapter
+    )
     if executor is not None or path is not None:
         from ._executor import distribute
 
-        return distribute(r, executor, backend, chunks, verify, path, window, adapter)
+        return distribute(r, executor, backend, chunks, verify, path, window, adapter=adapter)
     return Report(*_native.run(r, backend, chunks, verify, None, adapter))
 
 
@@ -233,7 +251,7 @@ def sum(  # noqa: A001 - the tutorial's word
 ) -> int:
     """The exact sum of ``r`` (``range(start, stop)``, ``0 <= start <= stop <= 2**64``), as an
     ``int``; the options are those of :func:`run`."""
-    plain = chunks is None and executor is None and checkpoint is None and window is None and adapter is None
+    plain = all(x is None for x in (chunks, executor, checkpoint, window, adapter))
     if backend == "auto" and verify is True and plain:
         return _native.sum(r)
     return run(

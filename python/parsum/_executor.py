@@ -80,7 +80,7 @@ def _workers(executor: concurrent.futures.Executor | None) -> int:
     return os.cpu_count() or 1
 
 
-def distribute(r, executor, backend, chunks, verify, checkpoint, window, adapter=None):
+def distribute(r, executor, backend, chunks, verify, checkpoint, window, adapter):
     """:func:`parsum.run` on an executor (or, with only a checkpoint, on this process)."""
     from . import Report, VerificationError, _closed_form
 
@@ -96,7 +96,7 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window, adapter
     journal = Journal(checkpoint, r.start, r.stop, len(plan)) if checkpoint is not None else None
     where: set[tuple[str, ...]] = set()
     try:
-        done = _gather(plan, executor, backend, verify, journal, window, where, adapter)
+        done = _gather(plan, executor, backend, verify, journal, window, where, adapter=adapter)
     finally:
         if journal:
             journal.close()
@@ -156,7 +156,7 @@ def _gather(plan, executor, backend, verify, journal, window, where, adapter) ->
     todo = [i for i in range(len(plan)) if i not in done]
     if executor is None:
         for i in todo:
-            take(*chunk_task(i, *plan[i], backend, None, adapter))
+            take(*chunk_task(i, *plan[i], backend, adapter=adapter))
     else:
         limit = window if window is not None else 4 * _workers(executor)
         run_id = next(_RUNS)
@@ -165,6 +165,7 @@ def _gather(plan, executor, backend, verify, journal, window, where, adapter) ->
         try:
             while True:
                 for i in queue:
+                    # Positional: an executor's submit need not take keywords.
                     task = executor.submit(chunk_task, i, *plan[i], backend, run_id, adapter)
                     # Waiting on it needs a concurrent.futures.Future (a dask Client's own
                     # futures are not: its get_executor() gives them).

@@ -39,12 +39,10 @@ struct Backends {
     scalar: OnceLock<Scalar>,
     simd: OnceLock<Simd>,
     gpu: OnceLock<Result<Gpu, Error>>,
-    /// The GPUs opened for `adapter=` (by index or by name), each once.
-    chosen: Mutex<Vec<(Adapter, OpenedGpu)>>,
+    /// The GPUs opened for `adapter=`, each once (by index, or by its name as matched: trimmed,
+    /// lower case). What failed to open is not kept: a later call tries again.
+    chosen: Mutex<Vec<(Adapter, Arc<Gpu>)>>,
 }
-
-/// A GPU as it was opened (or why it could not be), shared while a sum runs on it.
-type OpenedGpu = Arc<Result<Gpu, Error>>;
 
 /// `adapter=` as the package passes it: an index in `backends()`, or a name.
 #[derive(Clone, PartialEq, FromPyObject)]
@@ -53,19 +51,23 @@ enum Adapter {
     Name(String),
 }
 
-/// The GPU on `adapter`, opened on first use.
-fn gpu_on(all: &Backends, adapter: &Adapter) -> OpenedGpu {
+/// The GPU on `adapter`, opened on first use (the lock held meanwhile: one device an adapter).
+fn gpu_on(all: &Backends, adapter: &Adapter) -> Result<Arc<Gpu>, Error> {
+    let key = match adapter {
+        Adapter::Name(n) => Adapter::Name(n.trim().to_lowercase()),
+        index => index.clone(),
+    };
     let mut chosen = all.chosen.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, gpu)) = chosen.iter().find(|(a, _)| a == adapter) {
-        return Arc::clone(gpu);
+    if let Some((_, gpu)) = chosen.iter().find(|(a, _)| *a == key) {
+        return Ok(Arc::clone(gpu));
     }
     let choice = match adapter {
         Adapter::Index(i) => AdapterChoice::Index(*i),
         Adapter::Name(n) => AdapterChoice::Name(n.clone()),
     };
-    let gpu = Arc::new(Gpu::with_options(GpuOptions::default().adapter(choice)));
-    chosen.push((adapter.clone(), Arc::clone(&gpu)));
-    gpu
+    let gpu = Arc::new(Gpu::with_options(GpuOptions::default().adapter(choice))?);
+    chosen.push((key, Arc::clone(&gpu)));
+    Ok(gpu)
 }
 
 /// This process's backends, with the pid they were made in. Taken only with the GIL held: no
@@ -274,14 +276,14 @@ fn run_on(
     request: &SumRequest<'_>,
 ) -> Result<Fields, Error> {
     if let Some(adapter) = adapter {
+        // A bad environment (PARSUM_BACKEND, ...) refuses every call that sums, this one too.
+        all.auto.as_ref().map_err(Clone::clone)?;
         if backend != "gpu" {
             return Err(Error::Config(format!(
-                "adapter= applies to backend=\"gpu\" only, not {backend:?}"
+                "adapter= applies to backend='gpu' only, not '{backend}'"
             )));
         }
-        let gpu = gpu_on(all, adapter);
-        let gpu = gpu.as_ref().as_ref().map_err(Clone::clone)?;
-        return Ok(fields(&request.run(gpu)?, "explicit"));
+        return Ok(fields(&request.run(&*gpu_on(all, adapter)?)?, "explicit"));
     }
     let kind = match backend {
         "auto" => {

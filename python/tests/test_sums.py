@@ -111,8 +111,10 @@ def test_a_gpu_adapter_is_chosen_by_index_or_name():
     r = range(10**6, 3 * 10**6 + 7)
     names = [g["device"].split(" (")[0] for g in gpus]
     for g, name in zip(gpus, names):
-        # A name two adapters share (two like cards) chooses neither: by index only, then.
-        for adapter in (g["adapter"], name) if names.count(name) == 1 else (g["adapter"],):
+        # A name two adapters share (two like cards) chooses neither: by index only, then (an
+        # int, or a str of digits as the CLI takes it).
+        by_index = (g["adapter"], f" {g['adapter']} ")
+        for adapter in (*by_index, name) if names.count(name) == 1 else by_index:
             report = parsum.run(r, backend="gpu", adapter=adapter, chunks=9)
             assert (report.sum, report.backend, report.chunks) == (oracle(r), "gpu", 9)
             assert name in report.device, (adapter, report.device)
