@@ -263,6 +263,19 @@ fn human_output_groups_digits_and_says_how_auto_chose() {
     assert!(text.contains("chosen   "), "{text}");
 }
 
+/// An adapter index past any usize is an adapter that is not there (exit 3, as `--adapter 9`
+/// on a machine of one), not a usage error; no GPU is opened to say so.
+#[test]
+fn an_index_past_usize_is_no_adapter() {
+    let out = parsum(&["--backend", "gpu", "--adapter", " 99999999999999999999 "]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("no adapter at index 99999999999999999999 (see --list)"),
+        "{err}"
+    );
+}
+
 /// Bad input: exit 2, one `error:` line first, no result — and quickly (no input makes it work
 /// before refusing).
 #[test]
@@ -322,10 +335,21 @@ fn usage_errors_exit_2_with_a_clear_message() {
             &["--backend", "gpu", "--adapter", "  "],
             "empty adapter name",
         ),
+        // A flag taken as another's value, a value after it: the value's error, not clap's
+        // "unexpected argument '10'".
         (
-            &["--backend", "gpu", "--adapter", "99999999999999999999"],
-            "there is no adapter at index 99999999999999999999 (see --list)",
+            &["--chunks", "--end", "10"],
+            "'--end' is not a number: was a value left out?",
         ),
+        (
+            &["--end", "9", "--start", "--end", "10"],
+            "'--end' is not a number: was a value left out?",
+        ),
+        (
+            &["--backend", "gpu", "--adapter", "--end", "10"],
+            "'--end' is not an adapter: was a value left out?",
+        ),
+        (&["--end", "10", "20"], "unexpected argument '20'"),
         (&["--bench", "--start", "5"], "cannot be used"),
         (&["--bench", "--end", "1e6"], "cannot be used"),
         (&["--bench", "--repeat", "3"], "cannot be used"),

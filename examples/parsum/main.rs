@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
 use parsum::{
     AdapterChoice, Auto, AutoOptions, AutoReport, Backend, BackendKind, Error, Gpu, GpuKernel,
     GpuOptions, Scalar, Simd, SumRange, SumReport, SumRequest,
@@ -109,12 +109,6 @@ fn adapter_arg(s: &str) -> Result<String, String> {
             "an empty adapter name would match every adapter: give a name or an index".into(),
         );
     }
-    if adapter_index(s).is_some_and(|i| i.is_err()) {
-        return Err(format!(
-            "there is no adapter at index {} (see --list)",
-            s.trim()
-        ));
-    }
     Ok(s.to_string())
 }
 
@@ -191,7 +185,7 @@ impl From<out::OutError> for Failure {
 
 fn main() -> ExitCode {
     interrupt::install();
-    let args = match Args::try_parse() {
+    let args = match parse_args() {
         Ok(args) => args,
         Err(e) => return ExitCode::from(clap_exit(&e)),
     };
@@ -219,6 +213,30 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code as u8)
+}
+
+/// The command line. clap reports a stray argument before a bad value, so `--chunks --end 10`
+/// would say only "unexpected argument '10'": where a flag's value is itself a flag, the
+/// arguments up to it are parsed alone, for that value's own error.
+fn parse_args() -> Result<Args, clap::Error> {
+    let all: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    Args::try_parse_from(&all).map_err(|e| {
+        let command = Args::command();
+        let takes_value = |flag: &std::ffi::OsString| {
+            let name = flag.to_str().and_then(|f| f.strip_prefix("--"));
+            (command.get_arguments())
+                .any(|a| name.is_some() && a.get_long() == name && a.get_action().takes_values())
+        };
+        let is_flag = |v: &std::ffi::OsString| v.to_str().is_some_and(|v| v.starts_with("--"));
+        let at = (e.kind() == clap::error::ErrorKind::UnknownArgument)
+            .then(|| {
+                all.windows(2)
+                    .position(|w| takes_value(&w[0]) && is_flag(&w[1]))
+            })
+            .flatten();
+        at.and_then(|i| Args::try_parse_from(&all[..i + 2]).err())
+            .unwrap_or(e)
+    })
 }
 
 /// `--help` and `--version` go to standard output like every result (exit 4 when it cannot be
@@ -406,7 +424,12 @@ fn make_backend(args: &Args) -> Result<Chosen, Failure> {
             if let Some(a) = &args.adapter {
                 options = options.adapter(match adapter_index(a) {
                     Some(Ok(index)) => AdapterChoice::Index(index),
-                    _ => AdapterChoice::Name(a.clone()),
+                    // Past usize, as any index past the last: no GPU there (exit 3).
+                    Some(Err(_)) => {
+                        let why = format!("no adapter at index {} (see --list)", a.trim());
+                        return Err(Failure::Backend(parsum::Error::GpuUnavailable(why)));
+                    }
+                    None => AdapterChoice::Name(a.clone()),
                 });
             }
             if let Some(k) = args.gpu_kernel {

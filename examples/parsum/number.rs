@@ -51,21 +51,23 @@ pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
     let value = if let Some((base, exp)) = s.split_once('^') {
         let base = digits(base).ok_or_else(|| bad(text))?;
         let exp = digits(exp).ok_or_else(|| bad(text))?;
-        let base: u128 = match base.parse() {
-            Ok(b) => b,
-            Err(_) => return Err(too_big(text, max)),
-        };
-        if base <= 1 {
-            // 0^0 is 1; 0^n is 0; 1^n is 1, whatever n.
-            u128::from(base == 1 || exp.bytes().all(|b| b == b'0'))
+        if exp == "0" {
+            // Any base to the 0 is 1 (0^0 too), however long the base.
+            1
         } else {
-            // An exponent of more than 128 overflows any base ≥ 2.
-            let exp: u32 = exp
-                .parse()
-                .ok()
-                .filter(|&e| e <= 128)
-                .ok_or_else(|| too_big(text, max))?;
-            base.checked_pow(exp).ok_or_else(|| too_big(text, max))?
+            match base.parse::<u128>().map_err(|_| too_big(text, max))? {
+                // 0^n is 0; 1^n is 1, whatever n.
+                base @ (0 | 1) => base,
+                base => {
+                    // An exponent of more than 128 overflows any base ≥ 2.
+                    let exp: u32 = exp
+                        .parse()
+                        .ok()
+                        .filter(|&e| e <= 128)
+                        .ok_or_else(|| too_big(text, max))?;
+                    base.checked_pow(exp).ok_or_else(|| too_big(text, max))?
+                }
+            }
         }
     } else if let Some((mantissa, exp)) = s
         .split_once(['e', 'E'])
@@ -168,6 +170,8 @@ mod tests {
             ("0.0e-99999999999999999999999", 0),
             ("1e-0", 1),
             ("0^0", 1),
+            ("1000000000000000000000000000000000000000^0", 1),
+            ("0^7", 0),
             ("1^99999999999999", 1),
             ("000000000000000000000000000000000000000000001", 1),
             ("18446744073709551616", 1 << 64),

@@ -145,6 +145,10 @@ def _adapter(backend: str, adapter: object) -> int | str:
         if text[0] == "-" and text[1:2].isdigit():
             raise ConfigError(f"{adapter!r} has a minus sign: adapter indices start at 0 ({see})")
         if not (text.isascii() and text.isdigit()):
+            try:
+                adapter.encode()
+            except UnicodeEncodeError:
+                raise ConfigError(f"adapter name {adapter!r} is not valid Unicode") from None
             return adapter
         adapter = int(text)
     try:
@@ -155,6 +159,7 @@ def _adapter(backend: str, adapter: object) -> int | str:
     if index < 0:
         raise ConfigError(f"adapter indices start at 0 ({see}), got {index}")
     if index >= 2**64:
+        _native.check_environment()  # a bad environment refuses first, as for any index
         raise BackendUnavailableError(f"no adapter at index {index} ({see})")
     return index
 

@@ -82,6 +82,7 @@ def test_bad_options(kwargs, error):
         (True, "gpu", TypeError, r"an index \(int\) or a name \(str\), got bool"),
         (1.0, "gpu", TypeError, "got float"),
         (b"llvmpipe", "gpu", TypeError, "got bytes"),
+        ("\udcff", "gpu", parsum.ConfigError, "is not valid Unicode"),
     ],
     ids=repr,
 )
@@ -225,6 +226,7 @@ def test_a_bad_environment_variable_refuses_every_backend_as_the_cli_does():
         "calls['empty'] = lambda: parsum.sum(range(0))\n"
         "calls['executor'] = lambda: parsum.sum(range(5, 5), executor=pool)\n"
         "calls['adapter'] = lambda: parsum.sum(range(1000), backend='gpu', adapter=0)\n"
+        "calls['no_adapter'] = lambda: parsum.sum(range(1000), backend='gpu', adapter=2**64)\n"
         "calls['backends'] = parsum.backends\n"
         "for name, call in calls.items():\n"
         "    try:\n"
@@ -237,7 +239,7 @@ def test_a_bad_environment_variable_refuses_every_backend_as_the_cli_does():
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out
         lines = out.stdout.splitlines()
-        names = ["scalar", "simd", "gpu", "auto", "empty", "executor", "adapter", "backends"]
+        names = ["scalar", "simd", "gpu", "auto", "empty", "executor", "adapter", "no_adapter", "backends"]
         assert [line.split()[0] for line in lines] == names, out
         assert all(f"refused: configuration: {var}={value}" in line for line in lines), lines
 
