@@ -1281,6 +1281,35 @@ fn help_and_version_are_plain_and_into_a_full_disk_exit_4() {
     }
 }
 
+/// What `-v` was asked to say is output too: where standard error cannot take it, parsum stops
+/// with exit 4, as for standard output.
+#[test]
+fn verbose_into_a_full_disk_exits_4() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    for backend in ["simd", "auto"] {
+        let out = command(&["--end", "1000", "-v", "--backend", backend])
+            .stderr(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "{backend}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !text.contains("499,500"),
+            "{backend}: stopped before the sum: {text}"
+        );
+        // Without -v nothing was asked of standard error.
+        let out = command(&["--end", "1000", "--backend", backend])
+            .stderr(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{backend}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("sum      499,500"), "{backend}: {text}");
+    }
+}
+
 #[test]
 fn a_cache_directory_that_is_a_file_is_named_as_such() {
     let dir = tempfile::tempdir().unwrap();

@@ -288,8 +288,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         let auto = Auto::new()?;
         // Noted even when the plot failed: the results were printed before it.
         let result = bench::run(&auto, args.bench_max, args.json, args.plot.as_deref());
-        note_unsaved(&auto, args.verbose);
-        return result;
+        return result.and(note_unsaved(&auto, args.verbose));
     }
     let range = SumRange::from_bounds(args.start, args.end)?;
     let mut request = SumRequest::from_range(range)
@@ -320,7 +319,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         out::print(&format!("{e}\n\n"))?;
     }
     if args.verbose {
-        out::note(&format!(
+        out::tell(&format!(
             "running: {} elements in {} chunks on {}{}",
             range.len(),
             plan.len(),
@@ -329,9 +328,9 @@ fn run(args: &Args) -> Result<(), Failure> {
                 (Chosen::Auto(_), Some(kind)) => format!(" ({kind}, forced by PARSUM_BACKEND)"),
                 _ => String::new(),
             }
-        ));
+        ))?;
         if let Chosen::Auto(auto) = &backend {
-            out::note(&format!("history: {}", auto.history()));
+            out::tell(&format!("history: {}", auto.history()))?;
         }
     }
     let bar = progress::Bar::new(args.json, args.repeat.map_or(1, |n| n.saturating_add(1)));
@@ -357,18 +356,19 @@ fn run(args: &Args) -> Result<(), Failure> {
         output::human(&runs, kernel)
     };
     out::print(&text)?;
-    if let Chosen::Auto(auto) = &backend {
-        note_unsaved(auto, args.verbose);
+    match &backend {
+        Chosen::Auto(auto) => note_unsaved(auto, args.verbose),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The history is saved as auto goes and when it is dropped; `-v` says when it could not be.
-fn note_unsaved(auto: &Auto, verbose: bool) {
+fn note_unsaved(auto: &Auto, verbose: bool) -> Result<(), Failure> {
     // Saved here only under `-v`: without it, the drop's save is the one try.
     if verbose && let Some(Err(e)) = auto.save() {
-        out::note(&format!("note: auto's history was not saved: {e}"));
+        out::tell(&format!("note: auto's history was not saved: {e}"))?;
     }
+    Ok(())
 }
 
 /// The backend asked for, kept by its type so that GPU kernel times and auto's explanations can

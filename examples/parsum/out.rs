@@ -32,5 +32,11 @@ pub fn print(text: &str) -> Result<(), OutError> {
 /// Writes a line to standard error; failures there have nowhere to be reported, so they are
 /// dropped.
 pub fn note(text: &str) {
-    let _ = writeln!(io::stderr().lock(), "{text}");
+    let _ = tell(text);
+}
+
+/// Writes a line the user asked for (`-v`) to standard error: where it cannot be written, that
+/// is an output failure as on standard output (its message is then lost, its exit code is not).
+pub fn tell(text: &str) -> Result<(), OutError> {
+    writeln!(io::stderr().lock(), "{text}").map_err(|e| OutError::of(e, "to standard error"))
 }
