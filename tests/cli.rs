@@ -1307,6 +1307,16 @@ fn verbose_into_a_full_disk_exits_4() {
         assert_eq!(out.status.code(), Some(0), "{backend}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("sum      499,500"), "{backend}: {text}");
+        // Standard error's reader gone is not a failure: standard output's may still be there.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = command(&["--end", "1000", "-v", "--backend", backend])
+            .stderr(writer)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{backend}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("sum      499,500"), "{backend}: {text}");
     }
 }
 

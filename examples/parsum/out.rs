@@ -35,8 +35,14 @@ pub fn note(text: &str) {
     let _ = tell(text);
 }
 
-/// Writes a line the user asked for (`-v`) to standard error: where it cannot be written, that
-/// is an output failure as on standard output (its message is then lost, its exit code is not).
+/// Writes a line the user asked for (`-v`) to standard error: where it cannot be written (a full
+/// disk), that is an output failure as on standard output (its message is then lost, its exit
+/// code is not). A closed pipe is not: standard output may still have a reader.
 pub fn tell(text: &str) -> Result<(), OutError> {
-    writeln!(io::stderr().lock(), "{text}").map_err(|e| OutError::of(e, "to standard error"))
+    match writeln!(io::stderr().lock(), "{text}") {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(OutError::of(e, "to standard error"))
+        }
+        _ => Ok(()),
+    }
 }

@@ -6,14 +6,14 @@
 //!
 //! Shared, pieces of whole [`UNIT`]s are handed out from an atomic cursor, largest first. The
 //! calling thread starts at once, never waits for a helper that has not started, and takes over a
-//! piece a helper is far slower with than it would be; no thread ever blocks on another's lock
-//! for longer than a claim (on a virtual machine a thread blocked on a futex can take a
-//! millisecond to run again): helpers keep what they sum until the calling thread, which alone
-//! puts cut chunks together and talks to the sink, collects it.
+//! piece a helper is far slower with than it would be. No thread waits on another's lock but for
+//! a claim or a hand-in (on a virtual machine a thread blocked on a futex can take a millisecond
+//! to run again): helpers keep what they sum until the calling thread, which alone puts cut
+//! chunks together and talks to the sink, collects it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use super::pool::{Pool, Task};
@@ -134,6 +134,15 @@ struct Desk {
     done: Vec<Piece>,
 }
 
+/// A desk, unless its helper holds it this instant (claiming or handing in a piece).
+fn try_desk(desk: &Mutex<Desk>) -> Option<MutexGuard<'_, Desk>> {
+    match desk.try_lock() {
+        Ok(d) => Some(d),
+        Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
 struct Shared<K> {
     plan: ChunkPlan,
     kernel: K,
@@ -141,6 +150,8 @@ struct Shared<K> {
     cursor: AtomicU64,
     /// Set once the calling thread is done (finished or failed): helpers take nothing more.
     stop: AtomicBool,
+    /// One per helper: a helper claims a piece and notes it there under the desk's lock, so once
+    /// the cursor is spent the calling thread sees every piece still out.
     desks: Vec<Mutex<Desk>>,
     helpers: AtomicUsize,
 }
@@ -169,12 +180,11 @@ impl<K: Kernel> Task for Shared<K> {
             return;
         };
         loop {
-            // Claimed and noted under the desk's lock: once the cursor is spent, the calling
-            // thread sees every piece still out.
+            let now = Instant::now();
             let (a, b) = {
                 let mut d = lock(desk);
                 let Some((a, b)) = self.claim() else { return };
-                d.current = Some((a, b, Instant::now()));
+                d.current = Some((a, b, now));
                 (a, b)
             };
             let piece = sum_piece(&self.plan, self.kernel, a, b);
@@ -222,26 +232,26 @@ impl Collector<'_, '_> {
         Ok(())
     }
 
-    /// Hands in what helpers have summed; with `wait`, only a lock a helper holds this instant
-    /// is skipped.
-    fn collect<K: Kernel>(&mut self, shared: &Shared<K>, wait: bool) -> Result<()> {
+    fn take_all(&mut self, pieces: Vec<Piece>) -> Result<()> {
+        pieces.into_iter().try_for_each(|p| self.take(p))
+    }
+
+    /// Hands in what helpers have summed, but from a desk its helper holds this instant.
+    fn collect<K: Kernel>(&mut self, shared: &Shared<K>) -> Result<()> {
         for desk in &shared.desks {
-            let pieces = match desk.try_lock() {
-                Ok(mut d) => std::mem::take(&mut d.done),
-                Err(_) if wait => std::mem::take(&mut lock(desk).done),
-                Err(_) => continue,
-            };
-            for piece in pieces {
-                self.take(piece)?;
-            }
+            let pieces = try_desk(desk).map(|mut d| std::mem::take(&mut d.done));
+            self.take_all(pieces.unwrap_or_default())?;
         }
         self.sink.check_cancelled()
     }
 
     /// Whether a helper's piece of `elements`, out for `out`, is overdue: out twice as long as
-    /// this thread would take to sum it (at once, if this thread has no pace yet).
+    /// this thread would take to sum it. With no pace of its own (the helpers claimed every piece
+    /// before it could), this thread waits for them.
     fn overdue(&self, elements: u128, out: Duration) -> bool {
-        out.as_secs_f64() * self.summed as f64 >= 2.0 * elements as f64 * self.busy.as_secs_f64()
+        self.summed > 0
+            && out.as_secs_f64() * self.summed as f64
+                >= 2.0 * elements as f64 * self.busy.as_secs_f64()
     }
 }
 
@@ -255,25 +265,21 @@ fn drive<K: Kernel>(sink: &ChunkSink<'_>, shared: &Shared<K>) -> Result<()> {
     };
     while let Some((a, b)) = shared.claim() {
         collector.sum(shared, a, b)?;
-        collector.collect(shared, false)?;
+        collector.collect(shared)?;
     }
     // Every piece is claimed: wait only for those helpers are still summing, spinning first (a
     // piece takes well under a millisecond), then giving the core away. A piece overdue is taken
     // over and summed here (the helper's sum of it, when it comes, is dropped): a helper whose
-    // CPU was taken by another process or the hypervisor costs the sum a piece's time or two,
-    // never the whole stall (two threads at 10^6 elements ran 0.7× as fast as one for minutes).
+    // CPU was taken by another process or the hypervisor costs the sum a piece's time or two —
+    // unless it was taken in the instant the helper held its desk. (Two threads at 10^6 elements
+    // ran 0.7× as fast as one for minutes on this project's VM.) A desk with no piece out is
+    // final, as its helper can claim no more: its pieces are handed in then.
+    let mut waiting = vec![true; shared.desks.len()];
     let started = Instant::now();
-    loop {
-        let mut out = false;
-        for desk in &shared.desks {
-            let mut d = match desk.try_lock() {
-                Ok(d) => d,
-                Err(TryLockError::Poisoned(e)) => e.into_inner(),
-                // The helper is claiming or handing in a piece this instant.
-                Err(TryLockError::WouldBlock) => {
-                    out = true;
-                    continue;
-                }
+    while waiting.contains(&true) {
+        for (desk, waiting) in shared.desks.iter().zip(&mut waiting) {
+            let Some(mut d) = try_desk(desk).filter(|_| *waiting) else {
+                continue;
             };
             match d.current {
                 Some((a, b, since)) if collector.overdue(b - a, since.elapsed()) => {
@@ -281,12 +287,14 @@ fn drive<K: Kernel>(sink: &ChunkSink<'_>, shared: &Shared<K>) -> Result<()> {
                     drop(d);
                     collector.sum(shared, a, b)?;
                 }
-                Some(_) => out = true,
-                None => {}
+                Some(_) => {}
+                None => {
+                    let pieces = std::mem::take(&mut d.done);
+                    drop(d);
+                    *waiting = false;
+                    collector.take_all(pieces)?;
+                }
             }
-        }
-        if !out {
-            break;
         }
         if started.elapsed() < Duration::from_micros(200) {
             std::hint::spin_loop();
@@ -294,7 +302,7 @@ fn drive<K: Kernel>(sink: &ChunkSink<'_>, shared: &Shared<K>) -> Result<()> {
             std::thread::yield_now();
         }
     }
-    collector.collect(shared, true)
+    sink.check_cancelled()
 }
 
 #[cfg(test)]
@@ -304,38 +312,49 @@ mod tests {
     use crate::request::SumRequest;
     use std::cell::Cell;
 
-    /// The range whose pieces stall on a helper; how many did, and how many of those were held
-    /// for [`HOLD`] and went on.
+    /// The range whose pieces stall on a helper (each case's its own, so that a helper late from
+    /// one case cannot stall in the next); the first element of the first piece that stalled; how
+    /// many stalled; whether one has gone on since.
     static STALL: Mutex<Option<(u64, u64)>> = Mutex::new(None);
+    static HELD_AT: Mutex<Option<u64>> = Mutex::new(None);
     static STALLED: AtomicUsize = AtomicUsize::new(0);
-    static WENT_ON: AtomicUsize = AtomicUsize::new(0);
-    /// Longest a helper is held: a sum that waits for it fails the test instead of hanging.
+    static WENT_ON: AtomicBool = AtomicBool::new(false);
+    /// Longest a helper is held, above the calling thread's waits (10 s each): a sum that waits
+    /// for its helper fails the test instead of hanging.
     const HOLD: Duration = Duration::from_secs(60);
+    const WAIT: Duration = Duration::from_secs(10);
     thread_local! {
         static CALLER: Cell<bool> = const { Cell::new(false) };
     }
 
-    /// On a helper, a piece of the range in [`STALL`] waits until the test lets it go (or
-    /// [`HOLD`] has passed): a helper whose CPU was taken away for as long as the sum lasts. The calling thread waits (10 s at
-    /// most) until a helper has stalled, so that there is a piece to take over.
+    fn wait_for(done: impl Fn() -> bool) {
+        let until = Instant::now() + WAIT;
+        while !done() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// On a helper, a piece of the range in [`STALL`] is held until the test lets it go (or for
+    /// [`HOLD`]): a helper whose CPU was taken away. The calling thread first waits until one is
+    /// held, so that there is a piece to take over; taking it over, it lets the helper go and
+    /// gives it time to hand the piece in, so that a late sum not dropped would reach the sink.
     fn stalling(first: u64, last: u64) -> u128 {
-        let pause = || std::thread::sleep(Duration::from_millis(1));
         let stall = *lock(&STALL);
         if CALLER.with(Cell::get) {
-            let until = Instant::now() + Duration::from_secs(10);
-            while stall.is_some() && STALLED.load(Ordering::SeqCst) == 0 && Instant::now() < until {
-                pause();
+            wait_for(|| stall.is_none() || STALLED.load(Ordering::SeqCst) > 0);
+            if stall.is_some() && *lock(&HELD_AT) == Some(first) {
+                *lock(&STALL) = None;
+                wait_for(|| WENT_ON.load(Ordering::SeqCst));
+                std::thread::sleep(Duration::from_millis(20));
             }
-        } else if let Some((lo, hi)) = stall.filter(|&(lo, hi)| lo <= first && last <= hi) {
+        } else if let Some(range) = stall.filter(|&(lo, hi)| lo <= first && last <= hi) {
+            lock(&HELD_AT).get_or_insert(first);
             STALLED.fetch_add(1, Ordering::SeqCst);
             let held = Instant::now();
-            while *lock(&STALL) == Some((lo, hi)) {
-                if held.elapsed() >= HOLD {
-                    WENT_ON.fetch_add(1, Ordering::SeqCst);
-                    break;
-                }
-                pause();
+            while *lock(&STALL) == Some(range) && held.elapsed() < HOLD {
+                std::thread::sleep(Duration::from_millis(1));
             }
+            WENT_ON.store(true, Ordering::SeqCst);
         }
         sum_inclusive(first, last)
     }
@@ -343,37 +362,43 @@ mod tests {
     #[test]
     fn a_stalled_helper_is_not_waited_for_and_its_late_sum_is_dropped() {
         CALLER.with(|c| c.set(true));
-        let pool = Pool::new(1).unwrap();
-        let cases = [
-            (u64::MAX - SHARE_FROM as u64, SHARE_FROM, 1),
-            (1 << 40, 1 << 20, 7),
-            (7, 10 * UNIT + 5, 1000),
-        ];
-        for (first, n, chunks) in cases {
-            let last = first + (n - 1) as u64;
-            let plan = (SumRequest::new(first..=last).unwrap().chunks(chunks).plan()).unwrap();
-            let expected = n * (first as u128 + last as u128) / 2;
-            let run = || {
-                // Verified: the sink refuses a chunk given twice, or one left out.
-                let sink = ChunkSink::new(&plan, true, None, None);
-                sum_plan(&sink, stalling, Some(&pool)).unwrap();
-                sink.finish().unwrap()
-            };
-            *lock(&STALL) = Some((first, last));
-            STALLED.store(0, Ordering::SeqCst);
-            WENT_ON.store(0, Ordering::SeqCst);
-            // It ends while the helper is held: its piece was taken over, not waited for.
-            assert_eq!(run(), expected, "{n}");
-            assert!(STALLED.load(Ordering::SeqCst) > 0, "{n}: no helper stalled");
-            assert_eq!(
-                WENT_ON.load(Ordering::SeqCst),
-                0,
-                "{n}: the sum waited for it"
-            );
-            // Let go, the helper hands its late sum to a desk nobody reads: the next sum is
-            // exact too.
-            *lock(&STALL) = None;
-            assert_eq!(run(), expected, "{n}");
+        for helpers in [1, 3] {
+            let pool = Pool::new(helpers).unwrap();
+            let cases = [
+                (u64::MAX - SHARE_FROM as u64, SHARE_FROM, 1),
+                (1 << 40, 1 << 20, 7),
+                (7 + helpers as u64, 10 * UNIT + 5, 1000),
+            ];
+            for (first, n, chunks) in cases {
+                let last = first + (n - 1) as u64;
+                let plan = SumRequest::new(first..=last).unwrap().chunks(chunks).plan();
+                let plan = plan.unwrap();
+                let expected = n * (first as u128 + last as u128) / 2;
+                let run = || {
+                    // Verified: the sink refuses a chunk given twice, or one left out.
+                    let sink = ChunkSink::new(&plan, true, None, None);
+                    sum_plan(&sink, stalling, Some(&pool)).unwrap();
+                    sink.finish().unwrap()
+                };
+                *lock(&HELD_AT) = None;
+                STALLED.store(0, Ordering::SeqCst);
+                WENT_ON.store(false, Ordering::SeqCst);
+                *lock(&STALL) = Some((first, last));
+                // Exact, a held helper's piece taken over and its own sum of it dropped.
+                assert_eq!(run(), expected, "{helpers} {n}");
+                assert!(
+                    STALLED.load(Ordering::SeqCst) > 0,
+                    "{n}: no helper was held"
+                );
+                // Let go by the takeover, not by the hold running out.
+                assert_eq!(
+                    *lock(&STALL),
+                    None,
+                    "{helpers} {n}: the sum waited for its helper"
+                );
+                // Helpers late or not, the next sum is exact too.
+                assert_eq!(run(), expected, "{helpers} {n}");
+            }
         }
     }
 }
