@@ -35,6 +35,11 @@ const MAX_PIECE: u128 = 1 << 22;
 pub(crate) const SHARE_FROM: u128 = 2 * UNIT;
 /// Partials buffered before they go to the sink in one call.
 const BUFFER: usize = 256;
+/// Most partials a helper leaves waiting on its desk before it waits for the calling thread to
+/// collect them, and about the most one piece holds: else helpers faster than the calling thread
+/// feeds the sink would hold every partial of the sum (10^9 one-element chunks on 64 threads took
+/// 12.7 GB).
+const MOST_WAITING: usize = 1 << 16;
 
 /// Sums every chunk of `sink.plan()` with `kernel`, sharing the work with `pool`'s helpers when
 /// the sum is long enough.
@@ -132,6 +137,15 @@ fn sum_piece(plan: &ChunkPlan, kernel: impl Kernel, a: u128, b: u128) -> Piece {
 struct Desk {
     current: Option<(u128, u128, Instant)>,
     done: Vec<Piece>,
+    /// Partials in `done`.
+    waiting: usize,
+}
+
+impl Desk {
+    fn take_done(&mut self) -> Vec<Piece> {
+        self.waiting = 0;
+        std::mem::take(&mut self.done)
+    }
 }
 
 /// A desk, unless its helper holds it this instant (claiming or handing in a piece).
@@ -159,7 +173,10 @@ struct Shared<K> {
 impl<K: Kernel> Shared<K> {
     /// The next piece's element offsets, if any is left.
     fn claim(&self) -> Option<(u128, u128)> {
-        let (n, most) = (self.plan.range().len(), (MAX_PIECE / UNIT) as u64);
+        let n = self.plan.range().len();
+        // Pieces of at most MAX_PIECE elements, and of about MOST_WAITING chunks or fewer.
+        let shortest = n / u128::from(self.plan.len()).max(1);
+        let most = (MAX_PIECE.min(shortest * MOST_WAITING as u128) / UNIT).max(1) as u64;
         let (units, threads) = (n.div_ceil(UNIT) as u64, self.desks.len() as u64 + 1);
         let end = |at: u64| at + ((units - at) / (4 * threads)).clamp(1, most);
         let at = self
@@ -180,6 +197,9 @@ impl<K: Kernel> Task for Shared<K> {
             return;
         };
         loop {
+            while lock(desk).waiting >= MOST_WAITING && !self.stop.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
             let now = Instant::now();
             let (a, b) = {
                 let mut d = lock(desk);
@@ -191,6 +211,7 @@ impl<K: Kernel> Task for Shared<K> {
             let mut d = lock(desk);
             // Handed in, unless the calling thread took the piece over meanwhile.
             if d.current.take().is_some() {
+                d.waiting += piece.run.len() + piece.parts.len();
                 d.done.push(piece);
             }
         }
@@ -239,7 +260,7 @@ impl Collector<'_, '_> {
     /// Hands in what helpers have summed, but from a desk its helper holds this instant.
     fn collect<K: Kernel>(&mut self, shared: &Shared<K>) -> Result<()> {
         for desk in &shared.desks {
-            let pieces = try_desk(desk).map(|mut d| std::mem::take(&mut d.done));
+            let pieces = try_desk(desk).map(|mut d| d.take_done());
             self.take_all(pieces.unwrap_or_default())?;
         }
         self.sink.check_cancelled()
@@ -289,7 +310,7 @@ fn drive<K: Kernel>(sink: &ChunkSink<'_>, shared: &Shared<K>) -> Result<()> {
                 }
                 Some(_) => {}
                 None => {
-                    let pieces = std::mem::take(&mut d.done);
+                    let pieces = d.take_done();
                     drop(d);
                     *waiting = false;
                     collector.take_all(pieces)?;
@@ -357,6 +378,41 @@ mod tests {
             WENT_ON.store(true, Ordering::SeqCst);
         }
         sum_inclusive(first, last)
+    }
+
+    /// A helper far ahead of a calling thread that never collects (2^24 one-element chunks)
+    /// stops at its bound, and goes on once told the sum is done.
+    #[test]
+    fn a_helper_leaves_at_most_its_bound_waiting() {
+        let n = 1u128 << 24;
+        let plan = SumRequest::new(0..n as u64)
+            .unwrap()
+            .chunks(n as u64)
+            .plan();
+        let shared = Arc::new(Shared {
+            plan: plan.unwrap(),
+            kernel: sum_inclusive,
+            cursor: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            desks: vec![Mutex::default()],
+            helpers: AtomicUsize::new(0),
+        });
+        let helper = std::thread::spawn({
+            let shared = Arc::clone(&shared);
+            move || shared.help()
+        });
+        let waiting = || lock(&shared.desks[0]).waiting;
+        wait_for(|| waiting() >= MOST_WAITING);
+        // A helper that did not wait would have summed all 2^24 by now.
+        std::thread::sleep(Duration::from_millis(200));
+        let held = waiting();
+        assert!(held >= MOST_WAITING, "{held}");
+        assert!(held < 2 * MOST_WAITING, "{held} partials waiting");
+        shared.stop.store(true, Ordering::SeqCst);
+        helper.join().unwrap();
+        let pieces = lock(&shared.desks[0]).take_done();
+        let partials: usize = pieces.iter().map(|p| p.run.len() + p.parts.len()).sum();
+        assert_eq!(partials, held);
     }
 
     #[test]
