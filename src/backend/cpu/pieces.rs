@@ -137,13 +137,15 @@ fn sum_piece(plan: &ChunkPlan, kernel: impl Kernel, a: u128, b: u128) -> Piece {
 struct Desk {
     current: Option<(u128, u128, Instant)>,
     done: Vec<Piece>,
-    /// Partials in `done`.
-    waiting: usize,
 }
 
 impl Desk {
+    /// Partials in `done`.
+    fn waiting(&self) -> usize {
+        self.done.iter().map(|p| p.run.len() + p.parts.len()).sum()
+    }
+
     fn take_done(&mut self) -> Vec<Piece> {
-        self.waiting = 0;
         std::mem::take(&mut self.done)
     }
 }
@@ -197,7 +199,7 @@ impl<K: Kernel> Task for Shared<K> {
             return;
         };
         loop {
-            while lock(desk).waiting >= MOST_WAITING && !self.stop.load(Ordering::SeqCst) {
+            while lock(desk).waiting() >= MOST_WAITING && !self.stop.load(Ordering::SeqCst) {
                 std::thread::yield_now();
             }
             let now = Instant::now();
@@ -211,7 +213,6 @@ impl<K: Kernel> Task for Shared<K> {
             let mut d = lock(desk);
             // Handed in, unless the calling thread took the piece over meanwhile.
             if d.current.take().is_some() {
-                d.waiting += piece.run.len() + piece.parts.len();
                 d.done.push(piece);
             }
         }
@@ -401,7 +402,7 @@ mod tests {
             let shared = Arc::clone(&shared);
             move || shared.help()
         });
-        let waiting = || lock(&shared.desks[0]).waiting;
+        let waiting = || lock(&shared.desks[0]).waiting();
         wait_for(|| waiting() >= MOST_WAITING);
         // A helper that did not wait would have summed all 2^24 by now.
         std::thread::sleep(Duration::from_millis(200));
