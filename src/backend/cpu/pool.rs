@@ -2,6 +2,8 @@
 //! start, they spin for [`BLOCKTIME`] watching for the next one, then sleep until a post wakes
 //! them. Why: on this project's virtual machines a thread asleep on a futex took up to 1.8 ms to
 //! wake, while a helper still spinning from the previous sum joins the next within a microsecond.
+//! With more threads than CPUs they sleep at once, as libgomp's throttle them: a spinning helper
+//! then holds a CPU another thread needs (1023 helpers on 2 CPUs spun 0.5 s after each sum).
 //! A helper that finds itself on the CPU of the thread that posted the task, or when it starts on
 //! the CPU of the thread that started it, moves to another (on Linux, where there is a CPU for
 //! each thread): two threads on one CPU go at one core's speed.
@@ -97,7 +99,8 @@ impl Pool {
                     leave(cpu);
                 }
                 started.fetch_add(1, Ordering::SeqCst);
-                resident(&board)
+                // Spinning only where every thread has a CPU of its own (see the module's doc).
+                resident(&board, if spread { BLOCKTIME } else { Duration::ZERO })
             });
         }
         let since = Instant::now();
@@ -197,10 +200,10 @@ fn without(mut set: nix::sched::CpuSet, cpu: usize) -> Option<nix::sched::CpuSet
         .then_some(set)
 }
 
-fn resident(board: &Board) {
+fn resident(board: &Board, blocktime: Duration) {
     let mut seen = board.generation.load(Ordering::Acquire);
     loop {
-        let until = Instant::now() + BLOCKTIME;
+        let until = Instant::now() + blocktime;
         let mut spins = 0u32;
         while board.generation.load(Ordering::Acquire) == seen {
             std::hint::spin_loop();
@@ -245,6 +248,18 @@ mod tests {
         let mut set = CpuSet::new();
         cpus.iter().for_each(|&c| set.set(c).unwrap());
         set
+    }
+
+    /// Helpers spin (and move off their caller's CPU) only when every thread, the caller's
+    /// included, has a CPU: one more and they sleep at once.
+    #[test]
+    fn helpers_spin_only_where_every_thread_has_a_cpu() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert!(!Pool::new(cpus).unwrap().spread);
+        assert!(!Pool::new(cpus + 3).unwrap().spread);
+        if cpus > 1 {
+            assert!(Pool::new(cpus - 1).unwrap().spread);
+        }
     }
 
     #[test]
