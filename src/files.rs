@@ -69,10 +69,13 @@ pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
         return Err(io::Error::other("not a regular file"));
     }
     if meta.len() > MAX_FILE {
-        return Err(io::Error::other(format!(
-            "{} bytes, more than the {MAX_FILE} parsum reads",
-            meta.len()
-        )));
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!(
+                "{} bytes, more than the {MAX_FILE} parsum reads",
+                meta.len()
+            ),
+        ));
     }
     let mut bytes = Vec::new();
     // The file may grow after the check: never read past the bound.

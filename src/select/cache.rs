@@ -65,6 +65,10 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
     let bytes = match files::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Store::new()),
+        // A regular file, so the save's rename replaces it.
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            return Err(ignored(path, &e.to_string()));
+        }
         // The save may fail for the same reason (a directory there, no access): no promise.
         Err(e) => return Err(format!("{} not read: {e}", path.display())),
     };
