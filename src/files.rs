@@ -40,6 +40,18 @@ pub(crate) fn default_dir() -> Option<PathBuf> {
     base.map(|b| b.join("parsum"))
 }
 
+/// `path` as a message shows it: control characters escaped (`\\n`), as the path may come from
+/// the environment and a raw newline would forge a line of output.
+pub(crate) fn shown(path: &Path) -> String {
+    let text = path.display().to_string();
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}
+
 /// The bytes of `path` if it is a regular file (not a link) of at most [`MAX_FILE`] bytes.
 pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
     let mut options = std::fs::OpenOptions::new();
@@ -97,7 +109,7 @@ fn not_a_directory(path: &Path, error: &io::Error) -> Option<io::Error> {
             let link = dir.symlink_metadata().is_ok_and(|m| m.is_symlink());
             link.then_some("is a link to nothing (a loop, or its target is missing)")
         }?;
-        let text = format!("{} {why}", dir.display());
+        let text = format!("{} {why}", shown(dir));
         Some(io::Error::new(error.kind(), text))
     })
 }
@@ -110,7 +122,7 @@ fn about(path: &Path, error: io::Error) -> io::Error {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {error}")]
+#[error("{}: {error}", shown(path))]
 struct Named {
     path: PathBuf,
     #[source]

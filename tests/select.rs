@@ -251,6 +251,39 @@ fn an_unwritable_cache_is_not_fatal_and_says_why() {
     assert!(err.to_string().contains("is not a directory"), "{err}");
 }
 
+/// A cache directory's name comes from the environment: a newline in it is shown escaped, never
+/// as a line of its own in `--explain` or an error.
+#[test]
+fn a_control_character_in_the_cache_path_is_shown_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = Auto::with_options(options(&dir.path().join("a\nnote: forged"))).unwrap();
+    assert!(
+        fresh
+            .history()
+            .ends_with("a\\nnote: forged/auto-history-debug.json"),
+        "{}",
+        fresh.history()
+    );
+    let file = dir.path().join("b\r\u{1b}[2J");
+    std::fs::write(&file, "a file where a directory should be").unwrap();
+    let auto = Auto::with_options(options(&file.join("c"))).unwrap();
+    SumRequest::new(0..1000).unwrap().run(&auto).unwrap();
+    let err = auto.save().unwrap().unwrap_err().to_string();
+    for said in [
+        fresh.explain(1).to_string().lines().next().unwrap().into(),
+        err,
+    ] {
+        assert!(!said.contains(['\n', '\r', '\u{1b}']), "{said:?}");
+    }
+    assert!(
+        auto.save()
+            .unwrap()
+            .unwrap_err()
+            .to_string()
+            .contains("b\\r\\u{1b}[2J is not a directory")
+    );
+}
+
 #[test]
 fn a_failing_gpu_falls_back_to_the_cpu_and_is_not_chosen_again() {
     let mut gpu = fake("flaky-gpu", BackendKind::Gpu);

@@ -56,7 +56,7 @@ struct Row(bool, usize, usize, f64, f64, f64, f64, u64);
 fn ignored(path: &Path, why: &str) -> String {
     format!(
         "{} ignored, and replaced at the next save: {why}",
-        path.display()
+        files::shown(path)
     )
 }
 
@@ -70,7 +70,7 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
             return Err(ignored(path, &e.to_string()));
         }
         // The save may fail for the same reason (a directory there, no access): no promise.
-        Err(e) => return Err(format!("{} not read: {e}", path.display())),
+        Err(e) => return Err(format!("{} not read: {e}", files::shown(path))),
     };
     let contents: Contents<serde_json::Value> = serde_json::from_slice(&bytes)
         .map_err(|e| ignored(path, &format!("not a parsum history ({e})")))?;

@@ -30,6 +30,7 @@ use crate::backend::gpu::{Gpu, GpuOptions};
 use crate::backend::{Backend, BackendKind};
 use crate::chunk::{ChunkPlan, default_chunks};
 use crate::error::{Error, Result};
+use crate::files::shown;
 use crate::request::{Runner, SumReport, SumRequest};
 
 /// Sums predicted shorter than this are recorded (and timed, unless the caller wants the time)
@@ -240,9 +241,9 @@ impl Auto {
             Some(path) => match cache::load(path) {
                 // A missing file reads as an empty history; it is not one read.
                 Ok(store) if store.is_empty() && std::fs::symlink_metadata(path).is_err() => {
-                    (store, format!("none yet at {}", path.display()))
+                    (store, format!("none yet at {}", shown(path)))
                 }
-                Ok(store) => (store, format!("read from {}", path.display())),
+                Ok(store) => (store, format!("read from {}", shown(path))),
                 Err(why) => (Store::new(), why),
             },
         };
@@ -364,7 +365,7 @@ impl Auto {
                 if let Ok(mut l) = self.learner() {
                     l.lock_wait = crate::files::LOCK_WAIT;
                     // A file that was not taken has now been replaced, and merged with.
-                    l.origin = format!("read from {}", path.display());
+                    l.origin = format!("read from {}", shown(&path));
                 }
                 self.adopt(&merged, true);
                 Some(Ok(path))
