@@ -60,8 +60,12 @@ pub(crate) fn sum_plan(
             desks: (0..pool.helpers()).map(|_| Mutex::default()).collect(),
             helpers: AtomicUsize::new(0),
         });
+        // The calling thread's first piece is claimed before the helpers are told: woken helpers
+        // that ran before it (more threads than CPUs) claimed every piece, and it had no pace by
+        // which to judge one of them late.
+        let first = shared.claim().expect("a shared sum has pieces");
         if let Some(generation) = pool.post(Arc::clone(&shared) as Arc<dyn Task>) {
-            let result = drive(sink, &shared);
+            let result = drive(sink, &shared, first);
             shared.stop.store(true, Ordering::SeqCst);
             pool.retract(generation);
             return result;
@@ -268,26 +272,26 @@ impl Collector<'_, '_> {
     }
 
     /// Whether a helper's piece of `elements`, out for `out`, is overdue: out twice as long as
-    /// this thread would take to sum it. With no pace of its own (the helpers claimed every piece
-    /// before it could), this thread waits for them.
+    /// this thread would take to sum it (this thread has summed a piece: its first is its own).
     fn overdue(&self, elements: u128, out: Duration) -> bool {
-        self.summed > 0
-            && out.as_secs_f64() * self.summed as f64
-                >= 2.0 * elements as f64 * self.busy.as_secs_f64()
+        out.as_secs_f64() * self.summed as f64 >= 2.0 * elements as f64 * self.busy.as_secs_f64()
     }
 }
 
-/// The calling thread's part: sum pieces while any is left, then collect the helpers' last ones.
-fn drive<K: Kernel>(sink: &ChunkSink<'_>, shared: &Shared<K>) -> Result<()> {
+/// The calling thread's part: sum `first` and then pieces while any is left, then collect the
+/// helpers' last ones.
+fn drive<K: Kernel>(sink: &ChunkSink<'_>, shared: &Shared<K>, first: (u128, u128)) -> Result<()> {
     let mut collector = Collector {
         sink,
         open: BTreeMap::new(),
         summed: 0,
         busy: Duration::ZERO,
     };
-    while let Some((a, b)) = shared.claim() {
+    let mut piece = Some(first);
+    while let Some((a, b)) = piece {
         collector.sum(shared, a, b)?;
         collector.collect(shared)?;
+        piece = shared.claim();
     }
     // Every piece is claimed: wait only for those helpers are still summing, spinning first (a
     // piece takes well under a millisecond), then giving the core away. A piece overdue is taken
