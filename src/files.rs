@@ -40,14 +40,22 @@ pub(crate) fn default_dir() -> Option<PathBuf> {
     base.map(|b| b.join("parsum"))
 }
 
-/// `path` as a message shows it: control characters escaped (`\\n`), as the path may come from
-/// the environment and a raw newline would forge a line of output.
+/// `path` as a message shows it, through [`escaped`]: the path may come from the environment.
 pub(crate) fn shown(path: &Path) -> String {
-    let text = path.display().to_string();
+    escaped(&path.display().to_string())
+}
+
+/// `text` with control characters, line and paragraph separators and bidirectional overrides
+/// escaped (a newline as `\n`): text from the environment or a file, raw, could forge or reorder
+/// a line of output.
+pub(crate) fn escaped(text: &str) -> String {
     text.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_default().to_string(),
-            false => c.to_string(),
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
         })
         .collect()
 }
@@ -93,7 +101,8 @@ pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
     // The file may grow after the check: never read past the bound.
     file.take(MAX_FILE + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_FILE {
-        return Err(io::Error::other("grew past the size parsum reads"));
+        let why = "grew past the size parsum reads";
+        return Err(io::Error::new(io::ErrorKind::FileTooLarge, why));
     }
     Ok(bytes)
 }

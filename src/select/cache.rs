@@ -75,7 +75,7 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
     let contents: Contents<serde_json::Value> = serde_json::from_slice(&bytes)
         .map_err(|e| ignored(path, &format!("not a parsum history ({e})")))?;
     if contents.format != FORMAT || contents.parsum != env!("CARGO_PKG_VERSION") {
-        let by: String = contents.parsum.chars().take(40).collect();
+        let by = files::escaped(&contents.parsum.chars().take(40).collect::<String>());
         let why = format!("written by parsum {by} (format {})", contents.format);
         return Err(ignored(path, &why));
     }

@@ -63,8 +63,9 @@ pub(crate) fn sum_plan(
         // The calling thread's first piece is claimed before the helpers are told: woken helpers
         // that ran before it (more threads than CPUs) claimed every piece, and it had no pace by
         // which to judge one of them late.
-        let first = shared.claim().expect("a shared sum has pieces");
-        if let Some(generation) = pool.post(Arc::clone(&shared) as Arc<dyn Task>) {
+        if let Some(first) = shared.claim()
+            && let Some(generation) = pool.post(Arc::clone(&shared) as Arc<dyn Task>)
+        {
             let result = drive(sink, &shared, first);
             shared.stop.store(true, Ordering::SeqCst);
             pool.retract(generation);
@@ -423,7 +424,10 @@ mod tests {
     #[test]
     fn a_stalled_helper_is_not_waited_for_and_its_late_sum_is_dropped() {
         CALLER.with(|c| c.set(true));
-        for helpers in [1, 3] {
+        // More helpers than CPUs too: they sleep at once, and woken ones may run before the
+        // calling thread claims a piece.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for helpers in [1, 3, cpus + 3] {
             let pool = Pool::new(helpers).unwrap();
             let cases = [
                 (u64::MAX - SHARE_FROM as u64, SHARE_FROM, 1),

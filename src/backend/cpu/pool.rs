@@ -2,8 +2,10 @@
 //! start, they spin for [`BLOCKTIME`] watching for the next one, then sleep until a post wakes
 //! them. Why: on this project's virtual machines a thread asleep on a futex took up to 1.8 ms to
 //! wake, while a helper still spinning from the previous sum joins the next within a microsecond.
-//! With more threads than CPUs they sleep at once, as libgomp's throttle them: a spinning helper
-//! then holds a CPU another thread needs (1023 helpers on 2 CPUs spun 0.5 s after each sum).
+//! With more threads than CPUs they sleep at once (libgomp throttles its spin there to about a
+//! thousand loops): a spinning helper then holds a CPU another thread needs (1023 helpers on 2
+//! CPUs spun 0.5 s after each sum). Each pool judges this by its own threads: two pools that fit
+//! one at a time may still spin side by side, for a millisecond after a sum.
 //! A helper that finds itself on the CPU of the thread that posted the task, or when it starts on
 //! the CPU of the thread that started it, moves to another (on Linux, where there is a CPU for
 //! each thread): two threads on one CPU go at one core's speed.
@@ -49,7 +51,8 @@ struct Slot {
 pub(crate) struct Pool {
     board: Arc<Board>,
     /// Whether there is a CPU for each thread, so that a helper moving off its caller's CPU
-    /// gains one (with more threads than CPUs, moving would only be undone by the scheduler).
+    /// gains one (with more threads than CPUs, moving would only be undone by the scheduler),
+    /// and a spinning helper takes no CPU another thread needs.
     spread: bool,
     /// The process that started the threads: a forked child has none of them.
     pid: u32,
@@ -99,8 +102,7 @@ impl Pool {
                     leave(cpu);
                 }
                 started.fetch_add(1, Ordering::SeqCst);
-                // Spinning only where every thread has a CPU of its own (see the module's doc).
-                resident(&board, if spread { BLOCKTIME } else { Duration::ZERO })
+                resident(&board, blocktime(spread))
             });
         }
         let since = Instant::now();
@@ -158,6 +160,12 @@ impl Drop for Pool {
         self.board.generation.fetch_add(1, Ordering::Release);
         self.board.posted.notify_all();
     }
+}
+
+/// How long helpers spin before they sleep: only where every thread has a CPU of its own (see
+/// the module's doc).
+fn blocktime(spread: bool) -> Duration {
+    if spread { BLOCKTIME } else { Duration::ZERO }
 }
 
 /// The CPU the calling thread runs on, where that can be known.
@@ -255,10 +263,11 @@ mod tests {
     #[test]
     fn helpers_spin_only_where_every_thread_has_a_cpu() {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert!(!Pool::new(cpus).unwrap().spread);
-        assert!(!Pool::new(cpus + 3).unwrap().spread);
+        let spin = |helpers| blocktime(Pool::new(helpers).unwrap().spread);
+        assert_eq!(spin(cpus), Duration::ZERO);
+        assert_eq!(spin(cpus + 3), Duration::ZERO);
         if cpus > 1 {
-            assert!(Pool::new(cpus - 1).unwrap().spread);
+            assert_eq!(spin(cpus - 1), BLOCKTIME);
         }
     }
 
