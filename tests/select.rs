@@ -223,12 +223,18 @@ fn a_bad_history_is_ignored_or_repaired_never_trusted() {
         std::os::unix::fs::symlink(target, dir.path().join(FILE)).unwrap();
         let auto = Auto::with_options(options(dir.path())).unwrap();
         let said = auto.history();
-        assert!(
-            said.ends_with("not read: a symbolic link, not a regular file"),
-            "{said}"
-        );
+        let replaced =
+            "ignored, and replaced at the next save: a symbolic link, not a regular file";
+        assert!(said.ends_with(replaced), "{said}");
         let report = SumRequest::new(0..1000).unwrap().run(&auto).unwrap();
         assert_eq!(report.sum, 499_500);
+        // As said: the link is now the history, and what it pointed at is as it was.
+        assert!(
+            std::fs::symlink_metadata(dir.path().join(FILE))
+                .unwrap()
+                .is_file()
+        );
+        assert!(!std::path::Path::new("/nonexistent").exists());
     }
 }
 
@@ -240,7 +246,10 @@ fn a_named_pipe_for_a_history_does_not_hang() {
     let made = std::process::Command::new("mkfifo").arg(&pipe).status();
     assert!(made.is_ok_and(|s| s.success()));
     let auto = Auto::with_options(options(dir.path())).unwrap();
-    assert!(auto.explain(1).to_string().contains("not a regular file"));
+    let replaced = "ignored, and replaced at the next save: not a regular file";
+    assert!(auto.explain(1).to_string().contains(replaced));
+    SumRequest::new(0..1000).unwrap().run(&auto).unwrap();
+    assert!(std::fs::symlink_metadata(&pipe).unwrap().is_file());
 }
 
 #[test]

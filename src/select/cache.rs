@@ -65,11 +65,14 @@ pub(crate) fn load(path: &Path) -> Result<Store, String> {
     let bytes = match files::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Store::new()),
-        // A regular file, so the save's rename replaces it.
-        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+        // Too big, a link or a pipe: the save's rename puts a file in its place (a link's target
+        // untouched). A directory there, or no access, may fail the save too: no promise.
+        Err(e)
+            if e.kind() == std::io::ErrorKind::FileTooLarge
+                || std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir() && !m.is_file()) =>
+        {
             return Err(ignored(path, &e.to_string()));
         }
-        // The save may fail for the same reason (a directory there, no access): no promise.
         Err(e) => return Err(format!("{} not read: {e}", files::shown(path))),
     };
     let contents: Contents<serde_json::Value> = serde_json::from_slice(&bytes)
