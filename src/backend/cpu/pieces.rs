@@ -410,6 +410,46 @@ mod tests {
         sum_inclusive(first, last)
     }
 
+    /// A piece inside one chunk is one part and allocates nothing; one across chunks is its
+    /// two cut ends and the whole chunks between; every partial is the elements' sum.
+    #[test]
+    fn a_piece_holds_its_cut_ends_inline_and_its_whole_chunks_in_a_run() {
+        let start = 1u64 << 40;
+        let plan = SumRequest::new(start..start + 10 * UNIT as u64).unwrap();
+        let plan = plan.chunks(4).plan().unwrap();
+        let at = |off: u128| start + off as u64;
+        let inside = sum_piece(&plan, sum_inclusive, 3, UNIT);
+        assert_eq!(inside.run.capacity(), 0);
+        let part = (0, sum_inclusive(at(3), at(UNIT - 1)), UNIT - 3);
+        assert_eq!(inside.parts, [Some(part), None]);
+        // Chunks of 2.5 units: 1 cut from offset 3, 2 whole, 3 cut at 7.5 units.
+        let (c1, c3) = (plan.chunk(1), plan.chunk(3));
+        let across = sum_piece(&plan, sum_inclusive, c1.len() + c1.len() / 2, 9 * UNIT);
+        let c2 = plan.chunk(2);
+        assert_eq!(
+            (across.first, across.run.as_slice()),
+            (2, &[sum_inclusive(c2.first, c2.last)][..])
+        );
+        let cut1 = c1.first + c1.len() as u64 / 2;
+        assert_eq!(
+            across.parts[0],
+            Some((
+                1,
+                sum_inclusive(cut1, c1.last),
+                c1.last as u128 - cut1 as u128 + 1
+            ))
+        );
+        assert_eq!(
+            across.parts[1],
+            Some((
+                3,
+                sum_inclusive(c3.first, at(9 * UNIT - 1)),
+                at(9 * UNIT) as u128 - c3.first as u128
+            ))
+        );
+        assert_eq!(across.partials(), 3);
+    }
+
     /// A helper far ahead of a calling thread that never collects (2^24 one-element chunks)
     /// stops at its bound, and goes on once told the sum is done.
     #[test]
