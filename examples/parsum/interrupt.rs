@@ -3,7 +3,8 @@
 //! result. A first Ctrl-C never ends the process on the spot: ending it under a GPU driver's
 //! shader compiler (lavapipe's LLVM, its shader cache cold) crashed it (SIGSEGV, or LLVM's abort)
 //! in 10 of 30 tries. A second Ctrl-C, or [`GRACE`] without a check (a set-up that hangs), ends
-//! the process at once.
+//! the process at once. The handler only sets the flag and wakes a watchdog thread started with
+//! it: it starts no thread of its own.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -23,18 +24,28 @@ const GRACE: Duration = Duration::from_secs(5);
 
 /// Installs the handler; without one Ctrl-C still ends the process, only less politely.
 pub fn install() {
-    let _ = ctrlc::set_handler(|| {
+    // The watchdog that ends a set-up that hangs is started now, not by the handler: starting a
+    // thread allocates, and with 1,024 threads on 2 CPUs the allocator's lock was held for many
+    // seconds by threads waiting for a CPU (a process not ended 15 s after Ctrl-C, no watchdog
+    // started). Without one (no thread to be had), a first Ctrl-C ends the process at once.
+    let watchdog = std::thread::Builder::new()
+        .name("ctrl-c watchdog".into())
+        .spawn(|| {
+            while !STOP.load(Ordering::SeqCst) {
+                std::thread::park();
+            }
+            std::thread::sleep(GRACE);
+            end();
+        })
+        .ok()
+        .map(|started| started.thread().clone());
+    let _ = ctrlc::set_handler(move || {
         if STOP.swap(true, Ordering::SeqCst) {
             end();
         }
-        // A thread of its own, so that a second Ctrl-C reaches this handler meanwhile; without
-        // one (no thread to be had), nothing would end a set-up that hangs.
-        let timer = std::thread::Builder::new().spawn(|| {
-            std::thread::sleep(GRACE);
-            end();
-        });
-        if timer.is_err() {
-            end();
+        match &watchdog {
+            Some(watchdog) => watchdog.unpark(),
+            None => end(),
         }
     });
 }

@@ -105,9 +105,10 @@ fn alone(sink: &ChunkSink<'_>, plan: &ChunkPlan, kernel: impl Kernel) -> Result<
     sink.accept_from(first, &sums[..len])
 }
 
-/// What one piece gave: its run of whole chunks, and the parts of chunks it cut (at most two,
-/// held inline: with more threads than CPUs, half of 1,023 helpers were found waiting on the
-/// allocator's lock for a piece's list of parts, the calling thread and Ctrl-C among them).
+/// What one piece gave: its run of whole chunks, and the parts of chunks it cut — the first
+/// cut after its start, the last before its end — held inline: with 1,023 helpers on 2 CPUs,
+/// 526 of the 1,025 threads, the calling thread and Ctrl-C's among them, were found waiting on
+/// the allocator's lock, most for a piece's list of parts.
 #[derive(Default)]
 struct Piece {
     first: u64,
@@ -116,6 +117,7 @@ struct Piece {
 }
 
 impl Piece {
+    /// Partials it holds: its whole chunks and its cut ones.
     fn partials(&self) -> usize {
         self.run.len() + self.parts.iter().flatten().count()
     }
@@ -135,9 +137,9 @@ fn sum_piece(plan: &ChunkPlan, kernel: impl Kernel, a: u128, b: u128) -> Piece {
             }
             piece.run.push(sum);
         } else {
-            let free = piece.parts.iter_mut().find(|p| p.is_none());
-            *free.expect("a piece cuts its first and last chunk only") =
-                Some((chunk.index, sum, y - x));
+            // Only a piece's first chunk can be cut after its start (slot 0), and only its last
+            // chunk can be cut before its end alone (slot 1).
+            piece.parts[usize::from(x == c_off)] = Some((chunk.index, sum, y - x));
         }
         if c_end >= b {
             break;
@@ -235,7 +237,7 @@ struct Collector<'s, 'a> {
     sink: &'s ChunkSink<'a>,
     /// Chunks cut by pieces: chunk → (sum so far, elements covered).
     open: BTreeMap<u64, (u128, u128)>,
-    /// Pieces taken from a desk, being handed in.
+    /// Empty between calls: kept so that draining a desk reuses its room.
     taken: Vec<Piece>,
     /// Elements this thread summed, and the time that took: its pace.
     summed: u128,
@@ -251,6 +253,10 @@ impl Collector<'_, '_> {
         self.take(piece)
     }
 
+    /// Hands `piece` to the sink, holding the chunks it cut until they are whole. Cancellation is
+    /// looked for after every piece, not only where the sink hears of one (a piece inside a long
+    /// chunk reaches it only with the chunk's last): with more threads than CPUs this thread
+    /// runs in turns (1,025 threads on 2 CPUs: a turn about every 1.5 s).
     fn take(&mut self, piece: Piece) -> Result<()> {
         if !piece.run.is_empty() {
             self.sink.accept_from(piece.first, &piece.run)?;
@@ -264,12 +270,12 @@ impl Collector<'_, '_> {
                 self.open.remove(&chunk);
             }
         }
-        Ok(())
+        self.sink.check_cancelled()
     }
 
     /// Takes the pieces moved into `taken` from a desk. Moved, not swapped: the desk's list and
-    /// this one keep their room, so no piece costs an allocation, or a free into the helper's
-    /// allocator arena.
+    /// this one keep their room, so where chunks are longer than pieces no piece costs an
+    /// allocation, or a free into the helper's allocator arena.
     fn take_taken(&mut self) -> Result<()> {
         let mut taken = std::mem::take(&mut self.taken);
         for piece in taken.drain(..) {
@@ -281,15 +287,11 @@ impl Collector<'_, '_> {
 
     /// Hands in what helpers have summed, but from a desk its helper holds this instant.
     fn collect<K: Kernel>(&mut self, shared: &Shared<K>) -> Result<()> {
-        // Cancellation is looked for at every desk: with more threads than CPUs this thread
-        // runs in turns (1,025 threads on 2 CPUs: a turn about every 1.5 s), and a turn may end
-        // among the desks.
         for desk in &shared.desks {
             if let Some(mut d) = try_desk(desk) {
                 self.taken.append(&mut d.done);
             }
             self.take_taken()?;
-            self.sink.check_cancelled()?;
         }
         Ok(())
     }
@@ -327,7 +329,6 @@ fn drive<K: Kernel>(sink: &ChunkSink<'_>, shared: &Shared<K>, first: (u128, u128
     let mut waiting = vec![true; shared.desks.len()];
     let started = Instant::now();
     while waiting.contains(&true) {
-        sink.check_cancelled()?;
         for (desk, waiting) in shared.desks.iter().zip(&mut waiting) {
             let Some(mut d) = try_desk(desk).filter(|_| *waiting) else {
                 continue;
@@ -410,44 +411,78 @@ mod tests {
         sum_inclusive(first, last)
     }
 
-    /// A piece inside one chunk is one part and allocates nothing; one across chunks is its
-    /// two cut ends and the whole chunks between; every partial is the elements' sum.
+    /// Every piece's partials, for pieces inside a chunk, across chunks, ending on a boundary
+    /// and at the domain's end: its cut ends inline (the start's cut first), the whole chunks
+    /// between in its run, each the closed form of its elements.
     #[test]
     fn a_piece_holds_its_cut_ends_inline_and_its_whole_chunks_in_a_run() {
-        let start = 1u64 << 40;
-        let plan = SumRequest::new(start..start + 10 * UNIT as u64).unwrap();
-        let plan = plan.chunks(4).plan().unwrap();
-        let at = |off: u128| start + off as u64;
-        let inside = sum_piece(&plan, sum_inclusive, 3, UNIT);
-        assert_eq!(inside.run.capacity(), 0);
-        let part = (0, sum_inclusive(at(3), at(UNIT - 1)), UNIT - 3);
-        assert_eq!(inside.parts, [Some(part), None]);
-        // Chunks of 2.5 units: 1 cut from offset 3, 2 whole, 3 cut at 7.5 units.
-        let (c1, c3) = (plan.chunk(1), plan.chunk(3));
-        let across = sum_piece(&plan, sum_inclusive, c1.len() + c1.len() / 2, 9 * UNIT);
-        let c2 = plan.chunk(2);
-        assert_eq!(
-            (across.first, across.run.as_slice()),
-            (2, &[sum_inclusive(c2.first, c2.last)][..])
-        );
-        let cut1 = c1.first + c1.len() as u64 / 2;
-        assert_eq!(
-            across.parts[0],
-            Some((
-                1,
-                sum_inclusive(cut1, c1.last),
-                c1.last as u128 - cut1 as u128 + 1
-            ))
-        );
-        assert_eq!(
-            across.parts[1],
-            Some((
-                3,
-                sum_inclusive(c3.first, at(9 * UNIT - 1)),
-                at(9 * UNIT) as u128 - c3.first as u128
-            ))
-        );
-        assert_eq!(across.partials(), 3);
+        let u = UNIT as u64;
+        // Ten units in four chunks of 2.5 units, and the same ending at u64::MAX.
+        for start in [1u64 << 40, u64::MAX - (10 * u - 1)] {
+            let plan = SumRequest::new(start..=start + (10 * u - 1)).unwrap();
+            let plan = plan.chunks(4).plan().unwrap();
+            let c: Vec<_> = (0..4).map(|i| plan.chunk(i)).collect();
+            let at = |off: u64| start + off;
+            let part = |i: usize, first: u64, last: u64| {
+                Some((
+                    i as u64,
+                    crate::range::closed_form(first, last),
+                    u128::from(last - first) + 1,
+                ))
+            };
+            let cases = [
+                // Inside chunk 0, cut at both ends; inside it from its start.
+                (3, u, 0, vec![], [part(0, at(3), at(u - 1)), None]),
+                (0, u, 0, vec![], [None, part(0, at(0), at(u - 1))]),
+                // From inside chunk 1 to inside chunk 3: chunk 2 whole.
+                (
+                    3 * u + u / 2,
+                    9 * u,
+                    2,
+                    vec![2],
+                    [
+                        part(1, at(3 * u + u / 2), c[1].last),
+                        part(3, c[3].first, at(9 * u - 1)),
+                    ],
+                ),
+                // From inside chunk 0 to inside chunk 1: two cuts, no whole chunk.
+                (
+                    u,
+                    3 * u,
+                    0,
+                    vec![],
+                    [
+                        part(0, at(u), c[0].last),
+                        part(1, c[1].first, at(3 * u - 1)),
+                    ],
+                ),
+                // Ending on chunk 2's end: chunk 2 whole; to the domain's end: chunks 2 and 3.
+                (
+                    3 * u,
+                    7 * u + u / 2,
+                    2,
+                    vec![2],
+                    [part(1, at(3 * u), c[1].last), None],
+                ),
+                (
+                    3 * u,
+                    10 * u,
+                    2,
+                    vec![2, 3],
+                    [part(1, at(3 * u), c[1].last), None],
+                ),
+            ];
+            for (a, b, first, whole, parts) in cases {
+                let piece = sum_piece(&plan, sum_inclusive, a.into(), b.into());
+                let run: Vec<u128> = whole.iter().map(|&i| c[i].closed_form()).collect();
+                assert_eq!(
+                    (piece.first, &piece.run, piece.parts),
+                    (first, &run, parts),
+                    "{a}..{b}"
+                );
+                assert_eq!(piece.partials(), run.len() + parts.iter().flatten().count());
+            }
+        }
     }
 
     /// A helper far ahead of a calling thread that never collects (2^24 one-element chunks)
