@@ -137,8 +137,8 @@ fn sum_piece(plan: &ChunkPlan, kernel: impl Kernel, a: u128, b: u128) -> Piece {
             }
             piece.run.push(sum);
         } else {
-            // Only a piece's first chunk can be cut after its start (slot 0), and only its last
-            // chunk can be cut before its end alone (slot 1).
+            // Slot 0: the first chunk, cut at the piece's start (and maybe at its end); slot 1:
+            // the last chunk, cut only at the piece's end.
             piece.parts[usize::from(x == c_off)] = Some((chunk.index, sum, y - x));
         }
         if c_end >= b {
@@ -329,6 +329,8 @@ fn drive<K: Kernel>(sink: &ChunkSink<'_>, shared: &Shared<K>, first: (u128, u128
     let mut waiting = vec![true; shared.desks.len()];
     let started = Instant::now();
     while waiting.contains(&true) {
+        // Also where no piece is taken: a helper off its CPU while it holds its desk.
+        sink.check_cancelled()?;
         for (desk, waiting) in shared.desks.iter().zip(&mut waiting) {
             let Some(mut d) = try_desk(desk).filter(|_| *waiting) else {
                 continue;
@@ -472,7 +474,9 @@ mod tests {
                     [part(1, at(3 * u), c[1].last), None],
                 ),
             ];
-            for (a, b, first, whole, parts) in cases {
+            // Partials each case holds: its whole chunks and its cut ones.
+            let partials = [1, 1, 3, 2, 2, 3];
+            for ((a, b, first, whole, parts), partials) in cases.into_iter().zip(partials) {
                 let piece = sum_piece(&plan, sum_inclusive, a.into(), b.into());
                 let run: Vec<u128> = whole.iter().map(|&i| c[i].closed_form()).collect();
                 assert_eq!(
@@ -480,7 +484,10 @@ mod tests {
                     (first, &run, parts),
                     "{a}..{b}"
                 );
-                assert_eq!(piece.partials(), run.len() + parts.iter().flatten().count());
+                assert_eq!(piece.partials(), partials, "{a}..{b}");
+                if whole.is_empty() {
+                    assert_eq!(piece.run.capacity(), 0, "{a}..{b}: nothing to allocate for");
+                }
             }
         }
     }
