@@ -40,11 +40,19 @@ const BUFFER: usize = 256;
 /// feeds the sink would hold every partial of the sum (10^9 one-element chunks on 64 threads took
 /// 12.7 GB).
 const MOST_WAITING: usize = 1 << 16;
-/// Most pieces a helper leaves waiting on its desk, which is made with room for them: a helper
-/// then allocates nothing to hand a piece in. Desks that grew as helpers handed in left hundreds
-/// of 1,025 threads on 2 CPUs waiting on the allocator's lock, and the process did not end 30 s
-/// after Ctrl-C. There a helper summed some ten pieces between the calling thread's turns.
-const PIECES_WAITING: usize = 16;
+/// Room for pieces waiting to be collected, made with the helpers' desks and shared out between
+/// them, but at least [`DESK_ROOM`] a desk: a helper waits when its desk is full, so it never
+/// allocates to hand a piece in. Desks that grew as helpers handed in left hundreds of 1,025
+/// threads on 2 CPUs waiting on the allocator's lock, and the process alive 30 s after Ctrl-C;
+/// there a helper summed some ten pieces between the calling thread's turns. One helper may run
+/// 256 pieces (up to 2^30 elements) ahead of a calling thread that lost its CPU.
+const ROOM: usize = 256;
+const DESK_ROOM: usize = 16;
+
+/// The room on each desk of a sum with `helpers`.
+fn room(helpers: usize) -> usize {
+    (ROOM / helpers.max(1)).max(DESK_ROOM)
+}
 
 /// Sums every chunk of `sink.plan()` with `kernel`, sharing the work with `pool`'s helpers when
 /// the sum is long enough.
@@ -63,7 +71,7 @@ pub(crate) fn sum_plan(
             cursor: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             desks: (0..pool.helpers())
-                .map(|_| Mutex::new(Desk::new()))
+                .map(|_| Mutex::new(Desk::new(room(pool.helpers()))))
                 .collect(),
             helpers: AtomicUsize::new(0),
         });
@@ -163,16 +171,18 @@ struct Desk {
 }
 
 impl Desk {
-    fn new() -> Self {
+    /// A desk with room for `room` pieces.
+    fn new(room: usize) -> Self {
         Self {
             current: None,
-            done: Vec::with_capacity(PIECES_WAITING),
+            done: Vec::with_capacity(room),
         }
     }
 
-    /// Whether its helper must wait for the calling thread to collect before it sums more.
+    /// Whether its helper must wait for the calling thread to collect before it sums more: no
+    /// room for another piece, or [`MOST_WAITING`] partials waiting.
     fn full(&self) -> bool {
-        self.done.len() >= PIECES_WAITING || self.waiting() >= MOST_WAITING
+        self.done.len() == self.done.capacity() || self.waiting() >= MOST_WAITING
     }
 
     /// Partials in `done`.
@@ -327,7 +337,7 @@ fn drive<K: Kernel>(sink: &ChunkSink<'_>, shared: &Shared<K>, first: (u128, u128
     let mut collector = Collector {
         sink,
         open: BTreeMap::new(),
-        taken: Vec::with_capacity(PIECES_WAITING),
+        taken: Vec::with_capacity(room(shared.desks.len())),
         summed: 0,
         busy: Duration::ZERO,
     };
@@ -511,8 +521,8 @@ mod tests {
     }
 
     /// A helper far ahead of a calling thread that never collects stops at its bound — of
-    /// partials (2^24 one-element chunks), or of pieces (one chunk of 2^32 elements, 256 pieces
-    /// or more), its desk never grown — and goes on once told the sum is done.
+    /// partials (2^24 one-element chunks), or of pieces (one chunk of 2^32 elements: 1,024
+    /// pieces), its desk never grown — and goes on once told the sum is done.
     #[test]
     fn a_helper_leaves_at_most_its_bound_waiting() {
         for (n, chunks) in [(1u128 << 24, 1u64 << 24), (1 << 32, 1)] {
@@ -522,7 +532,7 @@ mod tests {
                 kernel: sum_inclusive,
                 cursor: AtomicU64::new(0),
                 stop: AtomicBool::new(false),
-                desks: vec![Mutex::new(Desk::new())],
+                desks: vec![Mutex::new(Desk::new(room(1)))],
                 helpers: AtomicUsize::new(0),
             });
             let room = lock(&shared.desks[0]).done.capacity();
@@ -538,7 +548,7 @@ mod tests {
                 (d.waiting(), d.done.len())
             };
             if chunks == 1 {
-                assert_eq!(pieces, PIECES_WAITING, "{held} partials waiting");
+                assert_eq!(pieces, room, "{held} partials waiting");
             } else {
                 assert!(held >= MOST_WAITING, "{held}");
                 assert!(held < 2 * MOST_WAITING, "{held} partials waiting");
