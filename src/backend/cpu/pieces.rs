@@ -9,7 +9,8 @@
 //! piece a helper is far slower with than it would be. No thread waits on another's lock but for
 //! a claim or a hand-in (on a virtual machine a thread blocked on a futex can take a millisecond
 //! to run again): helpers keep what they sum until the calling thread, which alone puts cut
-//! chunks together and talks to the sink, collects it.
+//! chunks together and talks to the sink, collects it. A helper whose desk is full waits for
+//! that, as one does that holds [`MOST_WAITING`] partials.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -43,10 +44,12 @@ const MOST_WAITING: usize = 1 << 16;
 /// Room for pieces waiting to be collected, made with the helpers' desks and shared out between
 /// them, but at least [`DESK_ROOM`] a desk: a helper waits when its desk is full, so it never
 /// allocates to hand a piece in. Desks that grew as helpers handed in left hundreds of 1,025
-/// threads on 2 CPUs waiting on the allocator's lock, and the process alive 30 s after Ctrl-C;
-/// there a helper summed some ten pieces between the calling thread's turns. One helper may run
-/// 256 pieces (up to 2^30 elements) ahead of a calling thread that lost its CPU.
+/// threads on 2 CPUs waiting on the allocator's lock, and the process alive 30 s after Ctrl-C.
+/// One helper may run 256 pieces (up to 2^30 elements) ahead of a calling thread that lost its
+/// CPU.
 const ROOM: usize = 256;
+/// The least room on one desk: 1,023 helpers on 2 CPUs each summed some ten pieces between the
+/// calling thread's turns.
 const DESK_ROOM: usize = 16;
 
 /// The room on each desk of a sum with `helpers`.
@@ -65,13 +68,14 @@ pub(crate) fn sum_plan(
     if let Some(pool) = pool
         && plan.range().len() >= SHARE_FROM
     {
+        let room = room(pool.helpers());
         let shared = Arc::new(Shared {
             plan,
             kernel,
             cursor: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             desks: (0..pool.helpers())
-                .map(|_| Mutex::new(Desk::new(room(pool.helpers()))))
+                .map(|_| Mutex::new(Desk::new(room)))
                 .collect(),
             helpers: AtomicUsize::new(0),
         });
@@ -265,7 +269,7 @@ struct Collector<'s, 'a> {
     sink: &'s ChunkSink<'a>,
     /// Chunks cut by pieces: chunk → (sum so far, elements covered).
     open: BTreeMap<u64, (u128, u128)>,
-    /// Empty between calls: kept so that draining a desk reuses its room.
+    /// Empty between calls, made with a desk's room: a desk's pieces moved in never grow it.
     taken: Vec<Piece>,
     /// Elements this thread summed, and the time that took: its pace.
     summed: u128,
@@ -521,26 +525,28 @@ mod tests {
     }
 
     /// A helper far ahead of a calling thread that never collects stops at its bound — of
-    /// partials (2^24 one-element chunks), or of pieces (one chunk of 2^32 elements: 1,024
-    /// pieces), its desk never grown — and goes on once told the sum is done.
+    /// partials (2^24 one-element chunks), or of pieces (one chunk of 2^32 elements: over a
+    /// thousand pieces), its desk never grown — and goes on once told the sum is done.
     #[test]
     fn a_helper_leaves_at_most_its_bound_waiting() {
         for (n, chunks) in [(1u128 << 24, 1u64 << 24), (1 << 32, 1)] {
             let plan = SumRequest::new(0..n as u64).unwrap().chunks(chunks).plan();
             let shared = Arc::new(Shared {
                 plan: plan.unwrap(),
-                kernel: sum_inclusive,
+                // The bound does not depend on the kernel: the closed form fills the desk at once.
+                kernel: crate::range::closed_form,
                 cursor: AtomicU64::new(0),
                 stop: AtomicBool::new(false),
                 desks: vec![Mutex::new(Desk::new(room(1)))],
                 helpers: AtomicUsize::new(0),
             });
-            let room = lock(&shared.desks[0]).done.capacity();
+            let made = lock(&shared.desks[0]).done.capacity();
             let helper = std::thread::spawn({
                 let shared = Arc::clone(&shared);
                 move || shared.help()
             });
             wait_for(|| lock(&shared.desks[0]).full());
+            assert!(lock(&shared.desks[0]).full(), "the desk never filled");
             // A helper that did not wait would have summed all of it by now.
             std::thread::sleep(Duration::from_millis(200));
             let (held, pieces) = {
@@ -548,7 +554,7 @@ mod tests {
                 (d.waiting(), d.done.len())
             };
             if chunks == 1 {
-                assert_eq!(pieces, room, "{held} partials waiting");
+                assert_eq!(pieces, made, "{held} partials waiting");
             } else {
                 assert!(held >= MOST_WAITING, "{held}");
                 assert!(held < 2 * MOST_WAITING, "{held} partials waiting");
@@ -556,7 +562,7 @@ mod tests {
             shared.stop.store(true, Ordering::SeqCst);
             helper.join().unwrap();
             let d = lock(&shared.desks[0]);
-            assert_eq!(d.done.capacity(), room, "the desk grew");
+            assert_eq!(d.done.capacity(), made, "the desk grew");
             assert_eq!(d.done.iter().map(Piece::partials).sum::<usize>(), held);
         }
     }
