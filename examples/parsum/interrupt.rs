@@ -1,9 +1,8 @@
 //! Ctrl-C at every moment: it sets the flag sums check between pieces of work, and the program
 //! stops at its next check — a sum's next piece, or before it prints — with exit code 130 and no
 //! result. A first Ctrl-C never ends the process on the spot (unless no watchdog thread could be
-//! started): ending it under a GPU driver's
-//! shader compiler (lavapipe's LLVM, its shader cache cold) crashed it (SIGSEGV, or LLVM's abort)
-//! in 10 of 30 tries. A second Ctrl-C, or [`GRACE`] without a check (a set-up that hangs), ends
+//! started): ending it under a GPU driver's shader compiler (lavapipe's LLVM, its shader cache
+//! cold) crashed it (SIGSEGV, or LLVM's abort) in 10 of 30 tries. A second Ctrl-C, or [`GRACE`] without a check (a set-up that hangs), ends
 //! the process at once. The handler (on the `ctrlc` crate's thread) only sets the flag and wakes
 //! a watchdog thread started when it was installed: it starts no thread of its own.
 
