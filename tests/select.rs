@@ -159,6 +159,29 @@ fn the_history_is_saved_read_and_merged() {
     assert!(!held(&third, 1 << 20).is_empty());
 }
 
+/// A cache directory behind a link to nothing is named as such, not read as a history not made
+/// yet ("none yet"); sums still run, and the save says why it failed.
+#[cfg(unix)]
+#[test]
+fn a_cache_directory_behind_a_dangling_link_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("cache");
+    std::os::unix::fs::symlink(dir.path().join("missing"), &link).unwrap();
+    let auto = Auto::with_options(options(&link)).unwrap();
+    let origin = auto.history();
+    assert!(
+        origin.contains("not read") && origin.contains("is a link to nothing"),
+        "{origin}"
+    );
+    let request = SumRequest::new(0..3_000).unwrap();
+    assert_eq!(
+        request.run(&auto).unwrap().sum,
+        parsum::closed_form(0, 2_999)
+    );
+    let err = auto.save().unwrap().unwrap_err().to_string();
+    assert!(err.contains("is a link to nothing"), "{err}");
+}
+
 /// Every kind of file Auto may meet: Auto builds, sums right, and says it ignored it.
 #[test]
 fn a_bad_history_is_ignored_or_repaired_never_trusted() {
