@@ -41,7 +41,20 @@ pub(crate) fn default_dir() -> Option<PathBuf> {
 }
 
 /// `path` as a message shows it, through [`escaped`]: the path may come from the environment.
+/// Bytes that are not UTF-8 are shown as `\xNN` (a lossy display would make two paths one).
 pub(crate) fn shown(path: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let chunks = path.as_os_str().as_bytes().utf8_chunks();
+        chunks
+            .map(|c| {
+                let bad = c.invalid().iter().map(|b| format!("\\x{b:02x}"));
+                escaped(c.valid()) + &bad.collect::<String>()
+            })
+            .collect()
+    }
+    #[cfg(not(unix))]
     escaped(&path.display().to_string())
 }
 
@@ -275,6 +288,14 @@ fn remove_stale_temporaries(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn paths_are_shown_escaped_never_lossy() {
+        use std::os::unix::ffi::OsStrExt;
+        let path = Path::new(std::ffi::OsStr::from_bytes(b"/tmp/a\xffb\xc3/\xc3\xa9\n"));
+        assert_eq!(shown(path), "/tmp/a\\xffb\\xc3/\u{e9}\\n");
+    }
 
     #[test]
     fn round_trip_and_refusals() {
