@@ -118,7 +118,7 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window, adapter
         sum=total,
         expected=expected,
         verified=bool(verify),
-        elements=len(r),
+        elements=r.stop - r.start,  # len() of a range stops at 2**63 - 1
         chunks=len(plan),
         backend=_one(kinds, "mixed") if kinds else "none",
         kernel=_one(kernels, "mixed") if kernels else "none",
@@ -184,7 +184,8 @@ def _gather(plan, executor, backend, verify, journal, window, where, adapter) ->
                 finished, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
                 for f in finished:
                     result = f.result()
-                    if not (isinstance(result, tuple) and len(result) == 2 + len(ORIGIN)):
+                    # An exact tuple: a subclass could lie in its len() or its items.
+                    if not (type(result) is tuple and len(result) == 2 + len(ORIGIN)):
                         raise VerificationError(f"a task returned {result!r}, not (chunk, partial, {', '.join(ORIGIN)})")
                     take(*result)
         except BaseException:
