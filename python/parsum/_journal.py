@@ -73,6 +73,9 @@ class Journal:
         try:
             self.file = open(self.path, "r+b")  # noqa: SIM115 - kept open for appends
         except OSError as e:
+            # A FIFO opens, then fails as "not seekable": name what it is instead.
+            if os.path.exists(self.path) and not os.path.isfile(self.path):
+                raise ConfigError(f"checkpoint {self.path} is not a regular file") from e
             raise ConfigError(f"checkpoint {self.path} cannot be opened: {e}") from e
         if not stat.S_ISREG(os.fstat(self.file.fileno()).st_mode):
             self.file.close()

@@ -16,7 +16,7 @@ from parsum._executor import chunk_bounds
 
 
 def oracle(r: range) -> int:
-    n = len(r)
+    n = r.stop - r.start
     return n * r.start + n * (n - 1) // 2
 
 
@@ -78,13 +78,44 @@ def test_results_of_lying_types_are_verification_errors():
     class Text(str):
         __hash__ = None
 
+    class Six(tuple):
+        def __len__(self):
+            return 6
+
+    class Seven(tuple):
+        def __iter__(self):
+            return iter((*tuple.__iter__(self), "extra"))
+
     for lie in (
+        lambda res: Six(res[:2]),
+        lambda res: Seven(res[:6]),
         lambda res: (res[0], Sly(res[1] + 1), *res[2:]),
         lambda res: (Sly(res[0]), *res[1:]),
         lambda res: (*res[:2], Text(res[2]), *res[3:]),
     ):
         with pytest.raises(parsum.VerificationError):
             parsum.run(range(100), executor=Lying(lie), chunks=4)
+
+
+class Formula(concurrent.futures.Executor):
+    """Answers every chunk by the closed form, at once: a run over the whole domain in no time."""
+
+    def submit(self, fn, index, first, last, *args):
+        future = concurrent.futures.Future()
+        future.set_result((index, parsum.closed_form(first, last), "formula", "k", "d", "explicit"))
+        return future
+
+
+def test_a_run_of_2_to_the_63_elements_or_more_reports_them(tmp_path):
+    # Python's len() of such a range raises OverflowError: the report must not take it.
+    path = tmp_path / "whole.journal"
+    for r in (range(2**64), range(1, 2**64), range(2**63)):
+        report = parsum.run(r, executor=Formula(), chunks=1000)
+        assert (report.sum, report.elements, report.chunks) == (oracle(r), r.stop - r.start, 1000)
+    first = parsum.run(range(2**64), executor=Formula(), chunks=64, checkpoint=path)
+    again = parsum.run(range(2**64), chunks=64, checkpoint=path)
+    assert first.sum == again.sum == oracle(range(2**64)) and again.elements == 2**64
+    assert again.chosen_by == "journal"
 
 
 def test_a_journal_made_meanwhile_by_another_run_is_never_replaced(tmp_path, monkeypatch):
@@ -249,3 +280,5 @@ def test_a_journal_path_that_is_not_a_file_is_a_config_error(tmp_path):
     for name in ("dir", "fifo", "zero", "dangling"):
         with pytest.raises(parsum.ConfigError):
             parsum.run(range(1000), chunks=4, checkpoint=tmp_path / name)
+    with pytest.raises(parsum.ConfigError, match="fifo is not a regular file"):
+        parsum.run(range(1000), chunks=4, checkpoint=tmp_path / "fifo")
