@@ -132,7 +132,13 @@ def _int(name: str, x: object) -> int:
 
 def _adapter(backend: str, adapter: object) -> int | str:
     """``adapter=`` as the native layer takes it: an index, or a name. A str of digits is an
-    index, as the CLI's ``--adapter 0`` is."""
+    index, as the CLI's ``--adapter 0`` is. Its type is checked first, whatever the backend."""
+    if not isinstance(adapter, str):
+        try:
+            adapter = _int("adapter", adapter)
+        except TypeError:
+            kind = _kind(adapter)
+            raise TypeError(f"adapter must be an index (int) or a name (str), got {kind}") from None
     if backend != "gpu":
         raise ConfigError(f"adapter= applies to backend='gpu' only, not {backend!r}")
     see = "see parsum.backends()"
@@ -151,11 +157,7 @@ def _adapter(backend: str, adapter: object) -> int | str:
                 raise ConfigError(f"adapter name {adapter!r} is not valid Unicode") from None
             return adapter
         adapter = int(text)
-    try:
-        index = _int("adapter", adapter)
-    except TypeError:
-        kind = _kind(adapter)
-        raise TypeError(f"adapter must be an index (int) or a name (str), got {kind}") from None
+    index = adapter
     if index < 0:
         raise ConfigError(f"adapter indices start at 0 ({see}), got {index}")
     if index >= 2**64:
@@ -192,6 +194,9 @@ def _check(
         raise ConfigError(f"window must be a positive int, got {window}")
     if window is not None and executor is None:
         raise ConfigError("window bounds the tasks in flight on an executor: pass executor= too")
+    if isinstance(executor, type):
+        name = executor.__qualname__
+        raise TypeError(f"executor must be a concurrent.futures.Executor, got the class {name}: make one, {name}(...)")
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise TypeError(f"executor must be a concurrent.futures.Executor, got {_kind(executor)}")
     if checkpoint is not None and not isinstance(checkpoint, (str, bytes, os.PathLike)):

@@ -81,6 +81,9 @@ def test_bad_options(kwargs, error):
         (" ", "gpu", parsum.ConfigError, "empty adapter name"),
         (True, "gpu", TypeError, r"an index \(int\) or a name \(str\), got bool"),
         (1.0, "gpu", TypeError, "got float"),
+        # The type is checked first, whatever the backend: as the docs say, a TypeError.
+        (True, "simd", TypeError, "got bool"),
+        (1.0, "auto", TypeError, "got float"),
         (b"llvmpipe", "gpu", TypeError, "got bytes"),
         ("\udcff", "gpu", parsum.ConfigError, "is not valid Unicode"),
     ],
@@ -217,6 +220,22 @@ def test_a_refused_gpu_gives_the_same_error_every_time():
     assert 'the adapter named "no such adapter"' in gpu[0], explained
 
 
+def test_a_forced_gpu_that_is_not_there_says_so_the_same_way_every_time():
+    code = (
+        "import parsum\n"
+        "for _ in range(3):\n"
+        "    try:\n"
+        "        parsum.run(range(10))\n"
+        "    except parsum.BackendUnavailableError as e:\n"
+        "        print(e)\n"
+    )
+    env = dict(os.environ, WGPU_ADAPTER_NAME="no such adapter", PARSUM_BACKEND="gpu")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and len(lines) == 3 and len(set(lines)) == 1, out
+    assert lines[0].count("no GPU available") == 1 and "no such adapter" in lines[0], out
+
+
 def test_a_bad_environment_variable_refuses_every_backend_as_the_cli_does():
     # In a child: the environment is read when the process's backends are first made.
     code = (
@@ -249,6 +268,9 @@ def test_an_executor_and_a_checkpoint_of_the_wrong_kind_are_named():
         for bad in (5, "pool", object()):
             with pytest.raises(TypeError, match="executor must be"):
                 call(range(100), executor=bad)
+        # The class, not an executor: its submit is a plain function.
+        with pytest.raises(TypeError, match=r"got the class ThreadPoolExecutor: make one"):
+            call(range(100), executor=concurrent.futures.ThreadPoolExecutor)
         for bad in (5, 1.5, ["journal"]):
             with pytest.raises(TypeError, match="checkpoint must be"):
                 call(range(100), checkpoint=bad)

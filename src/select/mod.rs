@@ -496,11 +496,12 @@ impl Auto {
     }
 
     fn none_usable(&self) -> Error {
-        let why: Vec<String> = self
-            .candidates
-            .iter()
-            .filter_map(|c| c.failure.get().map(|f| format!("{}: {f}", c.kind)))
-            .collect();
+        let failures = (self.candidates.iter()).filter_map(|c| Some((c.kind, c.failure.get()?)));
+        // Forced: that kind's own error, as its first request had it.
+        if let Some((_, f)) = failures.clone().find(|&(k, _)| Some(k) == self.force) {
+            return f.clone();
+        }
+        let why: Vec<String> = failures.map(|(k, f)| format!("{k}: {f}")).collect();
         let why = if why.is_empty() {
             "none found".into()
         } else {
