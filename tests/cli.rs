@@ -1021,6 +1021,35 @@ fn bench_prints_results_before_the_plot_and_reports_io_errors_apart() {
         "{err}"
     );
 
+    // A FIFO nobody reads would block the write for good: exit 4 once the results are out; one
+    // that is read is written to.
+    #[cfg(unix)]
+    {
+        let fifo = cache_dir().join("plot.fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
+        let bench = ["--bench", "--bench-max", "1e3", "--json", "--plot"];
+        let run = || parsum(&[&bench[..], &[fifo.to_str().unwrap()]].concat());
+        let out = run();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{err}");
+        assert!(err.contains("a FIFO that nobody reads"), "{err}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(!v["rows"].as_array().unwrap().is_empty());
+        let reader = std::thread::spawn({
+            let fifo = fifo.clone();
+            move || std::fs::read_to_string(fifo).unwrap()
+        });
+        // Until the reader has opened it, it is refused: then the bench runs again.
+        let until = Instant::now() + Duration::from_secs(60);
+        let mut out = run();
+        while !out.status.success() && Instant::now() < until {
+            out = run();
+        }
+        assert!(out.status.success(), "{out:?}");
+        assert!(reader.join().unwrap().starts_with("<svg"));
+    }
+
     // A plot that fails only when written (a full disk): exit 4, the results already printed.
     if Path::new("/dev/full").exists() {
         let out = parsum(&[

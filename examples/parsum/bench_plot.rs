@@ -13,7 +13,32 @@ const COLOURS: [RGBColor; 5] = [RED, BLUE, GREEN, MAGENTA, CYAN];
 pub fn write(path: &Path, rows: &[Row], picks: &[Pick]) -> Result<(), Box<dyn std::error::Error>> {
     let mut svg = String::new();
     draw(&mut svg, rows, picks)?;
-    std::fs::write(path, svg)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    // Non-blocking: a FIFO nobody reads fails the open at once (ENXIO) instead of waiting for a
+    // reader for good. A FIFO that is read (`--plot >(gzip > p.svg.gz)`) is written to.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let mut file = options.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ENXIO) {
+            return std::io::Error::other("a FIFO that nobody reads");
+        }
+        e
+    })?;
+    // A full pipe says "would block": wait for its reader.
+    let mut rest = svg.as_bytes();
+    while !rest.is_empty() {
+        match std::io::Write::write(&mut file, rest) {
+            Ok(0) => return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into()),
+            Ok(n) => rest = &rest[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(())
 }
 

@@ -79,9 +79,10 @@ pub fn parse_max(text: &str, max: u128) -> Result<u128, String> {
             return Err(bad(text));
         }
         // A negative exponent is fine where the value is whole: `1000e-3` is 1, `25e-1` is not.
+        // `1e+9` as printf and Python write it.
         let (negative, exp) = match exp.strip_prefix('-') {
             Some(e) => (true, e),
-            None => (false, exp),
+            None => (false, exp.strip_prefix('+').unwrap_or(exp)),
         };
         let exp = digits(exp).ok_or_else(|| bad(text))?;
         let whole_ok = whole.is_empty() || digits(whole).is_some();
@@ -165,6 +166,8 @@ mod tests {
             // A negative exponent is taken where the value is whole.
             ("20E-1", 2),
             ("1000e-3", 1),
+            ("1e+9", 1_000_000_000),
+            ("2.5E+3", 2_500),
             ("1_000.0e-1", 100),
             ("0e-5", 0),
             ("0.0e-99999999999999999999999", 0),
@@ -204,7 +207,7 @@ mod tests {
         }
         for text in [
             "", "abc", "12abc", "1e", "e5", "2^", "^2", "0x10", "1e--3", "_1", "1_", "_", "1__0",
-            "1_e9", "1e_9", "2^_3", "2_^3", "1._5e1", ".", "1.2.3", "+5",
+            "1_e9", "1e_9", "2^_3", "2_^3", "1._5e1", ".", "1.2.3", "+5", "1e+", "1e++3", "1e+-3",
         ] {
             let err = parse(text).unwrap_err();
             assert!(err.contains("is not a number"), "{text}: {err}");
