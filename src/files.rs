@@ -41,7 +41,7 @@ pub(crate) fn default_dir() -> Option<PathBuf> {
 }
 
 /// `path` as a message shows it, through [`escaped`]: the path may come from the environment.
-/// Bytes that are not UTF-8 are shown as `\xNN` (a lossy display would make two paths one).
+/// Bytes that are not UTF-8 are shown as `\xNN`, not as U+FFFD, which hides which they were.
 pub(crate) fn shown(path: &Path) -> String {
     #[cfg(unix)]
     {
@@ -291,7 +291,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn paths_are_shown_escaped_never_lossy() {
+    fn bytes_that_are_not_utf8_are_shown_escaped() {
         use std::os::unix::ffi::OsStrExt;
         let path = Path::new(std::ffi::OsStr::from_bytes(b"/tmp/a\xffb\xc3/\xc3\xa9\n"));
         assert_eq!(shown(path), "/tmp/a\\xffb\\xc3/\u{e9}\\n");

@@ -1025,8 +1025,10 @@ fn bench_prints_results_before_the_plot_and_reports_io_errors_apart() {
     // that is read is written to.
     #[cfg(unix)]
     {
-        let fifo = cache_dir().join("plot.fifo");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("plot.svg");
+        let made = Command::new("mkfifo").arg(&fifo).status();
         assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
         let bench = ["--bench", "--bench-max", "1e3", "--json", "--plot"];
         let run = || parsum(&[&bench[..], &[fifo.to_str().unwrap()]].concat());
@@ -1040,12 +1042,22 @@ fn bench_prints_results_before_the_plot_and_reports_io_errors_apart() {
             let fifo = fifo.clone();
             move || std::fs::read_to_string(fifo).unwrap()
         });
-        // Until the reader has opened it, it is refused: then the bench runs again.
+        // Once the reader has it open, a writer is held open too, so that the reader sees the
+        // end only after parsum's write.
         let until = Instant::now() + Duration::from_secs(60);
-        let mut out = run();
-        while !out.status.success() && Instant::now() < until {
-            out = run();
-        }
+        let held = loop {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).custom_flags(libc::O_NONBLOCK);
+            match options.open(&fifo) {
+                Ok(f) => break f,
+                Err(e) if e.raw_os_error() == Some(libc::ENXIO) && Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => panic!("the reader never opened the FIFO: {e}"),
+            }
+        };
+        let out = run();
+        drop(held);
         assert!(out.status.success(), "{out:?}");
         assert!(reader.join().unwrap().starts_with("<svg"));
     }

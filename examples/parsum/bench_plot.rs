@@ -15,30 +15,28 @@ pub fn write(path: &Path, rows: &[Row], picks: &[Pick]) -> Result<(), Box<dyn st
     draw(&mut svg, rows, picks)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
-    // Non-blocking: a FIFO nobody reads fails the open at once (ENXIO) instead of waiting for a
-    // reader for good. A FIFO that is read (`--plot >(gzip > p.svg.gz)`) is written to.
+    // Opened non-blocking: a FIFO nobody reads fails at once (ENXIO) instead of waiting for a
+    // reader for good; one that is read (`--plot >(gzip > p.svg.gz)`) is then written to as
+    // any file, blocking again.
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let mut file = options.open(path).map_err(|e| {
+    let file = options.open(path).map_err(|e| {
         #[cfg(unix)]
-        if e.raw_os_error() == Some(libc::ENXIO) {
+        if e.raw_os_error() == Some(libc::ENXIO)
+            && std::fs::metadata(path)
+                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()))
+        {
             return std::io::Error::other("a FIFO that nobody reads");
         }
         e
     })?;
-    // A full pipe says "would block": wait for its reader.
-    let mut rest = svg.as_bytes();
-    while !rest.is_empty() {
-        match std::io::Write::write(&mut file, rest) {
-            Ok(0) => return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into()),
-            Ok(n) => rest = &rest[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
+    #[cfg(unix)]
+    {
+        use nix::fcntl::{FcntlArg, OFlag, fcntl};
+        let flags = OFlag::from_bits_truncate(fcntl(&file, FcntlArg::F_GETFL)?);
+        fcntl(&file, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
     }
+    std::io::Write::write_all(&mut &file, svg.as_bytes())?;
     Ok(())
 }
 

@@ -157,13 +157,12 @@ def _adapter(backend: str, adapter: object) -> int | str:
                 raise ConfigError(f"adapter name {adapter!r} is not valid Unicode") from None
             return adapter
         adapter = int(text)
-    index = adapter
-    if index < 0:
-        raise ConfigError(f"adapter indices start at 0 ({see}), got {index}")
-    if index >= 2**64:
+    if adapter < 0:
+        raise ConfigError(f"adapter indices start at 0 ({see}), got {adapter}")
+    if adapter >= 2**64:
         _native.check_environment()  # a bad environment refuses first, as for any index
-        raise BackendUnavailableError(f"no adapter at index {index} ({see})")
-    return index
+        raise BackendUnavailableError(f"no adapter at index {adapter} ({see})")
+    return adapter
 
 
 def _check(

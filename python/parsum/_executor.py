@@ -87,7 +87,9 @@ def distribute(r, executor, backend, chunks, verify, checkpoint, window, adapter
     started = time.perf_counter()
     from . import ConfigError
 
-    # Refused here as on every other path, even where no chunk runs in this process (or at all).
+    # Refused here as on every other path, even where no chunk runs in this process (or at all):
+    # a range parsum does not take (a step, a reversed range), then a bad environment.
+    _native.check_range(r)
     _native.check_environment()
     chunks = DEFAULT_CHUNKS if chunks is None else chunks
     if min(chunks, r.stop - r.start) > MAX_TASKS:

@@ -406,6 +406,12 @@ fn check_environment(py: Python<'_>) -> PyResult<()> {
     AutoOptions::from_env().map(drop).map_err(|e| to_py(py, e))
 }
 
+/// Raises what a sum of `r` would for a range it does not take (executor runs cut `r` in Python).
+#[pyfunction]
+fn check_range(py: Python<'_>, r: &Bound<'_, PyAny>) -> PyResult<()> {
+    range_of(py, r).map(drop)
+}
+
 /// Writes what `Auto` learnt to its cache (at exit; saving is also done as it goes).
 #[pyfunction]
 fn save(py: Python<'_>) {
@@ -422,6 +428,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(explain, m)?)?;
     m.add_function(wrap_pyfunction!(save, m)?)?;
     m.add_function(wrap_pyfunction!(check_environment, m)?)?;
+    m.add_function(wrap_pyfunction!(check_range, m)?)?;
     m.add_function(wrap_pyfunction!(stop_run, m)?)?;
     Ok(())
 }

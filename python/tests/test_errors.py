@@ -35,11 +35,20 @@ def test_a_non_range_is_a_type_error(bad):
     ],
     ids=repr,
 )
-def test_bad_ranges(r, says):
-    for call in (lambda: parsum.sum(r), lambda: parsum.run(r, backend="scalar")):
-        with pytest.raises(parsum.InvalidRangeError, match=says) as e:
-            call()
-        assert isinstance(e.value, ValueError) and isinstance(e.value, parsum.ParsumError)
+def test_bad_ranges(r, says, tmp_path):
+    # On an executor or with a checkpoint too: there the range is cut in Python, and a step or
+    # a reversed range was once summed as if it were neither.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        for call in (
+            lambda: parsum.sum(r),
+            lambda: parsum.run(r, backend="scalar"),
+            lambda: parsum.run(r, executor=pool),
+            lambda: parsum.sum(r, checkpoint=tmp_path / "job.journal"),
+        ):
+            with pytest.raises(parsum.InvalidRangeError, match=says) as e:
+                call()
+            assert isinstance(e.value, ValueError) and isinstance(e.value, parsum.ParsumError)
+    assert not (tmp_path / "job.journal").exists()
 
 
 @pytest.mark.parametrize(

@@ -496,12 +496,17 @@ impl Auto {
     }
 
     fn none_usable(&self) -> Error {
-        let failures = (self.candidates.iter()).filter_map(|c| Some((c.kind, c.failure.get()?)));
         // Forced: that kind's own error, as its first request had it.
-        if let Some((_, f)) = failures.clone().find(|&(k, _)| Some(k) == self.force) {
+        let forced = self
+            .candidates
+            .iter()
+            .filter(|c| Some(c.kind) == self.force);
+        if let Some(f) = forced.filter_map(|c| c.failure.get()).next() {
             return f.clone();
         }
-        let why: Vec<String> = failures.map(|(k, f)| format!("{k}: {f}")).collect();
+        let why: Vec<String> = (self.candidates.iter())
+            .filter_map(|c| c.failure.get().map(|f| format!("{}: {f}", c.kind)))
+            .collect();
         let why = if why.is_empty() {
             "none found".into()
         } else {
