@@ -205,21 +205,27 @@ def test_the_errors_form_one_family():
     assert issubclass(parsum.InvalidRangeError, ValueError) and issubclass(parsum.ConfigError, ValueError)
 
 
-def test_a_refused_gpu_gives_the_same_error_every_time():
-    # In a child: the adapter name is read when the GPU is first opened, once per process.
+def refused_three_times(args: str, forced: str) -> list[str]:
+    """What a child prints for three ``parsum.run(range(10){args})`` with an adapter named that is
+    not there (``PARSUM_BACKEND=forced``), then its explanation of 10**9. In a child: the adapter
+    name is read when the GPU is first opened, once per process."""
     code = (
         "import parsum\n"
         "for _ in range(3):\n"
         "    try:\n"
-        "        parsum.run(range(10), backend='gpu')\n"
+        f"        parsum.run(range(10){args})\n"
         "    except parsum.BackendUnavailableError as e:\n"
         "        print(e)\n"
         "print(str(parsum.explain(10**9)).replace('\\n', ' | '))\n"
     )
-    env = dict(os.environ, WGPU_ADAPTER_NAME="no such adapter", PARSUM_BACKEND="")
+    env = dict(os.environ, WGPU_ADAPTER_NAME="no such adapter", PARSUM_BACKEND=forced)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and len(out.stdout.splitlines()) == 4, out
-    *lines, explained = out.stdout.splitlines()
+    return out.stdout.splitlines()
+
+
+def test_a_refused_gpu_gives_the_same_error_every_time():
+    *lines, explained = refused_three_times(", backend='gpu'", "")
     assert len(set(lines)) == 1 and lines[0].count("no GPU available") == 1, lines
     assert "no such adapter" in lines[0], lines
     # The explanation says the GPU is out, and not that it is yet to be opened.
@@ -227,22 +233,10 @@ def test_a_refused_gpu_gives_the_same_error_every_time():
     assert len(gpu) == 1 and "out: " in gpu[0] and "not opened yet" not in gpu[0], explained
     # ... and names the adapter it was to open.
     assert 'the adapter named "no such adapter"' in gpu[0], explained
-
-
-def test_a_forced_gpu_that_is_not_there_says_so_the_same_way_every_time():
-    code = (
-        "import parsum\n"
-        "for _ in range(3):\n"
-        "    try:\n"
-        "        parsum.run(range(10))\n"
-        "    except parsum.BackendUnavailableError as e:\n"
-        "        print(e)\n"
-    )
-    env = dict(os.environ, WGPU_ADAPTER_NAME="no such adapter", PARSUM_BACKEND="gpu")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    lines = out.stdout.splitlines()
-    assert out.returncode == 0 and len(lines) == 3 and len(set(lines)) == 1, out
-    assert lines[0].count("no GPU available") == 1 and "no such adapter" in lines[0], out
+    # Forced by PARSUM_BACKEND, auto says so the same way every time too.
+    *lines, _ = refused_three_times("", "gpu")
+    assert len(set(lines)) == 1 and lines[0].count("no GPU available") == 1, lines
+    assert "no such adapter" in lines[0], lines
 
 
 def test_a_bad_environment_variable_refuses_every_backend_as_the_cli_does():
